@@ -1,0 +1,207 @@
+"""The ``torouter`` command (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from torouter.router.config import Config, ConfigError, hash_key, load_config
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
+
+
+def _config_path(args: argparse.Namespace, required: bool = True) -> Path | None:
+    value = args.config or os.environ.get("TOROUTER_CONFIG")
+    if not value:
+        if required:
+            raise SystemExit("torouter: --config FILE (or TOROUTER_CONFIG) is required")
+        return None
+    return Path(value)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for where, message in exc.problems:
+            print(f"{path}: {where}: {message}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from torouter.router.plugins import load_registry
+    from torouter.router.server import check_kinds
+
+    path = _config_path(args)
+    assert path is not None
+    try:
+        config = load_config(path)
+        problems = check_kinds(config, load_registry())
+    except ConfigError as exc:
+        problems = exc.problems
+    for where, message in problems:
+        print(f"{where}: {message}")
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: ok ({len(config.upstreams)} upstreams, {len(config.groups)} groups, "
+        f"{len(config.keys)} keys)"
+    )
+    return 0
+
+
+def cmd_router(args: argparse.Namespace) -> int:
+    from torouter.router.logs import setup_logging
+    from torouter.router.server import serve
+
+    path = _config_path(args)
+    assert path is not None
+    config = _load(path)
+    setup_logging("router", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
+    try:
+        _run(serve(config))
+    except ConfigError as exc:
+        for where, message in exc.problems:
+            print(f"{path}: {where}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    from torouter.edge.app import serve
+    from torouter.router.logs import setup_logging
+
+    path = _config_path(args)
+    assert path is not None
+    config = _load(path)
+    setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
+    _run(serve(config))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from torouter.router.plugins import load_registry
+
+    from .defaults import write_default_setup
+    from .supervisor import run_up
+
+    path = _config_path(args, required=False)
+    key_hint: str | None = os.environ.get("TOROUTER_KEY")
+    if path is None:
+        setup = write_default_setup(frozenset(load_registry().kinds))
+        path, key_hint = setup.config_path, setup.key
+        print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
+    config = _load(path)
+    return run_up(config, path, key_hint)
+
+
+def _store_url(args: argparse.Namespace) -> tuple[str, Config | None]:
+    path = _config_path(args, required=False)
+    if path is not None:
+        config = _load(path)
+        return config.router.state, config
+    from .defaults import data_dir
+
+    return f"sqlite:///{data_dir() / 'torouter.db'}", None
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from torouter.router.state import DuplicateKeyName, KeyRecord, open_store
+
+    url, config = _store_url(args)
+    store = open_store(url)
+    result = 0
+
+    async def run() -> None:
+        nonlocal result
+        try:
+            if args.keys_command == "create":
+                if config is not None and args.group not in config.groups:
+                    known = ", ".join(sorted(config.groups))
+                    print(
+                        f"torouter keys: unknown group {args.group!r} (config has: {known})", file=sys.stderr
+                    )
+                    result = 1
+                    return
+                secret = "tr-" + secrets.token_urlsafe(30)
+                name = args.name or f"key-{secrets.token_hex(4)}"
+                record = KeyRecord(name, hash_key(secret), args.group, args.rpm, args.tpm, time.time())
+                try:
+                    await store.create_key(record)
+                except DuplicateKeyName:
+                    print(f"torouter keys: a key named {name!r} exists already", file=sys.stderr)
+                    result = 1
+                    return
+                print(f"created key {name!r} in group {args.group!r}; its secret (shown once):")
+                print(secret)
+            elif args.keys_command == "list":
+                keys = await store.list_keys()
+                print(f"{'NAME':<24} {'GROUP':<16} {'RPM':>8} {'TPM':>10}  {'CREATED':<20} STATUS")
+                for key in keys:
+                    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(key.created_at))
+                    print(
+                        f"{key.name:<24} {key.group:<16} {key.rpm or '-':>8} {key.tpm or '-':>10}  "
+                        f"{created:<20} {'revoked' if key.revoked else 'active'}"
+                    )
+            elif args.keys_command == "revoke":
+                if await store.revoke_key(args.name):
+                    print(f"revoked key {args.name!r}")
+                else:
+                    print(f"torouter keys: no key named {args.name!r}", file=sys.stderr)
+                    result = 1
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="torouter", description="ToRouter LLM gateway")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", help="config file (default: $TOROUTER_CONFIG)")
+        return p
+
+    with_config(sub.add_parser("up", help="run the router and the edge together")).set_defaults(func=cmd_up)
+    with_config(sub.add_parser("edge", help="run only the HTTP edge")).set_defaults(func=cmd_edge)
+    with_config(sub.add_parser("router", help="run only the gRPC router")).set_defaults(func=cmd_router)
+    with_config(sub.add_parser("check", help="validate a config file")).set_defaults(func=cmd_check)
+    keys = sub.add_parser("keys", help="manage caller keys in the state store")
+    keys.set_defaults(func=cmd_keys)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print its secret once")
+    create.add_argument("--group", required=True)
+    create.add_argument("--name")
+    create.add_argument("--rpm", type=int)
+    create.add_argument("--tpm", type=int)
+    with_config(create)
+    with_config(keys_sub.add_parser("list", help="list keys (never secrets)"))
+    revoke = with_config(keys_sub.add_parser("revoke", help="revoke a key"))
+    revoke.add_argument("name")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The edge's app factory: routes, middleware, and the gRPC channel to the router."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from torouter.router.config import Config
+from torouter.router.plugins import load_registry
+
+from . import keys
+from .client import RouterClient
+from .forward import forward
+from .metrics import Metrics
+from .middleware import edge_middleware
+from .routes import Endpoint, route_table
+
+log = logging.getLogger("torouter.edge")
+
+READY_TIMEOUT_S = 1.0
+
+
+async def _router_client(app: web.Application) -> AsyncIterator[None]:
+    client = RouterClient(app[keys.CONFIG].edge.router)
+    app[keys.CLIENT] = client
+    yield
+    await client.close()
+
+
+def _endpoint_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await forward(request, endpoint)
+
+    return handler
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the router answers its health check as SERVING."""
+    if await request.app[keys.CLIENT].ready(READY_TIMEOUT_S):
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "unavailable", "router": "unreachable or not serving"}, status=503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[keys.METRICS]
+    return web.Response(body=registry.render(), headers={"content-type": registry.content_type})
+
+
+def create_app(config: Config) -> web.Application:
+    max_body = int(config.edge.max_body_mb * 1024 * 1024)
+    app = web.Application(client_max_size=max_body, middlewares=[edge_middleware])
+    app[keys.CONFIG] = config
+    app[keys.PROTOCOLS] = load_registry().protocols
+    app[keys.METRICS] = Metrics()
+    app.cleanup_ctx.append(_router_client)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    for method, path, endpoint in route_table():
+        app.router.add_route(method, path, _endpoint_handler(endpoint))
+    return app
+
+
+async def serve(config: Config) -> None:
+    """Runs the edge until SIGTERM/SIGINT."""
+    import signal
+
+    host, _, port = config.edge.listen.rpartition(":")
+    runner = web.AppRunner(create_app(config), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
+    await site.start()
+    log.info("edge listening", extra={"listen": config.edge.listen, "router": config.edge.router})
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    await runner.cleanup()

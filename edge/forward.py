@@ -1,0 +1,187 @@
+"""The one handler behind every API endpoint: read the request, hand it to the router in one
+gRPC call, write back what the router answers (chunk by chunk for streams)."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+from aiohttp import web
+
+from torouter.proto.v1 import router_pb2
+from torouter.router.errors import ErrorCode, GatewayError
+from torouter.router.protocols.base import WireProtocol
+
+from . import keys
+from .auth import caller_key
+from .errors import error_response, stream_error_event
+from .requestid import REQUEST_ID
+from .routes import Endpoint, gemini_operation, models_protocol
+
+# Headers a protocol needs beyond the body (everything else the caller sent stays at the edge).
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "openai-organization", "openai-project")
+_MAX_CLIENT_TIMEOUT_S = 3600.0
+
+_GRPC_ERRORS: dict[grpc.StatusCode, tuple[ErrorCode, str]] = {
+    grpc.StatusCode.UNAVAILABLE: (
+        ErrorCode.UNAVAILABLE,
+        "The gateway's router is unavailable; retry shortly.",
+    ),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (ErrorCode.UPSTREAM_TIMEOUT, "The request timed out."),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (ErrorCode.REQUEST_TOO_LARGE, "The request is too large."),
+}
+
+
+def grpc_failure(exc: grpc.aio.AioRpcError, request_id: str) -> GatewayError:
+    code, message = _GRPC_ERRORS.get(
+        exc.code(), (ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
+    )
+    return GatewayError(code, message, retry_after=1.0 if code is ErrorCode.UNAVAILABLE else None)
+
+
+def wants_stream(endpoint: Endpoint, operation: str, body: bytes) -> bool:
+    """Whether to use the streaming RPC. A cheap byte test instead of a second JSON parse: a JSON
+    body can only ask to stream with a ``"stream"`` key (a quote inside a string is escaped), and
+    the router answers correctly through either RPC."""
+    if operation == "streamGenerateContent":
+        return True
+    return endpoint.streamable and b'"stream"' in body
+
+
+def client_timeout(request: web.Request, default: float) -> float:
+    """The caller's own timeout when its SDK says it (``x-stainless-timeout``), else the config's."""
+    value = request.headers.get("x-stainless-timeout")
+    if value:
+        try:
+            return min(max(1.0, float(value)), _MAX_CLIENT_TIMEOUT_S)
+        except ValueError:
+            pass
+    return default
+
+
+async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+    app = request.app
+    protocols = app[keys.PROTOCOLS]
+    request_id = request[REQUEST_ID]
+    protocol, operation = endpoint.protocol, endpoint.operation
+    params: dict[str, str] = {}
+    if protocol == "models":
+        protocol = models_protocol(request)
+    if endpoint.operation == "call":
+        parsed = gemini_operation(request.match_info["target"])
+        if parsed is None:
+            error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown method in path {request.path}.")
+            return error_response(protocols, "gemini", error, request_id)
+        params["model"], operation = parsed
+    for name in ("model", "response_id"):
+        if name in request.match_info:
+            params[name] = request.match_info[name]
+    for name, value in request.query.items():
+        if name != "key":
+            params.setdefault(name, value)
+
+    key = caller_key(request)
+    if not key:
+        error = GatewayError(ErrorCode.UNAUTHENTICATED, "No API key provided.")
+        return error_response(protocols, protocol, error, request_id)
+
+    body = b""
+    if endpoint.body != "none":
+        config = app[keys.CONFIG]
+        limit = int(config.edge.max_body_mb * 1024 * 1024)
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(protocols, protocol, request_id, limit)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(protocols, protocol, request_id, limit)
+        if endpoint.body == "multipart" and request.content_type.startswith("multipart/"):
+            error = GatewayError(
+                ErrorCode.NOT_IMPLEMENTED, "Multipart uploads are not available in this version."
+            )
+            return error_response(protocols, protocol, error, request_id)
+
+    timeout = client_timeout(request, app[keys.CONFIG].edge.request_timeout_s)
+    headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+    if "anthropic-beta" in headers:
+        headers["anthropic-beta"] = ",".join(request.headers.getall("anthropic-beta"))
+    call = router_pb2.CallRequest(
+        protocol=protocol,
+        operation=operation,
+        body=body,
+        key=key,
+        headers=headers,
+        params=params,
+        request_id=request_id,
+        deadline_unix_ms=int((time.time() + timeout) * 1000),
+    )
+    metadata = (("x-request-id", request_id),)
+    stub = app[keys.CLIENT].stub
+    if not wants_stream(endpoint, operation, body):
+        try:
+            reply = await stub.Call(call, timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            app[keys.METRICS].router_errors.labels(exc.code().name).inc()
+            return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
+        return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
+    return await _stream(request, stub.Stream(call, timeout=timeout, metadata=metadata), protocol, request_id)
+
+
+async def _stream(
+    request: web.Request,
+    call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
+    protocol: str,
+    request_id: str,
+) -> web.StreamResponse:
+    """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer is
+    written frame by frame. A client that goes away cancels the call, and with it the upstream."""
+    protocols = request.app[keys.PROTOCOLS]
+    response: web.StreamResponse | None = None
+    collected: list[bytes] = []
+    head: router_pb2.Head | None = None
+    completed = False
+    try:
+        async for frame in call:
+            kind = frame.WhichOneof("kind")
+            if kind == "head":
+                head = frame.head
+                if head.headers.get("content-type", "").startswith("text/event-stream"):
+                    response = web.StreamResponse(status=head.status, headers=dict(head.headers))
+                    await response.prepare(request)
+            elif kind == "data":
+                if response is not None:
+                    await response.write(frame.data)
+                else:
+                    collected.append(frame.data)
+            elif kind == "end":
+                completed = True
+                break
+    except grpc.aio.AioRpcError as exc:
+        request.app[keys.METRICS].router_errors.labels(exc.code().name).inc()
+        error = grpc_failure(exc, request_id)
+        if response is None:
+            return error_response(protocols, protocol, error, request_id)
+        if exc.code() is grpc.StatusCode.UNAVAILABLE or exc.code() is grpc.StatusCode.CANCELLED:
+            error = GatewayError(ErrorCode.UPSTREAM_ERROR, "The gateway's router went away mid-stream.")
+        await response.write(stream_error_event(protocols, protocol, error))
+        await response.write_eof()
+        return response
+    finally:
+        if not completed:
+            call.cancel()
+    if response is not None:
+        await response.write_eof()
+        return response
+    if head is None:
+        error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
+        return error_response(protocols, protocol, error, request_id)
+    return web.Response(status=head.status, body=b"".join(collected), headers=dict(head.headers))
+
+
+def _too_large(
+    protocols: dict[str, WireProtocol], protocol: str, request_id: str, limit: int
+) -> web.Response:
+    error = GatewayError(
+        ErrorCode.REQUEST_TOO_LARGE, f"The request body is larger than the gateway's limit of {limit} bytes."
+    )
+    return error_response(protocols, protocol, error, request_id)

@@ -1,0 +1,16 @@
+"""Typed application state (aiohttp ``AppKey``s), in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from torouter.router.config import Config
+from torouter.router.protocols.base import WireProtocol
+
+from .client import RouterClient
+from .metrics import Metrics
+
+CONFIG = web.AppKey("config", Config)
+PROTOCOLS = web.AppKey("protocols", dict[str, WireProtocol])
+METRICS = web.AppKey("metrics", Metrics)
+CLIENT = web.AppKey("router_client", RouterClient)

@@ -1,0 +1,62 @@
+"""Prometheus metrics of the edge: requests by route and status, latency histograms."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+)
+
+
+class Metrics:
+    """One registry per app (no process-global state)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "torouter_edge_requests",
+            "HTTP requests answered by the edge",
+            ("route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "torouter_edge_request_duration_seconds",
+            "Time from request to the last byte of the response",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.router_errors = Counter(
+            "torouter_edge_router_errors",
+            "Calls to the router that failed at the gRPC level",
+            ("code",),
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,66 @@
+"""One middleware: request id on every response, metrics, and errors in the caller's protocol for
+whatever no endpoint answers (unknown path, wrong method, an unexpected failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from torouter.router.errors import ErrorCode, GatewayError
+
+from . import keys
+from .errors import error_response
+from .requestid import REQUEST_ID, request_id_for
+from .routes import guess_protocol
+
+log = logging.getLogger("torouter.edge")
+
+
+@web.middleware
+async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    request_id = request_id_for(request)
+    request[REQUEST_ID] = request_id
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = _http_error(request, exc, request_id)
+    except asyncio.CancelledError:
+        status = 499  # the client went away
+        raise
+    except Exception:
+        log.exception("unhandled edge error", extra={"request_id": request_id, "path": request.path})
+        error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
+        response = error_response(request.app[keys.PROTOCOLS], guess_protocol(request), error, request_id)
+    finally:
+        if status == 499:
+            request.app[keys.METRICS].observe(route, status, time.perf_counter() - started)
+    if not response.prepared:
+        response.headers["x-request-id"] = request_id
+    status = response.status
+    request.app[keys.METRICS].observe(route, status, time.perf_counter() - started)
+    return response
+
+
+def _http_error(request: web.Request, exc: web.HTTPException, request_id: str) -> web.StreamResponse:
+    protocols = request.app[keys.PROTOCOLS]
+    protocol = guess_protocol(request)
+    if exc.status == 404:
+        error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown path: {request.method} {request.path}.")
+    elif exc.status == 405:
+        error = GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"Method {request.method} is not allowed on {request.path}.",
+            status=405,
+        )
+    elif exc.status == 413:
+        error = GatewayError(ErrorCode.REQUEST_TOO_LARGE, "The request body is too large.")
+    else:
+        error = GatewayError(ErrorCode.INVALID_REQUEST, exc.reason or "Bad request.", status=exc.status)
+    return error_response(protocols, protocol, error, request_id)

@@ -1,0 +1,16 @@
+"""The request id: the caller's ``x-request-id`` when it is sane, else a new one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from aiohttp import web
+
+REQUEST_ID = web.RequestKey("request_id", str)
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_id_for(request: web.Request) -> str:
+    incoming = request.headers.get("x-request-id", "")
+    return incoming if _SANE.match(incoming) else f"req_{uuid.uuid4().hex}"

@@ -1,0 +1,338 @@
+"""The config file (CONTRACT §2): environment substitution, YAML, strict validation with YAML paths."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class ConfigError(Exception):
+    """The config is invalid. ``problems`` lists ``(yaml_path, message)`` pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+@dataclass(slots=True, frozen=True)
+class EdgeConfig:
+    listen: str = "127.0.0.1:8080"
+    router: str = "127.0.0.1:50051"
+    max_body_mb: float = 32.0
+    request_timeout_s: float = 600.0
+
+
+@dataclass(slots=True, frozen=True)
+class RouterConfig:
+    listen: str = "127.0.0.1:50051"
+    state: str = "sqlite:///./torouter.db"
+    shutdown_grace_s: float = 30.0
+
+
+@dataclass(slots=True, frozen=True)
+class UpstreamConfig:
+    name: str
+    kind: str
+    base_url: str
+    api_key: str
+    models: tuple[str, ...]
+    timeout_s: float = 600.0
+    weight: float = 1.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def serves_any_model(self) -> bool:
+        return "*" in self.models
+
+
+@dataclass(slots=True, frozen=True)
+class GroupConfig:
+    name: str
+    upstreams: tuple[str, ...]
+    model_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class KeyConfig:
+    name: str
+    key_sha256: str  # hex digest; a literal key is hashed at load time and never kept
+    group: str
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Config:
+    edge: EdgeConfig
+    router: RouterConfig
+    upstreams: dict[str, UpstreamConfig]
+    groups: dict[str, GroupConfig]
+    keys: tuple[KeyConfig, ...]
+    source: str = "<memory>"
+
+
+def hash_key(secret: str) -> str:
+    """The SHA-256 hex digest under which a caller key is stored and looked up."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
+    """Replaces ``${VAR}`` and ``${VAR:-default}``; an unset ``${VAR}`` becomes the empty string."""
+    environ = os.environ if env is None else env
+
+    def repl(match: re.Match[str]) -> str:
+        value = environ.get(match.group(1))
+        if value is None or (value == "" and match.group(2) is not None):
+            return match.group(2) or ""
+        return value
+
+    return _VAR.sub(repl, text)
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Reads, substitutes and validates a config file; raises ConfigError with every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("$", f"cannot read {path}: {exc.strerror}")]) from None
+    return parse_config(text, source=str(path), env=env)
+
+
+def parse_config(text: str, source: str = "<memory>", env: dict[str, str] | None = None) -> Config:
+    try:
+        raw = yaml.safe_load(substitute_env(text, env))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError([("$", f"not valid YAML{where}")]) from None
+    return _Validator(source).config(raw if raw is not None else {})
+
+
+class _Validator:
+    """Walks the raw YAML once, collecting every problem with its path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def mapping(self, value: Any, path: str, allowed: Iterable[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping")
+            return {}
+        allowed_set = set(allowed)
+        for key in value:
+            if key not in allowed_set:
+                self.fail(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed_set))})")
+        return value
+
+    def typed(self, value: Any, path: str, kind: type | tuple[type, ...], what: str) -> Any:
+        if (
+            isinstance(value, bool)
+            and kind is not bool
+            and bool not in (kind if isinstance(kind, tuple) else ())
+        ):
+            self.fail(path, f"must be {what}")
+            return None
+        if not isinstance(value, kind):
+            self.fail(path, f"must be {what}")
+            return None
+        return value
+
+    def string(self, section: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
+        if key not in section:
+            if default is None:
+                self.fail(f"{path}.{key}", "is required")
+                return ""
+            return default
+        value = self.typed(section[key], f"{path}.{key}", str, "a string")
+        return value if value is not None else ""
+
+    def number(
+        self, section: dict[str, Any], key: str, path: str, default: float, minimum: float = 0
+    ) -> float:
+        if key not in section:
+            return default
+        value = self.typed(section[key], f"{path}.{key}", (int, float), "a number")
+        if value is None:
+            return default
+        if value <= minimum:
+            self.fail(f"{path}.{key}", f"must be greater than {minimum}")
+            return default
+        return float(value)
+
+    def optional_int(self, section: dict[str, Any], key: str, path: str) -> int | None:
+        if key not in section or section[key] is None:
+            return None
+        value = self.typed(section[key], f"{path}.{key}", int, "a whole number")
+        if value is not None and value <= 0:
+            self.fail(f"{path}.{key}", "must be a positive whole number")
+            return None
+        return int(value) if value is not None else None
+
+    def string_list(self, value: Any, path: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            self.fail(path, "must be a list of strings")
+            return ()
+        items: list[str] = []
+        for i, item in enumerate(value):
+            if isinstance(item, str) and item:
+                items.append(item)
+            else:
+                self.fail(f"{path}[{i}]", "must be a non-empty string")
+        return tuple(items)
+
+    def string_map(self, value: Any, path: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping of strings to strings")
+            return {}
+        result: dict[str, str] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and isinstance(item, str):
+                result[key] = item
+            else:
+                self.fail(f"{path}.{key}", "must map a string to a string")
+        return result
+
+    def listen_address(self, value: str, path: str) -> None:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            self.fail(path, "must be host:port")
+
+    # -- sections
+
+    def config(self, raw: Any) -> Config:
+        top = self.mapping(raw, "$", ("edge", "router", "upstreams", "groups", "keys"))
+        edge = self.edge(top.get("edge", {}), "edge")
+        router = self.router(top.get("router", {}), "router")
+        upstreams = self.named_section(top.get("upstreams", {}), "upstreams", self.upstream)
+        groups = self.named_section(top.get("groups", {}), "groups", self.group)
+        for group in groups.values():
+            for i, name in enumerate(group.upstreams):
+                if name not in upstreams:
+                    self.fail(f"groups.{group.name}.upstreams[{i}]", f"unknown upstream {name!r}")
+        keys = self.keys(top.get("keys", []), groups)
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Config(edge, router, upstreams, groups, keys, self.source)
+
+    def edge(self, raw: Any, path: str) -> EdgeConfig:
+        section = self.mapping(raw, path, ("listen", "router", "max_body_mb", "request_timeout_s"))
+        listen = self.string(section, "listen", path, "127.0.0.1:8080")
+        self.listen_address(listen, f"{path}.listen")
+        return EdgeConfig(
+            listen=listen,
+            router=self.string(section, "router", path, "127.0.0.1:50051"),
+            max_body_mb=self.number(section, "max_body_mb", path, 32.0),
+            request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
+        )
+
+    def router(self, raw: Any, path: str) -> RouterConfig:
+        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s"))
+        listen = self.string(section, "listen", path, "127.0.0.1:50051")
+        self.listen_address(listen, f"{path}.listen")
+        state = self.string(section, "state", path, "sqlite:///./torouter.db")
+        if not state.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
+            self.fail(f"{path}.state", "must be sqlite:///PATH, redis://HOST:PORT/DB or memory://")
+        grace = self.number(section, "shutdown_grace_s", path, 30.0, minimum=-1)
+        return RouterConfig(listen=listen, state=state, shutdown_grace_s=grace)
+
+    def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            self.fail(path, "must be a mapping of names")
+            return {}
+        result: dict[str, Any] = {}
+        for name, value in raw.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.fail(f"{path}.{name}", "names may use letters, digits, '_', '-' and '.'")
+                continue
+            result[name] = build(name, value, f"{path}.{name}")
+        return result
+
+    def upstream(self, name: str, raw: Any, path: str) -> UpstreamConfig:
+        section = self.mapping(
+            raw, path, ("kind", "base_url", "api_key", "models", "timeout_s", "weight", "headers")
+        )
+        base_url = self.string(section, "base_url", path)
+        if base_url and not base_url.startswith(("http://", "https://")):
+            self.fail(f"{path}.base_url", "must start with http:// or https://")
+        models = self.string_list(section.get("models", []), f"{path}.models")
+        if "models" not in section or not models:
+            self.fail(f"{path}.models", 'must list at least one model (or "*" for any)')
+        return UpstreamConfig(
+            name=name,
+            kind=self.string(section, "kind", path),
+            base_url=base_url.rstrip("/"),
+            api_key=self.string(section, "api_key", path, ""),
+            models=models,
+            timeout_s=self.number(section, "timeout_s", path, 600.0),
+            weight=self.number(section, "weight", path, 1.0),
+            headers=self.string_map(section.get("headers", {}), f"{path}.headers"),
+        )
+
+    def group(self, name: str, raw: Any, path: str) -> GroupConfig:
+        section = self.mapping(raw, path, ("upstreams", "model_map"))
+        upstreams = self.string_list(section.get("upstreams", []), f"{path}.upstreams")
+        if not upstreams:
+            self.fail(f"{path}.upstreams", "must list at least one upstream")
+        return GroupConfig(
+            name=name,
+            upstreams=upstreams,
+            model_map=self.string_map(section.get("model_map", {}), f"{path}.model_map"),
+        )
+
+    def keys(self, raw: Any, groups: dict[str, GroupConfig]) -> tuple[KeyConfig, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("keys", "must be a list")
+            return ()
+        result: list[KeyConfig] = []
+        names: set[str] = set()
+        for i, item in enumerate(raw):
+            path = f"keys[{i}]"
+            section = self.mapping(item, path, ("name", "key", "key_sha256", "group", "rpm", "tpm"))
+            if not section:
+                continue
+            name = self.string(section, "name", path)
+            if name in names:
+                self.fail(f"{path}.name", f"duplicate key name {name!r}")
+            names.add(name)
+            group = self.string(section, "group", path)
+            if group and group not in groups:
+                self.fail(f"{path}.group", f"unknown group {group!r}")
+            digest = ""
+            if ("key" in section) == ("key_sha256" in section):
+                self.fail(path, "needs exactly one of key or key_sha256")
+            elif "key" in section:
+                secret = self.string(section, "key", path)
+                if not secret:
+                    self.fail(f"{path}.key", "is empty (is its environment variable set?)")
+                else:
+                    digest = hash_key(secret)
+            else:
+                digest = self.string(section, "key_sha256", path).lower()
+                if not _HEX64.match(digest):
+                    self.fail(f"{path}.key_sha256", "must be 64 hex digits")
+            result.append(
+                KeyConfig(
+                    name=name,
+                    key_sha256=digest,
+                    group=group,
+                    rpm=self.optional_int(section, "rpm", path),
+                    tpm=self.optional_int(section, "tpm", path),
+                )
+            )
+        return tuple(result)

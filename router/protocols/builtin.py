@@ -1,0 +1,28 @@
+"""Registers the built-in wire protocols with the plugin manager, like any third-party codec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..hookspecs import hookimpl
+from .anthropic.errors import AnthropicErrors
+from .base import WireProtocol
+from .gemini.errors import GeminiErrors
+from .openai.chat import OpenAIChatCodec
+from .openai.errors import OpenAIErrors
+
+
+@hookimpl
+def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
+    register(
+        WireProtocol(
+            "openai",
+            OpenAIErrors(),
+            OpenAIChatCodec(),
+            stream_terminator=b"[DONE]",
+            chat_operations=frozenset({"chat.completions"}),
+            upstream_chat_operation="chat.completions",
+        )
+    )
+    register(WireProtocol("anthropic", AnthropicErrors(), stream_terminator=b"message_stop"))
+    register(WireProtocol("gemini", GeminiErrors()))

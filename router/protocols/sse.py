@@ -1,0 +1,76 @@
+"""Server-sent events: one incremental parser and one writer, shared by every codec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class SSEEvent:
+    """One dispatched event: its ``event:`` name (None when absent) and its joined ``data:`` lines."""
+
+    event: str | None
+    data: str
+
+
+class SSEParser:
+    """Incremental parser following the WHATWG event-stream rules (CR, LF and CRLF line ends).
+
+    ``feed`` takes bytes as they arrive from the network and returns the events completed by
+    them; partial lines and partial events are kept for the next call. Comment lines (``:``)
+    and ``id:``/``retry:`` fields are ignored.
+    """
+
+    __slots__ = ("_buffer", "_data", "_event", "_has_data")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._has_data = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buffer = self._buffer + chunk
+        events: list[SSEEvent] = []
+        start = 0
+        length = len(buffer)
+        while start < length:
+            lf = buffer.find(b"\n", start)
+            cr = buffer.find(b"\r", start)
+            if lf < 0 and cr < 0:
+                break
+            if cr >= 0 and (lf < 0 or cr < lf):
+                if cr + 1 == length:
+                    break  # a CR at the end may be the first half of CRLF: wait for more
+                end, next_start = cr, cr + 2 if buffer[cr + 1 : cr + 2] == b"\n" else cr + 1
+            else:
+                end, next_start = lf, lf + 1
+            self._line(buffer[start:end].decode("utf-8", "replace"), events)
+            start = next_start
+        self._buffer = buffer[start:]
+        return events
+
+    def _line(self, line: str, events: list[SSEEvent]) -> None:
+        if not line:
+            if self._has_data or self._event is not None:
+                events.append(SSEEvent(self._event, "\n".join(self._data)))
+            self._event, self._data, self._has_data = None, [], False
+            return
+        if line.startswith(":"):
+            return
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif name == "event":
+            self._event = value
+
+
+def format_event(data: bytes | str, event: str | None = None) -> bytes:
+    """One SSE frame. ``data`` must not contain newlines (compact JSON never does)."""
+    payload = data.encode() if isinstance(data, str) else data
+    if event is None:
+        return b"data: " + payload + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"

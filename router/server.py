@@ -1,0 +1,168 @@
+"""The gRPC server: the envelope service, the health service, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from torouter.proto.v1 import router_pb2, router_pb2_grpc
+
+from .catalog import Catalog
+from .config import Config, ConfigError
+from .dispatch import Call, Dispatcher, Outcome, UploadedFile
+from .keys import KeyRing
+from .plugins import Registry, load_registry
+from .state import StateStore, open_store
+from .upstream import Upstream
+
+log = logging.getLogger("torouter.router")
+
+SERVICE_NAME = "torouter.v1.Router"
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.so_reuseport", 0),
+]
+
+
+def check_kinds(config: Config, registry: Registry) -> list[tuple[str, str]]:
+    """Config problems that need the plugins to see: unknown upstream kinds."""
+    known = ", ".join(sorted(registry.kinds))
+    return [
+        (f"upstreams.{name}.kind", f"unknown kind {upstream.kind!r} (installed: {known})")
+        for name, upstream in config.upstreams.items()
+        if upstream.kind not in registry.kinds
+    ]
+
+
+@dataclass(slots=True)
+class RouterApp:
+    """A dispatcher with the resources it owns (upstream sessions, the state store)."""
+
+    dispatcher: Dispatcher
+    upstreams: dict[str, Upstream]
+    store: StateStore
+
+    async def close(self) -> None:
+        await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
+        await self.store.close()
+
+
+def build_router(config: Config, registry: Registry | None = None) -> RouterApp:
+    registry = registry or load_registry()
+    problems = check_kinds(config, registry)
+    if problems:
+        raise ConfigError(problems)
+    upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
+    store = open_store(config.router.state)
+    keys = KeyRing(config.keys, store)
+    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols)
+    return RouterApp(dispatcher, upstreams, store)
+
+
+def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]) -> Call:
+    request_id = request.request_id
+    if not request_id:
+        request_id = dict(context.invocation_metadata() or ()).get("x-request-id", "")
+    return Call(
+        protocol=request.protocol,
+        operation=request.operation,
+        body=request.body,
+        key=request.key,
+        request_id=str(request_id),
+        headers=dict(request.headers),
+        params=dict(request.params),
+        deadline_unix_ms=request.deadline_unix_ms,
+        files=[UploadedFile(f.field, f.filename, f.content_type, f.data) for f in request.files],
+    )
+
+
+class RouterService(router_pb2_grpc.RouterServicer):
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    async def Call(
+        self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> router_pb2.CallReply:
+        outcome = await self.dispatcher.handle(to_call(request, context))
+        body = outcome.body
+        if outcome.chunks is not None:
+            body = b"".join([chunk async for chunk in outcome.chunks])
+        return router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
+
+    async def Stream(
+        self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[router_pb2.Frame]:
+        outcome = await self.dispatcher.handle(to_call(request, context))
+        async for frame in frames(outcome):
+            yield frame
+
+
+async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
+    """Head, the body or its chunks, End. Closing early closes the upstream stream."""
+    yield router_pb2.Frame(head=router_pb2.Head(status=outcome.status, headers=outcome.headers))
+    if outcome.chunks is None:
+        if outcome.body:
+            yield router_pb2.Frame(data=outcome.body)
+    else:
+        chunks = outcome.chunks
+        try:
+            async for chunk in chunks:
+                if chunk:
+                    yield router_pb2.Frame(data=chunk)
+        finally:
+            if hasattr(chunks, "aclose"):
+                await chunks.aclose()
+    yield router_pb2.Frame(end=router_pb2.End(error_code=outcome.error_code))
+
+
+class RouterServer:
+    """A running router: gRPC server, health, and the app behind it."""
+
+    def __init__(self, config: Config, app: RouterApp) -> None:
+        self.config = config
+        self.app = app
+        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        router_pb2_grpc.add_RouterServicer_to_server(RouterService(app.dispatcher), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.port = 0
+
+    async def start(self) -> None:
+        self.port = self.server.add_insecure_port(self.config.router.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.config.router.listen}")
+        await self.server.start()
+        for service in ("", SERVICE_NAME):
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("router listening", extra={"listen": self.config.router.listen})
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.config.router.shutdown_grace_s if grace is None else grace)
+        await self.app.close()
+        log.info("router stopped")
+
+
+async def serve(config: Config) -> None:
+    """Runs the router until SIGTERM or SIGINT, then drains and stops."""
+    server = RouterServer(config, build_router(config))
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("router draining", extra={"grace_s": config.router.shutdown_grace_s})
+    await server.stop()

@@ -1,0 +1,68 @@
+"""The state store: caller keys now; counters, usage and stored responses as they land.
+
+One small async interface, two backends: SQLite (embedded default, one host) and Redis (several
+router replicas). ``memory://`` is an in-process store for tests and throwaway runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class DuplicateKeyName(Exception):
+    """A key with that name exists already."""
+
+
+@dataclass(slots=True, frozen=True)
+class KeyRecord:
+    name: str
+    key_sha256: str
+    group: str
+    rpm: int | None = None
+    tpm: int | None = None
+    created_at: float = 0.0
+    revoked: bool = False
+
+
+class StateStore(Protocol):
+    async def find_key(self, key_sha256: str) -> KeyRecord | None:
+        """The key with this digest, revoked or not; None when there is none."""
+        ...
+
+    async def create_key(self, record: KeyRecord) -> None:
+        """Stores a new key; raises DuplicateKeyName if the name is taken."""
+        ...
+
+    async def list_keys(self) -> list[KeyRecord]: ...
+
+    async def revoke_key(self, name: str) -> bool:
+        """Marks a key revoked; False when no key has that name."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def open_store(url: str) -> StateStore:
+    """The store a ``router.state`` URL names."""
+    if url.startswith("sqlite://"):
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url))
+    if url.startswith(("redis://", "rediss://")):
+        from .redis import RedisStore
+
+        return RedisStore(url)
+    if url.startswith("memory://"):
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    raise ValueError(
+        f"unsupported state store {url.split(':', 1)[0]!r} (use sqlite://, redis:// or memory://)"
+    )
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///./x.db`` -> ``./x.db``; ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
+    path = url.removeprefix("sqlite://")
+    return path[1:] if path.startswith("/") else path

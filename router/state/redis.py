@@ -1,0 +1,69 @@
+"""The Redis state store, shared by several router replicas.
+
+Layout: ``torouter:key:<sha256>`` is a hash per key; ``torouter:keyname:<name>`` points at its
+digest; the set ``torouter:keys`` holds every digest (for listing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from . import DuplicateKeyName, KeyRecord
+
+PREFIX = "torouter:"
+
+
+def _record(fields: dict[str, str]) -> KeyRecord:
+    return KeyRecord(
+        name=fields["name"],
+        key_sha256=fields["key_sha256"],
+        group=fields["group"],
+        rpm=int(fields["rpm"]) if fields.get("rpm") else None,
+        tpm=int(fields["tpm"]) if fields.get("tpm") else None,
+        created_at=float(fields.get("created_at", 0)),
+        revoked=fields.get("revoked") == "1",
+    )
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self._redis: Any = aioredis.from_url(url, decode_responses=True)
+
+    async def find_key(self, key_sha256: str) -> KeyRecord | None:
+        fields = await self._redis.hgetall(f"{PREFIX}key:{key_sha256}")
+        return _record(fields) if fields else None
+
+    async def create_key(self, record: KeyRecord) -> None:
+        claimed = await self._redis.set(f"{PREFIX}keyname:{record.name}", record.key_sha256, nx=True)
+        if not claimed:
+            raise DuplicateKeyName(record.name)
+        fields = {
+            "name": record.name,
+            "key_sha256": record.key_sha256,
+            "group": record.group,
+            "rpm": "" if record.rpm is None else str(record.rpm),
+            "tpm": "" if record.tpm is None else str(record.tpm),
+            "created_at": repr(record.created_at),
+            "revoked": "1" if record.revoked else "0",
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{PREFIX}key:{record.key_sha256}", mapping=fields)
+            pipe.sadd(f"{PREFIX}keys", record.key_sha256)
+            await pipe.execute()
+
+    async def list_keys(self) -> list[KeyRecord]:
+        digests = await self._redis.smembers(f"{PREFIX}keys")
+        records = [await self.find_key(digest) for digest in digests]
+        return sorted((r for r in records if r is not None), key=lambda r: r.created_at)
+
+    async def revoke_key(self, name: str) -> bool:
+        digest = await self._redis.get(f"{PREFIX}keyname:{name}")
+        if digest is None:
+            return False
+        await self._redis.hset(f"{PREFIX}key:{digest}", "revoked", "1")
+        return True
+
+    async def close(self) -> None:
+        await self._redis.aclose()

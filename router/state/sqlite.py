@@ -1,0 +1,71 @@
+"""The embedded SQLite state store (WAL mode, so the CLI and a running router can share it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from . import DuplicateKeyName, KeyRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    name TEXT PRIMARY KEY,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    grp TEXT NOT NULL,
+    rpm INTEGER,
+    tpm INTEGER,
+    created_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
+_COLUMNS = "name, key_sha256, grp, rpm, tpm, created_at, revoked"
+
+
+def _record(row: tuple[str, str, str, int | None, int | None, float, int]) -> KeyRecord:
+    return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+
+
+class SQLiteStore:
+    """Queries are single-row lookups on indexed columns: they run inline (microseconds)."""
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    async def find_key(self, key_sha256: str) -> KeyRecord | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)).fetchone()
+        return _record(row) if row else None
+
+    async def create_key(self, record: KeyRecord) -> None:
+        try:
+            with self._db:
+                self._db.execute(
+                    f"INSERT INTO keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.name,
+                        record.key_sha256,
+                        record.group,
+                        record.rpm,
+                        record.tpm,
+                        record.created_at,
+                        int(record.revoked),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise DuplicateKeyName(record.name) from None
+
+    async def list_keys(self) -> list[KeyRecord]:
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY created_at").fetchall()
+        return [_record(row) for row in rows]
+
+    async def revoke_key(self, name: str) -> bool:
+        with self._db:
+            cursor = self._db.execute("UPDATE keys SET revoked = 1 WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    async def close(self) -> None:
+        self._db.close()

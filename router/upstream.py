@@ -1,0 +1,192 @@
+"""What an upstream kind provides (plugins implement this), and the one HTTP mechanism they share.
+
+A plugin describes *how to call* its provider: base URL, auth headers, paths per operation, the
+wire protocol it speaks. :class:`HttpUpstream` does the calling with one pooled aiohttp
+``ClientSession`` per upstream account (keep-alive, connection limits, timeouts from the config).
+Plugins import neither grpc nor protobuf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+from .config import UpstreamConfig
+from .errors import ErrorCode, GatewayError
+
+# Response headers of an upstream that a caller may see (anything else, e.g. the upstream's own
+# rate-limit headers for the gateway's account, stays inside).
+FORWARDED_RESPONSE_HEADERS = ("content-type",)
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """One call to an upstream, already in the upstream's wire protocol."""
+
+    operation: str
+    model: str
+    body: bytes
+    stream: bool
+    request_id: str
+    deadline: float  # event-loop time by which the whole exchange must be over
+    headers: dict[str, str] = field(default_factory=dict)  # protocol headers to forward
+    params: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    """The upstream's answer: a whole body, or (for a 2xx stream) raw body chunks as they arrive."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    chunks: AsyncIterator[bytes] | None = None
+
+    async def aclose(self) -> None:
+        """Closes a stream early (the caller went away); a no-op for whole bodies."""
+        if self.chunks is not None and hasattr(self.chunks, "aclose"):
+            await self.chunks.aclose()
+
+
+class Upstream(Protocol):
+    """One configured upstream account."""
+
+    config: UpstreamConfig
+    protocol: str
+    operations: frozenset[str]
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Calls the upstream. Connection failures and timeouts raise GatewayError (502/504)."""
+        ...
+
+    async def close(self) -> None:
+        """Releases pooled connections."""
+        ...
+
+
+class UpstreamKind(Protocol):
+    """A kind of upstream (``openai``, ``anthropic``, ...), registered by a plugin."""
+
+    name: str
+    protocol: str
+    operations: frozenset[str]
+
+    def create(self, config: UpstreamConfig) -> Upstream:
+        """An Upstream for one configured account. Must not do I/O (sessions open lazily)."""
+        ...
+
+
+class HttpUpstream:
+    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths)."""
+
+    protocol: str = ""
+    operations: frozenset[str] = frozenset()
+
+    def __init__(self, config: UpstreamConfig) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- what a plugin describes
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate the gateway's account with the upstream."""
+        raise NotImplementedError
+
+    def route(self, request: UpstreamRequest) -> tuple[str, str]:
+        """``(method, url)`` for an operation."""
+        raise NotImplementedError
+
+    # -- the mechanism
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=256, keepalive_timeout=30, ttl_dns_cache=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={**self.config.headers, **self.auth_headers()},
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        method, url = self.route(request)
+        loop = asyncio.get_running_loop()
+        budget = max(0.001, min(request.deadline - loop.time(), self.config.timeout_s))
+        # Streams may pause between events (long thinking): bound the gap, not the whole stream.
+        timeout = (
+            aiohttp.ClientTimeout(total=None, connect=min(10.0, budget), sock_read=budget)
+            if request.stream
+            else aiohttp.ClientTimeout(total=budget, connect=min(10.0, budget))
+        )
+        headers = (
+            {"content-type": request.content_type, **request.headers} if request.body else request.headers
+        )
+        try:
+            response = await self.session().request(
+                method, url, data=request.body or None, headers=headers, timeout=timeout
+            )
+        except TimeoutError:
+            raise self._timeout() from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc) from None
+        forwarded = {
+            name: response.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in response.headers
+        }
+        if request.stream and response.status < 300:
+            return UpstreamResponse(
+                response.status, _all_headers(response.headers), chunks=self._relay(response)
+            )
+        try:
+            body = await response.read()
+        except TimeoutError:
+            raise self._timeout() from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            response.release()
+        if response.status >= 300:
+            return UpstreamResponse(response.status, _all_headers(response.headers), body)
+        return UpstreamResponse(response.status, forwarded, body)
+
+    async def _relay(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        """The body as it arrives; closing the generator early closes the upstream connection."""
+        completed = False
+        try:
+            async for chunk in response.content.iter_any():
+                yield chunk
+            completed = True
+        except TimeoutError:
+            raise self._timeout() from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            if completed:
+                response.release()
+            else:
+                response.close()  # drop the connection: it cannot be reused mid-body
+
+    def _timeout(self) -> GatewayError:
+        return GatewayError(ErrorCode.UPSTREAM_TIMEOUT, f"upstream {self.config.name!r} timed out")
+
+    def _unreachable(self, exc: BaseException) -> GatewayError:
+        return GatewayError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"upstream {self.config.name!r} is unreachable or closed the connection ({type(exc).__name__})",
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _all_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}

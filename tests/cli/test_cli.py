@@ -1,0 +1,159 @@
+"""The `torouter` command as a user runs it: check, keys, and `up` with the built-in default."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from support.gateway import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def torouter(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "torouter.cli.main", *args],
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(body)
+    return path
+
+
+GOOD = """
+router: {state: "sqlite:///%s/state.db"}
+upstreams:
+  echo: {kind: echo, base_url: "http://127.0.0.1", models: ["*"]}
+groups:
+  demo: {upstreams: [echo]}
+keys:
+  - {name: static, key: "${STATIC_KEY:-static-secret}", group: demo}
+"""
+
+
+def test_check_accepts_a_good_config(tmp_path: Path) -> None:
+    result = torouter("check", "--config", str(write_config(tmp_path, GOOD % tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert "ok (1 upstreams, 1 groups, 1 keys)" in result.stdout
+
+
+def test_check_reports_every_problem_with_its_path(tmp_path: Path) -> None:
+    bad = (
+        (GOOD % tmp_path)
+        .replace("kind: echo", "kind: nosuch, timeout_s: fast")
+        .replace("group: demo", "group: x")
+    )
+    result = torouter("check", "--config", str(write_config(tmp_path, bad)))
+    assert result.returncode == 1
+    assert "upstreams.echo.timeout_s: must be a number" in result.stdout
+    assert "keys[0].group: unknown group 'x'" in result.stdout
+    bad_kind = (GOOD % tmp_path).replace("kind: echo", "kind: nosuch")
+    result = torouter("check", "--config", str(write_config(tmp_path, bad_kind)))
+    assert result.returncode == 1 and "upstreams.echo.kind: unknown kind 'nosuch'" in result.stdout
+
+
+def test_check_needs_a_config() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TOROUTER_CONFIG"}
+    result = torouter("check", env=env)
+    assert result.returncode != 0 and "--config" in result.stderr
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, GOOD % tmp_path))
+    created = torouter("keys", "create", "--group", "demo", "--name", "ci", "--rpm", "60", "--config", config)
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("tr-") and len(secret) > 30
+
+    listed = torouter("keys", "list", "--config", config)
+    assert "ci" in listed.stdout and "demo" in listed.stdout and "active" in listed.stdout
+    assert secret not in listed.stdout  # never secrets
+
+    assert torouter("keys", "create", "--group", "demo", "--name", "ci", "--config", config).returncode == 1
+    assert torouter("keys", "create", "--group", "nope", "--config", config).returncode == 1
+    assert torouter("keys", "revoke", "ci", "--config", config).returncode == 0
+    assert "revoked" in torouter("keys", "list", "--config", config).stdout
+    assert torouter("keys", "revoke", "ghost", "--config", config).returncode == 1
+
+
+@pytest.fixture
+def up_default(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """`torouter up` with no config and no provider key: the echo default on free ports."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and k not in ("TOROUTER_CONFIG", "TOROUTER_KEY")
+    }
+    env["TOROUTER_HOME"] = str(tmp_path / "home")
+    edge_port, router_port = free_port(), free_port()
+    env["TOROUTER_DEFAULT_LISTEN"] = f"127.0.0.1:{edge_port}"
+    env["TOROUTER_DEFAULT_ROUTER"] = f"127.0.0.1:{router_port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torouter.cli.main", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    key = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.strip().startswith("key:"):
+            key = line.split("key:", 1)[1].strip()
+            break
+    assert key, "".join(lines)
+    try:
+        yield process, f"http://127.0.0.1:{edge_port}", key
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+@pytest.mark.slow
+def test_up_with_no_config_serves_echo_and_stops_cleanly(
+    up_default: tuple[subprocess.Popen[str], str, str], tmp_path: Path
+) -> None:
+    process, base, key = up_default
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+    reply = client.chat.completions.create(
+        model="gpt-5", messages=[{"role": "user", "content": "hello there"}]
+    )
+    assert reply.choices[0].message.content == "hello there"
+    chunks = list(
+        client.chat.completions.create(
+            model="anything", messages=[{"role": "user", "content": "one two three"}], stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "one two three"
+    assert httpx.get(f"{base}/readyz").status_code == 200
+    assert (tmp_path / "home" / "default.key").read_text().strip() == key  # generated and kept
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz")

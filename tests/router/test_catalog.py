@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from torouter.router.catalog import Catalog
+from torouter.router.config import parse_config
+from torouter.router.errors import ErrorCode, GatewayError
+
+CONFIG = """
+upstreams:
+  oai: {kind: openai, base_url: "http://o/v1", models: ["gpt-5", "gpt-5-mini"]}
+  oai2: {kind: openai, base_url: "http://o2/v1", models: ["gpt-5"]}
+  claude:
+    kind: anthropic
+    base_url: "http://a"
+    models: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7"]
+  orr:
+    kind: openrouter
+    base_url: "http://r/api/v1"
+    models: ["anthropic/claude-sonnet-4.5", "openai/gpt-5"]
+  echo: {kind: echo, base_url: "http://e", models: ["*"]}
+groups:
+  openai: {upstreams: [oai, oai2]}
+  claude: {upstreams: [claude], model_map: {"my-alias": "claude-haiku-4-5"}}
+  router: {upstreams: [orr]}
+  demo: {upstreams: [echo], model_map: {"fast": "echo-fast"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog(parse_config(CONFIG, env={}))
+
+
+@pytest.mark.parametrize(
+    ("group", "requested", "upstream", "model", "thinking"),
+    [
+        ("openai", "gpt-5", "oai", "gpt-5", False),  # exact, first in priority order
+        ("openai", "openai/gpt-5", "oai", "gpt-5", False),  # provider prefix (kind)
+        ("openai", "oai2/gpt-5", "oai2", "gpt-5", False),  # provider prefix (upstream name)
+        ("openai", "gpt-5-thinking", "oai", "gpt-5", True),
+        ("claude", "gpt-5", "claude", "claude-sonnet-4-5", False),  # built-in default map
+        ("openai", "claude-haiku-4-5", "oai", "gpt-5-mini", False),  # ... in both directions
+        ("claude", "my-alias", "claude", "claude-haiku-4-5", False),  # group model_map
+        ("claude", "gpt-5-thinking", "claude", "claude-sonnet-4-5", True),
+        ("router", "anthropic/claude-sonnet-4.5", "orr", "anthropic/claude-sonnet-4.5", False),  # full id
+        ("demo", "anything-at-all", "echo", "anything-at-all", False),  # wildcard
+        ("demo", "fast", "echo", "echo-fast", False),
+    ],
+)
+def test_resolve(
+    catalog: Catalog, group: str, requested: str, upstream: str, model: str, thinking: bool
+) -> None:
+    resolution = catalog.resolve(group, requested)
+    route = resolution.routes[0]
+    assert (route.upstream.name, route.model, resolution.thinking) == (upstream, model, thinking)
+
+
+def test_priority_order_lists_fallbacks(catalog: Catalog) -> None:
+    assert [r.upstream.name for r in catalog.resolve("openai", "gpt-5").routes] == ["oai", "oai2"]
+
+
+def test_model_of_another_group_is_403_and_unknown_is_404(catalog: Catalog) -> None:
+    with pytest.raises(GatewayError) as other:
+        catalog.resolve("openai", "claude-opus-4-7")
+    assert other.value.code is ErrorCode.PERMISSION_DENIED and other.value.status == 403
+    with pytest.raises(GatewayError) as unknown:
+        catalog.resolve("openai", "no-such-model")
+    assert unknown.value.code is ErrorCode.NOT_FOUND and unknown.value.status == 404
+    assert unknown.value.param == "model"
+
+
+def test_models_lists_what_the_group_can_use(catalog: Catalog) -> None:
+    ids = {m.id: m for m in catalog.models("claude")}
+    assert set(ids) == {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7", "my-alias"}
+    assert ids["claude-sonnet-4-5"].owned_by == "anthropic" and ids["claude-sonnet-4-5"].thinking
+    assert {m.id for m in catalog.models("router")} == {"anthropic/claude-sonnet-4.5", "openai/gpt-5"}

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.redis_server import redis_server
+from torouter.router.state import DuplicateKeyName, KeyRecord, open_store, sqlite_path
+
+
+def test_sqlite_url_paths() -> None:
+    assert sqlite_path("sqlite:///./x.db") == "./x.db"
+    assert sqlite_path("sqlite:////abs/x.db") == "/abs/x.db"
+
+
+async def test_keys_persist_across_opens(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state/t.db"
+    store = open_store(url)
+    await store.create_key(KeyRecord("k1", "d" * 64, "g", rpm=10, tpm=None, created_at=1.0))
+    with pytest.raises(DuplicateKeyName):
+        await store.create_key(KeyRecord("k1", "e" * 64, "g", created_at=2.0))
+    await store.close()
+
+    again = open_store(url)
+    found = await again.find_key("d" * 64)
+    assert found is not None and found.name == "k1" and found.rpm == 10 and not found.revoked
+    assert await again.revoke_key("k1") and not await again.revoke_key("nope")
+    assert [(k.name, k.revoked) for k in await again.list_keys()] == [("k1", True)]
+    await again.close()
+
+
+async def test_redis_store_against_a_real_server(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as url:
+        store = open_store(url)
+        await store.create_key(KeyRecord("k1", "d" * 64, "g", rpm=10, tpm=None, created_at=1.0))
+        await store.create_key(KeyRecord("k2", "e" * 64, "g2", rpm=None, tpm=500, created_at=2.0))
+        with pytest.raises(DuplicateKeyName):
+            await store.create_key(KeyRecord("k1", "f" * 64, "g", created_at=3.0))
+        found = await store.find_key("d" * 64)
+        assert found == KeyRecord("k1", "d" * 64, "g", rpm=10, tpm=None, created_at=1.0)
+        assert await store.find_key("f" * 64) is None
+        assert await store.revoke_key("k2") and not await store.revoke_key("nope")
+        listed = await store.list_keys()
+        assert [(k.name, k.revoked, k.tpm) for k in listed] == [("k1", False, None), ("k2", True, 500)]
+        await store.close()
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported state store"):
+        open_store("postgres://x")

@@ -1,0 +1,79 @@
+"""The whole gateway (router + edge) running in the test's event loop, on loopback ports."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from torouter.edge.app import create_app
+from torouter.router.config import Config, parse_config
+from torouter.router.server import RouterServer, build_router
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gateway:
+    """Router and edge in-process. ``config`` is CONTRACT §2 YAML as a dict (listen addresses are
+    filled in); ``stop_router``/``start_router`` simulate a router going away and coming back."""
+
+    def __init__(self, config: dict[str, Any], *, max_body_mb: float = 1.0) -> None:
+        self.router_port = free_port()
+        self.edge_port = free_port()
+        raw = dict(config)
+        raw["router"] = {
+            "listen": f"127.0.0.1:{self.router_port}",
+            "state": "memory://",
+            **raw.get("router", {}),
+        }
+        raw["edge"] = {
+            "listen": f"127.0.0.1:{self.edge_port}",
+            "router": f"127.0.0.1:{self.router_port}",
+            "max_body_mb": max_body_mb,
+            **raw.get("edge", {}),
+        }
+        self.config: Config = parse_config(yaml.safe_dump(raw), env={})
+        self.router: RouterServer | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}"
+
+    async def start_router(self) -> None:
+        self.router = RouterServer(self.config, build_router(self.config))
+        await self.router.start()
+
+    async def stop_router(self, grace: float = 0.0) -> None:
+        if self.router is not None:
+            await self.router.stop(grace)
+            self.router = None
+
+    async def start(self) -> Gateway:
+        await self.start_router()
+        self._runner = web.AppRunner(create_app(self.config), handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.edge_port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.stop_router()
+
+    async def __aenter__(self) -> Gateway:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def with_edge(self, **changes: Any) -> Config:
+        return replace(self.config, edge=replace(self.config.edge, **changes))

@@ -1,0 +1,1344 @@
+"""A protocol-faithful fake of api.openai.com's ``/v1`` chat completions and models endpoints.
+
+``MockOpenAI`` is a real aiohttp server on 127.0.0.1 (random free port) running in the test's
+event loop::
+
+    async with MockOpenAI() as m:
+        client = openai.AsyncOpenAI(base_url=m.base_url, api_key=m.api_key, max_retries=0)
+        m.enqueue(Fault.rate_limit(retry_after=2))       # the next chat request gets a 429
+        ...
+        req = await m.next_request()                     # what the client really sent
+
+What it checks, in this order, like the real API (all errors in OpenAI's format):
+
+1. ``Authorization: Bearer <api_key>`` → 401 (no key: ``code null``; wrong key: ``invalid_api_key``,
+   key masked like OpenAI: first 8 characters, ``*`` for the middle, last 4).
+2. The body is strict JSON (orjson) → 400 "We could not parse the JSON body of your request…".
+3. The body validates against ``CreateChatCompletionRequest`` → 400 ``invalid_request_error``
+   with ``param`` (``messages[0].content``) and OpenAI's message/code for the first error
+   (``missing_required_parameter``, ``invalid_type``, ``invalid_value``, ``unknown_parameter``,
+   ``integer_below_min_value``, ``empty_array``, …). With ``strict=True`` (default) the
+   validation is closed-world: an undeclared field anywhere (``messages[1].tool_calls[0].index``)
+   is rejected, as the real API does.
+4. Cross-field rules of the real API: ``stream_options`` only with ``stream: true``;
+   ``tool_choice``/``parallel_tool_calls`` only with ``tools``; a named ``tool_choice`` must
+   name a tool; every ``tool`` message answers a ``tool_calls`` id of the assistant message
+   just before it, and every such id gets an answer.
+5. The model is one of ``models`` → 404 ``model_not_found``. Reasoning models (ids starting
+   with one of ``reasoning_model_prefixes``: gpt-5, o1, o3, o4) reject ``max_tokens`` and a
+   ``temperature``/``top_p`` other than 1 (``unsupported_parameter``/``unsupported_value``);
+   other models reject ``reasoning_effort``.
+6. The next queued :class:`Fault` for the endpoint, if any, is applied (a request rejected above
+   consumes no fault).
+
+Deterministic answers (``plan_answer``):
+
+- Text: ``"Mock reply to: <text of the last user message>"`` (text parts joined by a space,
+  image/audio/file parts shown as ``[image]``/``[audio]``/``[file]``). When the last message is
+  a ``tool`` result: ``"Mock reply to tool results: <contents of the trailing tool messages,
+  joined by '; '>"``. Choice ``i > 0`` of ``n`` appends ``" (choice i)"``.
+- Tool calls (function tools only): when ``tool_choice`` names a function, or is
+  ``"required"`` (also ``allowed_tools`` with mode ``required``), or is auto/absent and the
+  last message is a user message whose text contains the word "weather" or the name of a
+  tool. The called tool is the named one, else the first tool whose name the text contains,
+  else the first tool; if the text contains the word "parallel" (and ``parallel_tool_calls``
+  is not false, no tool is named) every allowed function tool is called, in order. Arguments
+  are compact JSON built from the tool's parameter schema (required properties, or all if
+  none are required: strings ``"mock"``, enums their first value, integers/numbers their
+  minimum or 1, booleans true, arrays their ``minItems`` of samples, nested objects the same).
+  Ids are ``call_`` + 24 hex digits derived from the completion id. ``finish_reason``
+  ``tool_calls``, ``content`` null.
+- ``response_format`` ``json_object``: content ``{"reply": "<text>"}``; ``json_schema``: a
+  sample of the schema with every string set to the text.
+- ``stop``: content is cut before the first stop sequence. ``max_completion_tokens`` (or
+  ``max_tokens``) caps the visible tokens after reasoning tokens: content is cut, finish
+  ``length``. Tool calls are never cut.
+- Tokens are whitespace-separated words (one word plus its trailing space is one token, and
+  one stream chunk). ``prompt_tokens`` = 3 + Σ(words + 3) over messages + len(tools JSON)//4.
+  ``prompt_tokens_details.cached_tokens`` = min(``cached_tokens`` knob, prompt tokens).
+  ``completion_tokens_details.reasoning_tokens`` = the ``reasoning_tokens`` knob (default 16)
+  per choice on reasoning models unless ``reasoning_effort`` is ``"none"``; it is included
+  in ``completion_tokens``.
+
+Streaming follows the real API: ``data: {chunk}\\n\\n`` frames written one by one
+(``chunk_delay_s`` apart), first chunk per choice ``delta {role: assistant, content: "" (null
+for a tool-call answer), refusal: null}``, one chunk per word, tool calls as fragments (first
+``{index, id, type, function: {name, arguments: ""}}``, then argument pieces of 8 characters),
+a final chunk with ``delta {}`` and ``finish_reason``, then, only with
+``stream_options.include_usage``, a usage chunk with ``choices: []`` (earlier chunks then carry
+``usage: null``), then ``data: [DONE]``. Chunks carry ``obfuscation`` padding unless
+``stream_options.include_obfuscation`` is false or the ``obfuscation`` knob is off. With
+``n > 1`` the choices' chunks are interleaved round-robin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import math
+import re
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+import orjson
+from aiohttp import web
+from jsonschema import ValidationError
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from . import schemas
+
+FaultKind = Literal["status", "delay", "stall", "disconnect", "die_after", "stall_after", "error_after"]
+Outcome = Literal["pending", "completed", "cancelled", "aborted", "shutdown"]
+Endpoint = Literal["chat.completions", "models"]
+Problem = tuple[str, str | None, str | None]
+"""(message, param, code) of an OpenAI ``invalid_request_error``."""
+
+DEFAULT_API_KEY: Final = "sk-mock-4f1c0a2e9b7d4c8e8a6b5d3c2e1f0a9bXYZ"
+DEFAULT_MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-5", "gpt-5-mini")
+REASONING_MODEL_PREFIXES: Final = ("gpt-5", "o1", "o3", "o4")
+KEYS_URL: Final = "https://platform.openai.com/account/api-keys"
+
+_CHAT_PATH: Final = "/v1/chat/completions"
+_JSON: Final = "application/json"
+_ARG_PIECE: Final = 8
+_MAX_BODY: Final = 64 * 1024 * 1024  # aiohttp's default (1 MiB) is far below what OpenAI accepts
+_WORDS: Final = re.compile(r"\S+\s*")
+
+_DEFAULT_ERRORS: Final[dict[int, tuple[str, str, str | None]]] = {
+    400: ("Bad request.", "invalid_request_error", None),
+    401: (
+        f"Incorrect API key provided. You can find your API key at {KEYS_URL}.",
+        "invalid_request_error",
+        "invalid_api_key",
+    ),
+    403: ("You are not allowed to sample from this model.", "invalid_request_error", None),
+    404: ("Not found.", "invalid_request_error", None),
+    409: ("The request conflicted with another request.", "invalid_request_error", None),
+    422: ("Unprocessable entity.", "invalid_request_error", None),
+    429: (
+        "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. "
+        "Please try again in 20s.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
+    502: ("Bad gateway.", "server_error", None),
+    503: (
+        "The engine is currently overloaded, please try again later.",
+        "server_error",
+        "server_is_overloaded",
+    ),
+    504: ("Gateway timeout.", "server_error", None),
+}
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    """One scripted misbehaviour, consumed by the next valid request to its endpoint.
+
+    Build them with the class methods. ``delay_s`` is waited first for every kind. Stream-only
+    kinds (``die_after``, ``stall_after``, ``error_after``) on a non-stream request behave as
+    ``disconnect``, ``stall`` and ``status(500, <error>)``.
+    """
+
+    kind: FaultKind
+    http_status: int = 200
+    error: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    delay_s: float = 0.0
+    after_chunks: int = 0
+
+    @classmethod
+    def status(
+        cls,
+        status: int,
+        *,
+        message: str | None = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        delay_s: float = 0.0,
+    ) -> Fault:
+        """Answer ``status`` with an OpenAI error body (or the raw ``body`` bytes, as given)."""
+        default_message, default_type, default_code = _DEFAULT_ERRORS.get(
+            status,
+            (f"Upstream error {status}.", "server_error" if status >= 500 else "invalid_request_error", None),
+        )
+        error = {
+            "message": message if message is not None else default_message,
+            "type": error_type if error_type is not None else default_type,
+            "param": param,
+            "code": code if code is not None or message is not None else default_code,
+        }
+        all_headers = dict(headers or {})
+        if retry_after is not None:
+            all_headers["retry-after"] = str(math.ceil(retry_after))
+            all_headers["retry-after-ms"] = str(round(retry_after * 1000))
+        return cls(
+            kind="status", http_status=status, error=error, headers=all_headers, body=body, delay_s=delay_s
+        )
+
+    @classmethod
+    def rate_limit(
+        cls, *, retry_after: float | None = 1.0, message: str | None = None, delay_s: float = 0.0
+    ) -> Fault:
+        """429 ``rate_limit_exceeded`` (type ``requests``) with ``retry-after``/``retry-after-ms``."""
+        return cls.status(
+            429,
+            message=message,
+            error_type="requests",
+            code="rate_limit_exceeded",
+            retry_after=retry_after,
+            delay_s=delay_s,
+        )
+
+    @classmethod
+    def insufficient_quota(cls) -> Fault:
+        """429 ``insufficient_quota``: the not-retryable kind of 429."""
+        return cls.status(
+            429,
+            message="You exceeded your current quota, please check your plan and billing details.",
+            error_type="insufficient_quota",
+            code="insufficient_quota",
+        )
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Wait ``seconds`` before answering normally (stream: before the headers)."""
+        return cls(kind="delay", delay_s=seconds)
+
+    @classmethod
+    def stall(cls) -> Fault:
+        """Never answer: hold the request until the client goes away or the mock stops."""
+        return cls(kind="stall")
+
+    @classmethod
+    def disconnect(cls, *, delay_s: float = 0.0) -> Fault:
+        """Abort the TCP connection without sending any response."""
+        return cls(kind="disconnect", delay_s=delay_s)
+
+    @classmethod
+    def die_after(cls, chunks: int) -> Fault:
+        """Stream: send status 200 and ``chunks`` chunks, then abort the connection (no [DONE])."""
+        return cls(kind="die_after", after_chunks=chunks)
+
+    @classmethod
+    def stall_after(cls, chunks: int) -> Fault:
+        """Stream: send ``chunks`` chunks, then hang until the client goes away or the mock stops."""
+        return cls(kind="stall_after", after_chunks=chunks)
+
+    @classmethod
+    def error_after(
+        cls,
+        chunks: int,
+        *,
+        message: str = "The server had an error while processing your request. Sorry about that!",
+        error_type: str = "server_error",
+        code: str | None = None,
+    ) -> Fault:
+        """Stream: send ``chunks`` chunks, then ``data: {"error": {...}}`` and close (no [DONE])."""
+        error = {"message": message, "type": error_type, "param": None, "code": code}
+        return cls(kind="error_after", after_chunks=chunks, error=error)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(eq=False)
+class RecordedRequest:
+    """One request the mock received, and what became of it."""
+
+    seq: int
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    json: Any
+    peer: tuple[str, int] | None
+    request_id: str
+    stream: bool = False
+    fault: Fault | None = None
+    status: int | None = None
+    outcome: Outcome = "pending"
+    response_json: Any = None
+    response_chunks: list[dict[str, Any]] = field(default_factory=list)
+    done_sent: bool = False
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the client went away before the mock finished answering."""
+        return self.outcome == "cancelled"
+
+    @property
+    def chunks_sent(self) -> int:
+        """Number of ``data: {json}`` frames written (the in-stream error frame included)."""
+        return len(self.response_chunks)
+
+    async def wait_finished(self, timeout_s: float = 5.0) -> Outcome:
+        """Wait until the handler is over; return the outcome."""
+        await asyncio.wait_for(self.finished.wait(), timeout_s)
+        return self.outcome
+
+    def _finish(self, outcome: Outcome) -> None:
+        if self.outcome == "pending":
+            self.outcome = outcome
+        self.finished.set()
+
+
+class _Stopping(Exception):
+    """The mock is shutting down while a handler waits."""
+
+
+class _ClientGone(Exception):
+    """A write failed because the client closed the connection."""
+
+
+# --------------------------------------------------------------------------- the server
+
+Handler = Callable[[web.Request, RecordedRequest], Awaitable[web.StreamResponse]]
+
+
+class MockOpenAI:
+    """Fake OpenAI ``/v1`` server; see the module docstring for behaviour and answer rules."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        models: Sequence[str] = DEFAULT_MODELS,
+        chunk_delay_s: float = 0.0,
+        echo_key_in_errors: bool = False,
+        strict: bool = True,
+        validate_requests: bool = True,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 16,
+        reasoning_model_prefixes: Sequence[str] = REASONING_MODEL_PREFIXES,
+        obfuscation: bool = True,
+        name: str = "",
+        shutdown_timeout_s: float = 1.0,
+    ) -> None:
+        self.api_key = api_key
+        self.models: list[str] = list(models)
+        self.chunk_delay_s = chunk_delay_s
+        self.echo_key_in_errors = echo_key_in_errors
+        self.strict = strict
+        self.validate_requests = validate_requests
+        self.cached_tokens = cached_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.reasoning_model_prefixes = tuple(reasoning_model_prefixes)
+        self.obfuscation = obfuscation
+        self.name = name
+        self.requests: list[RecordedRequest] = []
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._faults: dict[Endpoint, deque[Fault]] = {"chat.completions": deque(), "models": deque()}
+        self._arrivals: asyncio.Queue[RecordedRequest] = asyncio.Queue()
+        self._closing = asyncio.Event()
+        self._stopping = False
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._seq = 0
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 on a free port and serve."""
+        if self._runner is not None:
+            raise RuntimeError("MockOpenAI already started")
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_post(_CHAT_PATH, self._route(self._chat))
+        app.router.add_get("/v1/models", self._route(self._list_models))
+        app.router.add_get("/v1/models/{model:.+}", self._route(self._get_model))
+        app.router.add_route("*", "/{tail:.*}", self._route(self._unknown_path))
+        runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=self._shutdown_timeout_s
+        )
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = int(sock.getsockname()[1])
+        await web.SockSite(runner, sock).start()
+        self._runner = runner
+        self._stopping = False
+        self._closing.clear()
+
+    async def stop(self) -> None:
+        """Wake stalled handlers, close every connection and stop serving."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._stopping = True
+        self._closing.set()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # ---- addresses and state
+
+    @property
+    def port(self) -> int:
+        """The TCP port (after ``start``)."""
+        if self._port is None:
+            raise RuntimeError("MockOpenAI not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (no path)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``, as the OpenAI SDK's ``base_url`` takes it."""
+        return f"{self.url}/v1"
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections to the mock currently open (idle keep-alive ones included)."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The recorded POST /v1/chat/completions requests."""
+        return [r for r in self.requests if r.path == _CHAT_PATH]
+
+    def assert_emitted_valid(self) -> None:
+        """Check every body and chunk sent so far against the OpenAI spec (closed world)."""
+        for rec in self.requests:
+            body = rec.response_json
+            if isinstance(body, dict) and "error" in body:
+                assert set(body) == {"error"}, body
+                schemas.validate("openai", "Error", body["error"], closed=True)
+            elif body is not None:
+                name = "CreateChatCompletionResponse" if rec.path == _CHAT_PATH else "Model"
+                name = "ListModelsResponse" if rec.path == "/v1/models" else name
+                schemas.validate("openai", name, body, closed=True)
+            for chunk in rec.response_chunks:
+                if "error" in chunk:
+                    schemas.validate("openai", "Error", chunk["error"], closed=True)
+                else:
+                    schemas.validate("openai", "CreateChatCompletionStreamResponse", chunk, closed=True)
+
+    def faults_pending(self, endpoint: Endpoint = "chat.completions") -> int:
+        """How many queued faults have not been consumed yet."""
+        return len(self._faults[endpoint])
+
+    # ---- scripting
+
+    def enqueue(self, *faults: Fault, endpoint: Endpoint = "chat.completions") -> None:
+        """Queue faults (FIFO); each valid request to ``endpoint`` consumes one."""
+        self._faults[endpoint].extend(faults)
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault."""
+        for queue in self._faults.values():
+            queue.clear()
+
+    def reset(self) -> None:
+        """Forget recorded requests and queued faults (between tests sharing one mock)."""
+        self.clear_faults()
+        self.requests.clear()
+        self._arrivals = asyncio.Queue()
+
+    async def next_request(self, timeout_s: float = 5.0) -> RecordedRequest:
+        """The next request not yet returned by this method, waiting up to ``timeout_s``."""
+        try:
+            return await asyncio.wait_for(self._arrivals.get(), timeout_s)
+        except TimeoutError:
+            raise AssertionError(f"no request reached the mock within {timeout_s}s") from None
+
+    async def wait_for_requests(self, count: int, timeout_s: float = 5.0) -> list[RecordedRequest]:
+        """Wait until at least ``count`` requests were recorded; return them all."""
+        await self._poll(
+            lambda: len(self.requests) >= count,
+            timeout_s,
+            lambda: f"{len(self.requests)} request(s), wanted {count}",
+        )
+        return list(self.requests)
+
+    async def wait_open_connections(self, count: int, timeout_s: float = 5.0) -> None:
+        """Wait until exactly ``count`` TCP connections are open (leak tests)."""
+        await self._poll(
+            lambda: self.open_connections == count,
+            timeout_s,
+            lambda: f"{self.open_connections} open connection(s), wanted {count}",
+        )
+
+    @staticmethod
+    async def _poll(done: Callable[[], bool], timeout_s: float, state: Callable[[], str]) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not done():
+            if asyncio.get_running_loop().time() >= deadline:
+                raise AssertionError(f"after {timeout_s}s: {state()}")
+            await asyncio.sleep(0.01)
+
+    # ---- plumbing
+
+    def _route(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            rec = await self._record(request)
+            try:
+                response = await handler(request, rec)
+            except asyncio.CancelledError:
+                rec._finish("shutdown" if self._stopping else "cancelled")
+                raise
+            except _ClientGone:
+                rec._finish("cancelled")
+                return web.Response(status=499)
+            except _Stopping:
+                self._abort(request, rec, "shutdown")
+                return web.Response(status=503)
+            if rec.outcome == "pending" and rec.status is None:
+                rec.status = response.status
+            rec._finish("completed")
+            return response
+
+        return handle
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        self._seq += 1
+        body = await request.read()
+        parsed: Any = None
+        with contextlib.suppress(orjson.JSONDecodeError):
+            parsed = orjson.loads(body) if body else None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        rec = RecordedRequest(
+            seq=self._seq,
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=CIMultiDictProxy(CIMultiDict(request.headers)),
+            body=body,
+            json=parsed,
+            peer=(str(peer[0]), int(peer[1])) if peer else None,
+            request_id=f"req_{secrets.token_hex(16)}",
+            stream=isinstance(parsed, dict) and parsed.get("stream") is True,
+        )
+        self.requests.append(rec)
+        self._arrivals.put_nowait(rec)
+        return rec
+
+    def _abort(self, request: web.Request, rec: RecordedRequest, outcome: Outcome) -> None:
+        rec._finish(outcome)
+        if request.transport is not None:
+            request.transport.abort()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but raise ``_Stopping`` as soon as the mock shuts down."""
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+            raise _Stopping
+
+    async def _hang(self) -> None:
+        await self._closing.wait()
+        raise _Stopping
+
+    def _headers(self, rec: RecordedRequest, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = {
+            "x-request-id": rec.request_id,
+            "openai-version": "2020-10-01",
+            "openai-organization": "mock-org",
+            "openai-processing-ms": "1",
+        }
+        headers.update(extra or {})
+        return headers
+
+    def _error(
+        self,
+        rec: RecordedRequest,
+        status: int,
+        message: str,
+        *,
+        error_type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> web.Response:
+        error = {"message": self._leaky(rec, message), "type": error_type, "param": param, "code": code}
+        return self._json(rec, status, {"error": error}, headers)
+
+    def _json(
+        self, rec: RecordedRequest, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> web.Response:
+        rec.status = status
+        rec.response_json = payload
+        return web.Response(
+            status=status, body=orjson.dumps(payload), content_type=_JSON, headers=self._headers(rec, headers)
+        )
+
+    def _leaky(self, rec: RecordedRequest, message: str) -> str:
+        """With ``echo_key_in_errors``, make ``message`` carry the full key the caller sent."""
+        if not self.echo_key_in_errors:
+            return message
+        key = _bearer(rec.headers.get("Authorization", ""))
+        return f"{message} (request key: {key})"
+
+    def _check_auth(self, rec: RecordedRequest) -> web.Response | None:
+        header = rec.headers.get("Authorization", "")
+        key = _bearer(header)
+        if not header.strip() or (header.lower().startswith("bearer") and not key):
+            return self._error(
+                rec,
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization "
+                "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password "
+                "field (with blank username) if you're accessing the API from your browser and are "
+                f"prompted for a username and password. You can obtain an API key from {KEYS_URL}.",
+            )
+        if not header.lower().startswith("bearer ") or key != self.api_key:
+            shown = key if self.echo_key_in_errors else mask_key(key)
+            return self._error(
+                rec,
+                401,
+                f"Incorrect API key provided: {shown}. You can find your API key at {KEYS_URL}.",
+                code="invalid_api_key",
+            )
+        return None
+
+    # ---- endpoints
+
+    async def _unknown_path(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return self._check_auth(rec) or self._error(rec, 404, f"Invalid URL ({rec.method} {rec.path})")
+
+    async def _list_models(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        denied = self._check_auth(rec)
+        if denied is not None:
+            return denied
+        fault = await self._take_fault(request, rec, "models")
+        if fault is not None:
+            return fault
+        return self._json(rec, 200, {"object": "list", "data": [self._model(m) for m in self.models]})
+
+    async def _get_model(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        denied = self._check_auth(rec)
+        if denied is not None:
+            return denied
+        model = request.match_info["model"]
+        if model not in self.models:
+            return self._error(
+                rec, 404, f"The model '{model}' does not exist", param="model", code="model_not_found"
+            )
+        fault = await self._take_fault(request, rec, "models")
+        if fault is not None:
+            return fault
+        return self._json(rec, 200, self._model(model))
+
+    def _model(self, model: str) -> dict[str, Any]:
+        created = 1_700_000_000 + int(hashlib.sha256(model.encode()).hexdigest()[:6], 16)
+        return {"id": model, "object": "model", "created": created, "owned_by": "openai"}
+
+    async def _chat(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        denied = self._check_auth(rec)
+        if denied is not None:
+            return denied
+        try:
+            body = orjson.loads(rec.body)
+        except orjson.JSONDecodeError:
+            return self._error(
+                rec,
+                400,
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+                "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+                "sent was not valid JSON. If you have trouble figuring out how to fix this, please "
+                "contact us through our help center at help.openai.com.)",
+            )
+        problem = self._request_problem(body)
+        if problem is not None:
+            message, param, code = problem
+            return self._error(rec, 400, message, param=param, code=code)
+        model = str(body["model"])
+        if model not in self.models:
+            return self._error(
+                rec,
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
+        problem = self._model_problem(model, body)
+        if problem is not None:
+            message, param, code = problem
+            return self._error(rec, 400, message, param=param, code=code)
+        fault = await self._take_fault(request, rec, "chat.completions")
+        if fault is not None:
+            return fault
+        answer = plan_answer(
+            body,
+            completion_id=f"chatcmpl-mock{self.name}{rec.seq:06d}",
+            created=int(time.time()),
+            cached_tokens=self.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens if self._reasoning(model) else 0,
+        )
+        if rec.stream:
+            return await self._stream(request, rec, body, answer)
+        headers = self._rate_headers()
+        return self._json(rec, 200, answer.completion(), headers)
+
+    def _reasoning(self, model: str) -> bool:
+        return model.startswith(self.reasoning_model_prefixes)
+
+    def _rate_headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-limit-tokens": "30000000",
+            "x-ratelimit-remaining-tokens": "29999000",
+            "x-ratelimit-reset-tokens": "2ms",
+        }
+
+    def _request_problem(self, body: Any) -> Problem | None:
+        if not isinstance(body, dict):
+            return (
+                f"Invalid type for body: expected an object, but got {_kind(body)} instead.",
+                None,
+                "invalid_type",
+            )
+        if self.validate_requests:
+            found = schemas.errors("openai", "CreateChatCompletionRequest", body, closed=self.strict)
+            if found:
+                return openai_validation_message(found[0])
+        return cross_field_problem(body)
+
+    def _model_problem(self, model: str, body: dict[str, Any]) -> Problem | None:
+        if self._reasoning(model):
+            if body.get("max_tokens") is not None:
+                return (
+                    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead.",
+                    "max_tokens",
+                    "unsupported_parameter",
+                )
+            for knob in ("temperature", "top_p"):
+                value = body.get(knob)
+                if value is not None and value != 1:
+                    return (
+                        f"Unsupported value: '{knob}' does not support {value} with this model. "
+                        "Only the default (1) value is supported.",
+                        knob,
+                        "unsupported_value",
+                    )
+        elif body.get("reasoning_effort") is not None:
+            return (
+                "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+                "reasoning_effort",
+                "unsupported_parameter",
+            )
+        return None
+
+    # ---- faults
+
+    async def _take_fault(
+        self, request: web.Request, rec: RecordedRequest, endpoint: Endpoint
+    ) -> web.StreamResponse | None:
+        """Apply the next queued fault; a response means "answer this", None "go on normally"."""
+        queue = self._faults[endpoint]
+        if not queue:
+            return None
+        fault = rec.fault = queue.popleft()
+        await self._sleep(fault.delay_s)
+        if fault.kind == "delay" or (
+            rec.stream and fault.kind in ("die_after", "stall_after", "error_after")
+        ):
+            return None
+        if fault.kind in ("stall", "stall_after"):
+            await self._hang()
+        if fault.kind in ("disconnect", "die_after"):
+            self._abort(request, rec, "aborted")
+            return web.Response(status=499)
+        if fault.kind == "error_after":
+            fault = Fault.status(500, **_error_kwargs(fault.error))
+        if fault.body is not None:
+            rec.status = fault.http_status
+            return web.Response(
+                status=fault.http_status, body=fault.body, headers=self._headers(rec, fault.headers)
+            )
+        error = dict(fault.error or {})
+        error["message"] = self._leaky(rec, str(error.get("message", "")))
+        return self._json(rec, fault.http_status, {"error": error}, fault.headers)
+
+    # ---- streaming
+
+    async def _stream(
+        self, request: web.Request, rec: RecordedRequest, body: dict[str, Any], answer: Answer
+    ) -> web.StreamResponse:
+        options = body.get("stream_options") or {}
+        chunks = list(
+            answer.chunks(
+                include_usage=options.get("include_usage") is True,
+                obfuscation=self.obfuscation and options.get("include_obfuscation") is not False,
+            )
+        )
+        fault = rec.fault if rec.fault is not None and rec.fault.kind != "delay" else None
+        response = web.StreamResponse(status=200, headers=self._headers(rec, self._rate_headers()))
+        response.content_type = "text/event-stream"
+        response.charset = "utf-8"
+        response.headers["cache-control"] = "no-cache"
+        rec.status = 200
+        try:
+            await response.prepare(request)
+            limit = len(chunks) if fault is None else min(fault.after_chunks, len(chunks))
+            for index, chunk in enumerate(chunks[:limit]):
+                if index and self.chunk_delay_s:
+                    await self._sleep(self.chunk_delay_s)
+                await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+                rec.response_chunks.append(chunk)
+            if fault is None:
+                await response.write(b"data: [DONE]\n\n")
+                rec.done_sent = True
+                await response.write_eof()
+                return response
+            if fault.kind == "error_after":
+                error = dict(fault.error or {})
+                error["message"] = self._leaky(rec, str(error.get("message", "")))
+                frame = {"error": error}
+                await response.write(b"data: " + orjson.dumps(frame) + b"\n\n")
+                rec.response_chunks.append(frame)
+                await response.write_eof()
+                return response
+            if fault.kind == "stall_after":
+                await self._hang()
+            await self._drain(request)
+            self._abort(request, rec, "aborted")
+            return response
+        except ConnectionResetError as exc:
+            raise _ClientGone from exc
+
+    @staticmethod
+    async def _drain(request: web.Request) -> None:
+        """Let written bytes leave the socket before an abort (abort drops the write buffer)."""
+        transport = request.transport
+        for _ in range(200):
+            if transport is None or transport.get_write_buffer_size() == 0:
+                return
+            await asyncio.sleep(0.005)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call of a planned answer."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class PlannedChoice:
+    """What one choice says."""
+
+    index: int
+    content: str | None
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: Literal["stop", "length", "tool_calls"]
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A planned chat completion, rendered as a body or as stream chunks."""
+
+    id: str
+    created: int
+    model: str
+    choices: tuple[PlannedChoice, ...]
+    prompt_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    system_fingerprint: str = "fp_mock0001"
+
+    def usage(self) -> dict[str, Any]:
+        """The ``CompletionUsage`` object."""
+        completion = sum(c.completion_tokens for c in self.choices) + self.reasoning_tokens * len(
+            self.choices
+        )
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": self.reasoning_tokens * len(self.choices),
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+    def completion(self) -> dict[str, Any]:
+        """The non-stream ``chat.completion`` body."""
+        choices = []
+        for choice in self.choices:
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": choice.content,
+                "refusal": None,
+                "annotations": [],
+            }
+            if choice.tool_calls:
+                message["tool_calls"] = [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in choice.tool_calls
+                ]
+            choices.append(
+                {
+                    "index": choice.index,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": choice.finish_reason,
+                }
+            )
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": self.usage(),
+            "service_tier": "default",
+            "system_fingerprint": self.system_fingerprint,
+        }
+
+    def chunks(self, *, include_usage: bool, obfuscation: bool) -> Iterator[dict[str, Any]]:
+        """The ``chat.completion.chunk`` objects of the stream, in order (without [DONE])."""
+        per_choice = [list(self._deltas(choice)) for choice in self.choices]
+        count = 0
+        for step in range(max(len(d) for d in per_choice)):
+            for choice, deltas in zip(self.choices, per_choice, strict=True):
+                if step < len(deltas):
+                    delta, finish = deltas[step]
+                    entry = {"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish}
+                    yield self._chunk([entry], include_usage, obfuscation, count)
+                    count += 1
+        if include_usage:
+            last = self._chunk([], include_usage, obfuscation, count)
+            last["usage"] = self.usage()
+            yield last
+
+    def _chunk(
+        self, choices: list[dict[str, Any]], include_usage: bool, obfuscation: bool, count: int
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "service_tier": "default",
+            "system_fingerprint": self.system_fingerprint,
+            "choices": choices,
+        }
+        if include_usage:
+            chunk["usage"] = None
+        if obfuscation:
+            chunk["obfuscation"] = "mock" + "x" * (count % 7)
+        return chunk
+
+    @staticmethod
+    def _deltas(choice: PlannedChoice) -> Iterator[tuple[dict[str, Any], str | None]]:
+        first: dict[str, Any] = {
+            "role": "assistant",
+            "content": "" if choice.content is not None else None,
+            "refusal": None,
+        }
+        yield first, None
+        for piece in _WORDS.findall(choice.content or ""):
+            yield {"content": piece}, None
+        for index, call in enumerate(choice.tool_calls):
+            head = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            yield {"tool_calls": [head]}, None
+            for start in range(0, len(call.arguments), _ARG_PIECE):
+                piece = call.arguments[start : start + _ARG_PIECE]
+                yield {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None
+        yield {}, choice.finish_reason
+
+
+def plan_answer(
+    body: Mapping[str, Any],
+    *,
+    completion_id: str,
+    created: int,
+    cached_tokens: int = 0,
+    reasoning_tokens: int = 0,
+) -> Answer:
+    """Decide the deterministic answer to a valid chat request (rules in the module docstring)."""
+    messages: list[Mapping[str, Any]] = list(body.get("messages") or [])
+    if body.get("reasoning_effort") == "none":
+        reasoning_tokens = 0
+    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+    prompt_tokens = 3 + sum(len(_WORDS.findall(message_text(m))) + 3 for m in messages)
+    if tools:
+        prompt_tokens += len(orjson.dumps(body.get("tools"))) // 4
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    n = int(body.get("n") or 1)
+    base = reply_text(messages)
+    calls = _tools_to_call(body, tools, messages)
+    choices = []
+    for index in range(n):
+        if calls:
+            tool_calls = tuple(
+                ToolCall(
+                    id="call_" + hashlib.sha256(f"{completion_id}/{index}/{i}".encode()).hexdigest()[:24],
+                    name=str(tool["function"]["name"]),
+                    arguments=orjson.dumps(sample(tool["function"].get("parameters") or {})).decode(),
+                )
+                for i, tool in enumerate(calls)
+            )
+            tokens = sum(len(c.arguments) // 4 + 1 for c in tool_calls)
+            choices.append(PlannedChoice(index, None, tool_calls, "tool_calls", tokens))
+            continue
+        text = base + (f" (choice {index})" if index else "")
+        content = _formatted(text, body.get("response_format"))
+        finish: Literal["stop", "length"] = "stop"
+        stop = body.get("stop")
+        for sequence in [stop] if isinstance(stop, str) else list(stop or []):
+            at = content.find(sequence)
+            if at >= 0:
+                content = content[:at]
+        words = _WORDS.findall(content)
+        if limit is not None and len(words) > max(0, int(limit) - reasoning_tokens):
+            words = words[: max(0, int(limit) - reasoning_tokens)]
+            content = "".join(words)
+            finish = "length"
+        choices.append(PlannedChoice(index, content, (), finish, len(words)))
+    return Answer(
+        id=completion_id,
+        created=created,
+        model=str(body.get("model")),
+        choices=tuple(choices),
+        prompt_tokens=prompt_tokens,
+        cached_tokens=min(cached_tokens, prompt_tokens),
+        reasoning_tokens=reasoning_tokens,
+    )
+
+
+def _formatted(text: str, response_format: Any) -> str:
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "json_object":
+        return orjson.dumps({"reply": text}).decode()
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return orjson.dumps(sample(schema, text=text)).decode()
+    return text
+
+
+def _tools_to_call(
+    body: Mapping[str, Any], tools: list[Mapping[str, Any]], messages: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return []
+    by_name = {str(t["function"]["name"]): t for t in tools}
+    required = choice == "required"
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        named = by_name.get(str(choice.get("function", {}).get("name")))
+        return [named] if named is not None else []
+    if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
+        allowed = choice.get("allowed_tools") or {}
+        names = [str((t.get("function") or {}).get("name")) for t in allowed.get("tools") or []]
+        tools = [by_name[name] for name in names if name in by_name]
+        required = allowed.get("mode") == "required"
+    if not tools:
+        return []
+    last = messages[-1] if messages else {}
+    text = message_text(last) if last.get("role") == "user" else ""
+    mentioned = [t for t in tools if str(t["function"]["name"]).lower() in text.lower()]
+    if not required and not (re.search(r"\bweather\b", text, re.IGNORECASE) or mentioned):
+        return []
+    if re.search(r"\bparallel\b", text, re.IGNORECASE) and body.get("parallel_tool_calls") is not False:
+        return list(tools)
+    return [mentioned[0] if mentioned else tools[0]]
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a request message (parts joined by a space; media as [image]/[audio]/[file])."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    pieces = []
+    for part in content or []:
+        kind = part.get("type")
+        if kind == "text":
+            pieces.append(str(part.get("text", "")))
+        elif kind == "refusal":
+            pieces.append(str(part.get("refusal", "")))
+        elif kind == "image_url":
+            pieces.append("[image]")
+        elif kind == "input_audio":
+            pieces.append("[audio]")
+        elif kind == "file":
+            pieces.append("[file]")
+    return " ".join(pieces)
+
+
+def reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text answer before per-choice suffixes, formats, stops and limits."""
+    if messages and messages[-1].get("role") == "tool":
+        results: list[str] = []
+        for message in reversed(messages):
+            if message.get("role") != "tool":
+                break
+            results.insert(0, message_text(message))
+        return "Mock reply to tool results: " + "; ".join(results)
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    return "Mock reply to: " + (message_text(last_user) if last_user is not None else "")
+
+
+def sample(schema: Any, *, text: str = "mock") -> Any:
+    """A deterministic instance of a (simple) JSON schema, strings set to ``text``."""
+    if not isinstance(schema, Mapping):
+        return {}
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for union in ("anyOf", "oneOf", "allOf"):
+        if schema.get(union):
+            return sample(schema[union][0], text=text)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "string"
+    if kind == "object":
+        properties: Mapping[str, Any] = schema.get("properties") or {}
+        wanted = schema.get("required") or list(properties)
+        return {name: sample(properties.get(name, {}), text=text) for name in wanted}
+    if kind == "array":
+        return [sample(schema.get("items", {}), text=text) for _ in range(int(schema.get("minItems", 0)))]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return text
+
+
+# --------------------------------------------------------------------------- OpenAI's messages
+
+
+def mask_key(key: str) -> str:
+    """Mask a key the way OpenAI's 401 message does: first 8, ``*`` for the middle, last 4."""
+    if len(key) <= 12:
+        return key
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else header.strip()
+
+
+def _error_kwargs(error: Mapping[str, Any] | None) -> dict[str, Any]:
+    error = error or {}
+    return {"message": error.get("message"), "error_type": error.get("type"), "code": error.get("code")}
+
+
+def openai_param(path: Sequence[str | int]) -> str | None:
+    """``messages[0].content`` rendering of a JSON path (None for the root)."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or None
+
+
+_TYPE_NAMES: Final = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _one_of(words: list[str]) -> str:
+    if len(words) == 1:
+        return words[0]
+    return "one of " + (", ".join(words[:-1]) + (", or " if len(words) > 2 else " or ") + words[-1])
+
+
+def _quoted_list(values: Sequence[Any]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 2:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+def openai_validation_message(error: ValidationError) -> Problem:
+    """(message, param, code) the way the OpenAI API words a schema violation."""
+    cause = schemas.primary_error(error)
+    unknown = schemas.unknown_property(cause)
+    if unknown is not None:
+        param = openai_param([*unknown[0], unknown[1]])
+        return f"Unknown parameter: '{param}'.", param, "unknown_parameter"
+    path: list[str | int] = list(cause.absolute_path)
+    param = openai_param(path)
+    where = param or "body"
+    value = cause.instance
+    rule: Any = cause.validator_value
+    if cause.validator == "required":
+        missing = next((str(k) for k in rule if isinstance(value, dict) and k not in value), str(rule[0]))
+        param = openai_param([*path, missing])
+        return f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
+    if cause.validator == "type":
+        expected = [_TYPE_NAMES.get(str(t), str(t)) for t in (rule if isinstance(rule, list) else [rule])]
+        return (
+            f"Invalid type for '{where}': expected {_one_of(expected)}, but got {_kind(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    if cause.validator in ("enum", "const"):
+        allowed = rule if cause.validator == "enum" else [rule]
+        return (
+            f"Invalid value: '{value}'. Supported values are: {_quoted_list(allowed)}.",
+            param,
+            "invalid_value",
+        )
+    if cause.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        number = "integer" if isinstance(value, int) else "decimal"
+        below = "inimum" in str(cause.validator)
+        relation = (">" if below else "<") + ("" if str(cause.validator).startswith("exclusive") else "=")
+        return (
+            f"Invalid '{where}': {number} {'below minimum' if below else 'above maximum'} value. "
+            f"Expected a value {relation} {rule}, but got {value} instead.",
+            param,
+            f"{number}_{'below_min' if below else 'above_max'}_value",
+        )
+    if cause.validator in ("minItems", "maxItems") and isinstance(value, list):
+        if cause.validator == "minItems" and not value:
+            return (
+                f"Invalid '{where}': empty array. Expected an array with minimum length {rule}, "
+                "but got an empty array instead.",
+                param,
+                "empty_array",
+            )
+        short = cause.validator == "minItems"
+        return (
+            f"Invalid '{where}': array too {'short' if short else 'long'}. Expected an array with "
+            f"{'minimum' if short else 'maximum'} length {rule}, but got an array with length "
+            f"{len(value)} instead.",
+            param,
+            f"array_{'below_min' if short else 'above_max'}_length",
+        )
+    if cause.validator in ("minLength", "maxLength") and isinstance(value, str):
+        short = cause.validator == "minLength"
+        return (
+            f"Invalid '{where}': string too {'short' if short else 'long'}. Expected a string with "
+            f"{'minimum' if short else 'maximum'} length {rule}, but got a string with length "
+            f"{len(value)} instead.",
+            param,
+            f"string_{'below_min' if short else 'above_max'}_length",
+        )
+    return f"Invalid '{where}': {cause.message}", param, "invalid_value"
+
+
+def cross_field_problem(body: Mapping[str, Any]) -> Problem | None:
+    """The real API's rules that the schema cannot express (see module docstring, step 4)."""
+    if body.get("stream_options") is not None and body.get("stream") is not True:
+        return (
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+            None,
+        )
+    tools = body.get("tools") or []
+    for knob in ("tool_choice", "parallel_tool_calls"):
+        if body.get(knob) is not None and not tools:
+            return (
+                f"Invalid value for '{knob}': '{knob}' is only allowed when 'tools' are specified.",
+                knob,
+                None,
+            )
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        names = {(t.get("function") or {}).get("name") for t in tools if t.get("type") == "function"}
+        if name not in names:
+            return (
+                f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.",
+                "tool_choice",
+                None,
+            )
+    pending: list[str] = []
+    pending_at = 0
+    for index, message in enumerate(body.get("messages") or []):
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in pending:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                    "message with 'tool_calls'.",
+                    f"messages.[{index}].role",
+                    None,
+                )
+            pending.remove(call_id)
+            continue
+        if pending:
+            return _unanswered(pending, pending_at)
+        pending = [str(c.get("id")) for c in message.get("tool_calls") or []] if role == "assistant" else []
+        pending_at = index
+    if pending:
+        return _unanswered(pending, pending_at)
+    return None
+
+
+def _unanswered(pending: list[str], index: int) -> Problem:
+    return (
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+        f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}",
+        f"messages.[{index}].role",
+        None,
+    )
