@@ -157,7 +157,9 @@ class Dispatcher:
             headers["x-torouter-upstream"] = ctx.upstream
         return Outcome(rendered.status, headers, rendered.body, error_code=error.code.value)
 
-    async def _logged(self, ctx: Context, outcome: Outcome, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def _logged(
+        self, ctx: Context, outcome: Outcome, chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
         try:
             async for chunk in chunks:
                 yield chunk

@@ -166,7 +166,13 @@ class HttpUpstream:
         except TimeoutError:
             raise self._timeout() from None
         except aiohttp.ClientError as exc:
-            raise self._unreachable(exc) from None
+            salvaged = _buffered(response.content)
+            if salvaged:
+                yield salvaged
+            raise GatewayError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"upstream {self.config.name!r} broke the stream off mid-way ({type(exc).__name__})",
+            ) from None
         finally:
             if completed:
                 response.release()
@@ -186,6 +192,17 @@ class HttpUpstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _buffered(content: aiohttp.StreamReader) -> bytes:
+    """Bytes that arrived just before the connection broke. aiohttp raises a broken connection's
+    error before handing out what it had already buffered; those bytes are the upstream's last
+    events and belong to the caller."""
+    buffer = getattr(content, "_buffer", None)
+    try:
+        return b"".join(buffer) if buffer else b""
+    except TypeError:
+        return b""
 
 
 def _all_headers(headers: Mapping[str, str]) -> dict[str, str]:

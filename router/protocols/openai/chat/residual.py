@@ -1,0 +1,87 @@
+"""Residuals: what the neutral form cannot hold, kept in ``extra`` shaped like the JSON it came from.
+
+Readers copy an object and take out of the copy what the neutral form holds (``_take``,
+``_nest``, ``_without``); writers of ``DIALECT`` objects start from that copy and write the
+neutral values over it (``_sub``, ``_put``). A field with a deprecated twin (``max_tokens``,
+``functions``, ``function_call``) keeps the spelling the caller used (``_take_pair``,
+``_write_pair``). The rules are in the package docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeVar
+
+from ....ir import JSONDict
+
+DIALECT: Final = "openai"
+
+_T = TypeVar("_T")
+
+
+def _take(rest: JSONDict, key: str, value: _T | None) -> _T | None:
+    """``value`` (read from ``key``); the key leaves the residual when the neutral form holds it."""
+    if value is not None:
+        rest.pop(key, None)
+    return value
+
+
+def _nest(rest: JSONDict, key: str, leftover: JSONDict) -> None:
+    """Keep a nested object's leftovers under its key, or drop the key when nothing is left."""
+    if leftover:
+        rest[key] = leftover
+    else:
+        rest.pop(key, None)
+
+
+def _without(obj: JSONDict, *keys: str) -> JSONDict:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+def _sub(obj: JSONDict, key: str) -> JSONDict:
+    """A copy of the nested residual under ``key`` (empty when there is none)."""
+    value = obj.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _put(out: JSONDict, key: str, value: object) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def _drop_stale(out: JSONDict, *keys: str) -> None:
+    """Remove originals kept for a value the neutral form no longer has (nulls stay)."""
+    for key in keys:
+        if out.get(key) is not None:
+            del out[key]
+
+
+def _use_legacy(out: JSONDict, new: str, legacy: str) -> bool:
+    """True when the caller used only the deprecated spelling (its original sits in ``out``)."""
+    return out.get(legacy) is not None and out.get(new) is None
+
+
+def _take_pair(
+    rest: JSONDict, new: str, new_value: _T | None, legacy: str, legacy_value: _T | None
+) -> _T | None:
+    """A field with a deprecated twin: ``new`` wins; when only ``legacy`` is set, its original
+    stays in the residual so that the writer uses the old spelling again."""
+    if new_value is not None:
+        if legacy_value is None:
+            del rest[new]
+        return new_value
+    return legacy_value
+
+
+def _write_pair(out: JSONDict, value: object, new: str, legacy: str, legacy_value: object) -> None:
+    """Write a field with a deprecated twin under the spelling the caller used.
+
+    ``legacy_value`` is the value in the deprecated form, None when that form cannot express it.
+    """
+    if value is None:
+        _drop_stale(out, new, legacy)
+    elif legacy_value is not None and _use_legacy(out, new, legacy):
+        out[legacy] = legacy_value
+    else:
+        if _use_legacy(out, new, legacy):
+            del out[legacy]  # the deprecated form cannot say it: switch to the current one
+        out[new] = value

@@ -1,0 +1,31 @@
+"""Shared fixtures: mock upstreams and the whole gateway, started once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from support.gateway import Gateway
+from support.openai_upstream import MockOpenAI
+from support.stack import Stack, stack_config
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    async with (
+        MockOpenAI(name="main") as upstream,
+        MockOpenAI(
+            name="leaky", echo_key_in_errors=True, api_key="sk-leaky-9f8e7d6c5b4a39281706aBCD"
+        ) as leaky,
+        MockOpenAI(name="other", models=["secret-model"], api_key="sk-other-0011223344556677") as other,
+        Gateway(stack_config(upstream, leaky, other)) as gateway,
+    ):
+        yield Stack(gateway, upstream, leaky, other)
+
+
+@pytest.fixture
+async def fresh(stack: Stack) -> Stack:
+    """The session stack with recorded requests and queued faults cleared."""
+    stack.reset()
+    return stack

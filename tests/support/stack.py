@@ -1,0 +1,95 @@
+"""The test stack: the gateway with a few mock upstreams, and a key per group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from support.gateway import Gateway, free_port
+from support.openai_upstream import MockOpenAI
+
+KEYS = {
+    "openai": "tr-test-openai-key",
+    "demo": "tr-test-demo-key",
+    "other": "tr-test-other-key",
+    "dead": "tr-test-dead-key",
+    "badcred": "tr-test-badcred-key",
+    "leaky": "tr-test-leaky-key",
+    "slow": "tr-test-slow-key",
+}
+
+
+@dataclass
+class Stack:
+    """The gateway and the upstreams behind it."""
+
+    gateway: Gateway
+    upstream: MockOpenAI  # group "openai" (also "badcred" with a wrong key, "slow")
+    leaky: MockOpenAI  # group "leaky": echoes the key it received in its error messages
+    other: MockOpenAI  # group "other": the only upstream serving "secret-model"
+
+    def client(self, group: str = "openai", *, prefix: str = "/v1", **kwargs: Any) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{self.gateway.base_url}{prefix}", api_key=KEYS[group], max_retries=0, **kwargs
+        )
+
+    def reset(self) -> None:
+        for mock in (self.upstream, self.leaky, self.other):
+            mock.reset()
+
+
+def stack_config(upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI) -> dict[str, Any]:
+    return {
+        "upstreams": {
+            "oai": {
+                "kind": "openai",
+                "base_url": upstream.base_url,
+                "api_key": upstream.api_key,
+                "models": list(upstream.models),
+            },
+            "oai-slow": {
+                "kind": "openai",
+                "base_url": upstream.base_url,
+                "api_key": upstream.api_key,
+                "models": ["gpt-4o-mini"],
+                "timeout_s": 0.5,
+            },
+            "oai-badcred": {
+                "kind": "openai",
+                "base_url": upstream.base_url,
+                "api_key": "sk-wrong-credential-123456",
+                "models": ["gpt-4o-mini"],
+            },
+            "oai-leaky": {
+                "kind": "openai",
+                "base_url": leaky.base_url,
+                "api_key": leaky.api_key,
+                "models": list(leaky.models),
+            },
+            "oai-other": {
+                "kind": "openai",
+                "base_url": other.base_url,
+                "api_key": other.api_key,
+                "models": ["secret-model"],
+            },
+            "dead": {
+                "kind": "openai",
+                "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                "api_key": "sk-dead",
+                "models": ["gpt-4o-mini"],
+            },
+            "echo": {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo-1", "*"]},
+        },
+        "groups": {
+            "openai": {"upstreams": ["oai"], "model_map": {"house-model": "gpt-4o-mini"}},
+            "demo": {"upstreams": ["echo"]},
+            "other": {"upstreams": ["oai-other"]},
+            "dead": {"upstreams": ["dead"]},
+            "badcred": {"upstreams": ["oai-badcred"]},
+            "leaky": {"upstreams": ["oai-leaky"]},
+            "slow": {"upstreams": ["oai-slow"]},
+        },
+        "keys": [{"name": f"{group}-key", "key": key, "group": group} for group, key in KEYS.items()],
+    }
