@@ -146,7 +146,9 @@ async def _stream(
             if kind == "head":
                 head = frame.head
                 if head.headers.get("content-type", "").startswith("text/event-stream"):
-                    response = web.StreamResponse(status=head.status, headers=dict(head.headers))
+                    headers = dict(head.headers)
+                    headers["x-request-id"] = request_id
+                    response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
             elif kind == "data":
                 if response is not None:

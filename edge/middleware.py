@@ -26,25 +26,20 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request_id = request_id_for(request)
     request[REQUEST_ID] = request_id
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-    status = 500
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         response = _http_error(request, exc, request_id)
     except asyncio.CancelledError:
-        status = 499  # the client went away
+        request.app[keys.METRICS].observe(route, 499, time.perf_counter() - started)  # client went away
         raise
     except Exception:
         log.exception("unhandled edge error", extra={"request_id": request_id, "path": request.path})
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
         response = error_response(request.app[keys.PROTOCOLS], guess_protocol(request), error, request_id)
-    finally:
-        if status == 499:
-            request.app[keys.METRICS].observe(route, status, time.perf_counter() - started)
-    if not response.prepared:
+    if not response.prepared:  # streams carry it from their first byte (see forward)
         response.headers["x-request-id"] = request_id
-    status = response.status
-    request.app[keys.METRICS].observe(route, status, time.perf_counter() - started)
+    request.app[keys.METRICS].observe(route, response.status, time.perf_counter() - started)
     return response
 
 

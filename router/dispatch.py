@@ -16,7 +16,7 @@ import orjson
 
 from .catalog import Catalog, Resolution, Route
 from .errors import ErrorCode, GatewayError
-from .ir import ChatRequest, JSONDict
+from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .keys import Caller, KeyRing
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
@@ -25,6 +25,7 @@ from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 log = logging.getLogger("torouter.request")
 
 DEFAULT_DEADLINE_S = 600.0
+THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -294,6 +295,9 @@ class Dispatcher:
             request.model = ctx.call.params["model"]
         request.stream = ctx.stream
         request.model = route.model
+        if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
+            budget = request.reasoning.budget_tokens if request.reasoning else None
+            request.reasoning = Reasoning(effort=None if budget else THINKING_EFFORT, budget_tokens=budget)
         upstream_body = orjson.dumps(upstream_codec.write_request(request))
         response = await self._send(
             ctx,

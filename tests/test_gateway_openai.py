@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import httpx
 import openai
@@ -14,6 +15,7 @@ import pytest
 from support.openai_upstream import Fault
 from support.schemas import validate
 from support.stack import KEYS, Stack
+from torouter.router.logs import JSONFormatter
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -73,6 +75,15 @@ async def test_model_map_changes_only_the_model(fresh: Stack) -> None:
     assert reply.model == "gpt-4o-mini"  # as the upstream returned it
 
 
+async def test_thinking_suffix_turns_on_reasoning(fresh: Stack) -> None:
+    reply = await fresh.client().chat.completions.create(model="gpt-5-thinking", messages=MESSAGES)
+    sent = fresh.upstream.requests[-1].json
+    assert sent["model"] == "gpt-5" and sent["reasoning_effort"] == "high"
+    assert sent["messages"] == MESSAGES
+    assert reply.usage is not None and reply.usage.completion_tokens_details is not None
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 16
+
+
 async def test_provider_prefix(fresh: Stack) -> None:
     reply = await fresh.client().chat.completions.create(model="openai/gpt-4o-mini", messages=MESSAGES)
     assert fresh.upstream.requests[-1].json["model"] == "gpt-4o-mini"
@@ -98,6 +109,7 @@ async def test_stream_passthrough_is_byte_exact_and_chunked(fresh: Stack) -> Non
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-request-id"].startswith("req_")
         async for piece in response.aiter_raw():
             received.append(piece)
     upstream = fresh.upstream.requests[-1]
@@ -439,6 +451,50 @@ async def test_router_going_away_and_coming_back(fresh: Stack) -> None:
             assert asyncio.get_running_loop().time() < deadline, "the edge did not reconnect"
             await asyncio.sleep(0.1)
     assert reply.choices[0].message.content
+
+
+async def test_router_shutdown_drains_in_flight_streams(fresh: Stack) -> None:
+    fresh.upstream.chunk_delay_s = 0.05
+    client = fresh.client()
+    stopping: asyncio.Task[None] | None = None
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "one two three four five six"}],
+            stream=True,
+        )
+        text = ""
+        async for chunk in stream:
+            if stopping is None:
+                stopping = asyncio.create_task(fresh.gateway.stop_router(grace=10))
+                await asyncio.sleep(0.05)
+                with pytest.raises(openai.APIStatusError) as refused:  # no new work while draining
+                    await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+                assert refused.value.status_code == 503
+            text += chunk.choices[0].delta.content or "" if chunk.choices else ""
+        assert text == "Mock reply to: one two three four five six"
+        assert stopping is not None
+        await stopping
+    finally:
+        fresh.upstream.chunk_delay_s = 0.0
+        if fresh.gateway.router is None:
+            await fresh.gateway.start_router()
+        await fresh.gateway.wait_ready()
+
+
+async def test_one_structured_log_line_per_request(fresh: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="torouter.request")
+    await fresh.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "a very private message"}]
+    )
+    records = [r for r in caplog.records if r.name == "torouter.request"]
+    assert len(records) == 1
+    line = JSONFormatter().format(records[0])
+    entry = json.loads(line)
+    assert entry["route"] == "openai.chat.completions" and entry["status"] == 200
+    assert entry["group"] == "openai" and entry["upstream"] == "oai" and entry["key"] == "openai-key"
+    assert entry["request_id"] and entry["latency_ms"] > 0
+    assert "private message" not in line and KEYS["openai"] not in line and fresh.upstream.api_key not in line
 
 
 # ---------------------------------------------------------------------------- operations

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import yaml
 from aiohttp import web
 
@@ -55,6 +57,19 @@ class Gateway:
         if self.router is not None:
             await self.router.stop(grace)
             self.router = None
+
+    async def wait_ready(self, timeout_s: float = 10.0) -> None:
+        """Until the edge reports the router ready (it reconnects with a short backoff)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"{self.base_url}/readyz") as response:
+                    if response.status == 200:
+                        return
+                assert asyncio.get_running_loop().time() < deadline, (
+                    "the edge did not see the router come back"
+                )
+                await asyncio.sleep(0.05)
 
     async def start(self) -> Gateway:
         await self.start_router()
