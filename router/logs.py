@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-import time
 from typing import Any
 
 import orjson
@@ -35,4 +35,4 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("torouter").info("starting", extra={"service": service, "pid_start": time.time()})
+    logging.getLogger("torouter").info("starting", extra={"service": service, "pid": os.getpid()})

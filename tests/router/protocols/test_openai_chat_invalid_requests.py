@@ -222,3 +222,62 @@ def test_invalid_request_is_a_400_naming_the_field(
     error = caught.value
     assert (error.code, error.status, error.param) == (ErrorCode.INVALID_REQUEST, 400, param)
     assert f"'{param}'" in error.message
+
+
+_ROLES_LISTED = '"system", "developer", "user", "assistant", "tool", "function"'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            _body(tool_choice=True),
+            "Invalid type for 'tool_choice': expected a string or an object, but got a boolean instead.",
+        ),
+        (
+            _body(function_call=[]),
+            "Invalid type for 'function_call': expected a string or an object, but got an array instead.",
+        ),
+        (
+            _history({"role": True, "content": "hi"}),
+            f"Invalid value for 'messages[0].role': true. Supported values are: {_ROLES_LISTED}.",
+        ),
+        (
+            _history({"role": None, "content": "hi"}),
+            f"Invalid value for 'messages[0].role': null. Supported values are: {_ROLES_LISTED}.",
+        ),
+        (
+            _body(tool_choice="x"),
+            """Invalid value for 'tool_choice': "x". Supported values are: "auto", "none", "required".""",
+        ),
+        (
+            _body(tools=[{"type": "it's"}]),
+            """Invalid value for 'tools[0].type': "it's". Supported values are: "function", "custom".""",
+        ),
+        (  # not from a JSON parse (a Python caller): described, never a crash
+            _history({"role": 2**70, "content": "hi"}),
+            f"Invalid value for 'messages[0].role': an integer. Supported values are: {_ROLES_LISTED}.",
+        ),
+    ],
+    ids=[
+        "tool_choice true",
+        "function_call array",
+        "role true",
+        "role null",
+        "tool_choice string",
+        "tool type with quote",
+        "role beyond 64 bits",
+    ],
+)
+def test_invalid_values_are_shown_as_json(codec: OpenAIChatCodec, body: Any, message: str) -> None:
+    with pytest.raises(GatewayError) as caught:
+        codec.read_request(body)
+    assert caught.value.message == message
+
+
+def test_a_long_invalid_value_is_truncated(codec: OpenAIChatCodec) -> None:
+    with pytest.raises(GatewayError) as caught:
+        codec.read_request(_history({"role": {"text": "x" * 5000}, "content": "hi"}))
+    message = caught.value.message
+    assert message.startswith("""Invalid value for 'messages[0].role': {"text":"xxx""")
+    assert "…" in message and len(message) < 300

@@ -272,6 +272,49 @@ LENIENT_NULLS: dict[str, Any] = {
     "parallel_tool_calls": None,
 }
 
+# A cache breakpoint on parts whose neutral form has no cache hint: it stays in their residual.
+CACHE_ON_AUDIO_AND_REFUSAL: dict[str, Any] = {
+    "model": "gpt-4o-audio-preview",
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "input_audio",
+                    "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"},
+                    "prompt_cache_breakpoint": {"mode": "explicit"},
+                }
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Partly: "},
+                {
+                    "type": "refusal",
+                    "refusal": "not that.",
+                    "prompt_cache_breakpoint": {"mode": "explicit"},
+                },
+            ],
+        },
+        {"role": "user", "content": "Fine."},
+    ],
+}
+
+# Both spellings of a field with a deprecated twin: the current one is the neutral value.
+BOTH_SPELLINGS: dict[str, Any] = {
+    "model": "gpt-4o",
+    "messages": [{"role": "user", "content": "Weather in Paris?"}],
+    "tools": [WEATHER_TOOL],
+    "functions": [
+        {"name": "get_weather", "description": "Current weather for a city.", "parameters": WEATHER_SCHEMA}
+    ],
+    "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+    "function_call": "auto",
+    "max_tokens": 100,
+    "max_completion_tokens": 200,
+}
+
 
 def _with_choice(choice: Any) -> dict[str, Any]:
     return {
@@ -292,6 +335,8 @@ ROUND_TRIP_BODIES: dict[str, dict[str, Any]] = {
     "lenient_nulls": LENIENT_NULLS,
     "stream_options_extra": STREAM_OPTIONS_EXTRA,
     "no_usage_requested": NO_USAGE_REQUESTED,
+    "cache_on_audio_and_refusal": CACHE_ON_AUDIO_AND_REFUSAL,
+    "both_spellings": BOTH_SPELLINGS,
     "choice_none": _with_choice("none"),
     "choice_required": _with_choice("required"),
     "choice_named": _with_choice({"type": "function", "function": {"name": "get_weather"}}),
@@ -478,3 +523,43 @@ def test_usage_switch_and_cache_hint_edits(codec: OpenAIChatCodec) -> None:
     request = codec.read_request(copy.deepcopy(STREAM_OPTIONS_EXTRA))
     request.include_usage = False
     assert codec.write_request(request)["stream_options"] == {"include_obfuscation": False}
+
+
+def test_cache_breakpoint_on_audio_and_refusal_stays_in_the_residual(codec: OpenAIChatCodec) -> None:
+    request = codec.read_request(copy.deepcopy(CACHE_ON_AUDIO_AND_REFUSAL))
+    audio = request.messages[0].parts[0]
+    refusal = request.messages[1].parts[1]
+    assert isinstance(audio, AudioPart) and isinstance(refusal, RefusalPart)
+    assert audio.extra["prompt_cache_breakpoint"] == {"mode": "explicit"}
+    assert refusal.extra["prompt_cache_breakpoint"] == {"mode": "explicit"}
+    audio.data_b64 = "AAAA"  # an edited part keeps its breakpoint too
+    out = codec.write_request(request)
+    assert out["messages"][0]["content"][0] == {
+        "type": "input_audio",
+        "input_audio": {"data": "AAAA", "format": "wav"},
+        "prompt_cache_breakpoint": {"mode": "explicit"},
+    }
+
+
+def test_changed_neutral_value_drops_the_stale_twin(codec: OpenAIChatCodec) -> None:
+    """A caller who sent both spellings gets both back untouched; a changed value is written once."""
+    request = codec.read_request(copy.deepcopy(BOTH_SPELLINGS))
+    assert request.max_output_tokens == 200
+    assert request.tool_choice == ToolChoice("tool", name="get_weather")
+    assert request.tools is not None
+    request.max_output_tokens = 50
+    request.tools.append(Tool("get_time"))
+    request.tool_choice = ToolChoice("tool", name="get_time")
+    out = codec.write_request(request)
+    assert out["max_completion_tokens"] == 50 and "max_tokens" not in out
+    assert [t["function"]["name"] for t in out["tools"]] == ["get_weather", "get_time"]
+    assert "functions" not in out
+    assert out["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
+    assert "function_call" not in out
+    validate("openai", REQUEST, out)
+    # One field changed, the others untouched: only the changed one loses its twin.
+    request = codec.read_request(copy.deepcopy(BOTH_SPELLINGS))
+    request.max_output_tokens = 100  # the value max_tokens had: still a change of the neutral value
+    out = codec.write_request(request)
+    assert out["max_completion_tokens"] == 100 and "max_tokens" not in out
+    assert out["functions"] == BOTH_SPELLINGS["functions"] and out["function_call"] == "auto"

@@ -187,17 +187,34 @@ AUDIO_RESPONSE: dict[str, Any] = {
     "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
 }
 
+# Some OpenAI-compatible upstreams send null identity fields.
+NULL_IDENTITY_RESPONSE: dict[str, Any] = {
+    "id": None,
+    "object": "chat.completion",
+    "created": None,
+    "model": None,
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hi."},
+            "finish_reason": "stop",
+        }
+    ],
+}
+
 RESPONSES = {
     "tool_calls": TOOL_CALL_RESPONSE,
     "multi_choice": MULTI_CHOICE_RESPONSE,
     "deepseek": DEEPSEEK_RESPONSE,
     "legacy_function": LEGACY_FUNCTION_RESPONSE,
     "audio": AUDIO_RESPONSE,
+    "null_identity": NULL_IDENTITY_RESPONSE,
 }
 
 
-# DeepSeek leaves out ``refusal``; some upstreams send ``usage: null``: the spec requires both.
-RESPONSES_NOT_SPEC_VALID = frozenset({"deepseek", "legacy_function"})
+# DeepSeek leaves out ``refusal``; some upstreams send ``usage: null`` or a null ``id``: the spec
+# requires all of them.
+RESPONSES_NOT_SPEC_VALID = frozenset({"deepseek", "legacy_function", "null_identity"})
 
 
 @pytest.mark.parametrize("name", list(RESPONSES))
@@ -255,6 +272,17 @@ def test_response_fields_land_in_the_neutral_form(codec: OpenAIChatCodec) -> Non
     legacy = codec.read_response(copy.deepcopy(LEGACY_FUNCTION_RESPONSE))
     assert legacy.choices[0].finish_reason is FinishReason.TOOL_CALLS
     assert [type(p) for p in legacy.choices[0].message.parts] == [ToolCall]
+    nulls = codec.read_response(copy.deepcopy(NULL_IDENTITY_RESPONSE))
+    assert (nulls.id, nulls.model, nulls.created) == ("", "", 0)
+    assert nulls.extra == {"id": None, "created": None, "model": None}
+    nulls.id, nulls.model, nulls.created = "chatcmpl-new", "m", 5  # changed values win over the nulls
+    assert codec.write_response(nulls) | {"choices": []} == {
+        "id": "chatcmpl-new",
+        "object": "chat.completion",
+        "created": 5,
+        "model": "m",
+        "choices": [],
+    }
 
 
 def test_foreign_response_is_written_from_neutral_fields_only(codec: OpenAIChatCodec) -> None:

@@ -30,6 +30,7 @@ from torouter.router.ir import (
     ReasoningDelta,
     RoleStart,
     StreamBatch,
+    StreamEvent,
     StreamFailure,
     StreamStart,
     TextDelta,
@@ -99,7 +100,7 @@ def test_recorded_stream_events() -> None:
         "system_fingerprint": "fp_51e1070cf2",
         "obfuscation": "Xy7q",
         "usage": None,
-        "choices": [{"index": 0, "logprobs": None, "delta": {"refusal": None}}],
+        "choices": [{"index": 0, "logprobs": None, "delta": {"refusal": None}, "finish_reason": None}],
     }
     assert all(b.dialect == "openai" for b in batches)
 
@@ -269,6 +270,45 @@ NATIVE_STREAMS: dict[str, list[dict[str, Any]]] = {
         {**_chunk([_choice({"content": "b"})]), "model": "upstream-model-v2", "created": 1767225601},
         _chunk([_choice({}, "stop", native_finish_reason="eos")]),
     ],
+    # A name alone first, a fragment with nothing, a repeated name, and a key the codec does not know.
+    "legacy_function_call_shapes": [
+        _chunk([_choice({"role": "assistant", "content": None, "function_call": {"name": "f"}})]),
+        _chunk([_choice({"function_call": {"arguments": '{"a"', "x_part": 1}})]),
+        _chunk([_choice({"function_call": {}})]),
+        _chunk([_choice({"function_call": {"name": "f", "arguments": ": 1}"}})]),
+        _chunk([_choice({"function_call": None, "tool_calls": None}, "function_call")]),
+    ],
+    # Nulls where lenient upstreams send them, and a choice without ``finish_reason``.
+    "nulls": [
+        _chunk([_choice({"role": "assistant", "content": ""})]),
+        _chunk(None),
+        _chunk([{"index": 0, "delta": None, "finish_reason": None}]),
+        _chunk([{"index": 0, "delta": {"content": "Hi"}}]),
+        _chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+    ],
+    # A free-form (custom) tool call: its input streams under ``custom``.
+    "custom_tool_call": [
+        _chunk(
+            [
+                _choice(
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_sql1",
+                                "type": "custom",
+                                "custom": {"name": "run_sql", "input": ""},
+                            }
+                        ],
+                    }
+                )
+            ]
+        ),
+        _chunk([_choice({"tool_calls": [{"index": 0, "custom": {"input": "SELECT count(*)"}}]})]),
+        _chunk([_choice({"tool_calls": [{"index": 0, "custom": {"input": " FROM orders"}}]})]),
+        _chunk([_choice({}, "tool_calls")]),
+    ],
 }
 SPEC_VALID_STREAMS = ("fragment_shapes", "two_choices_with_logprobs", "refusal", "legacy_function_call")
 
@@ -301,6 +341,53 @@ def test_compat_stream_events() -> None:
         "usage" not in chunks_of(out)[-1]
         and chunks_of(out)[-1]["choices"][0]["finish_reason"] == "tool_calls"
     )
+
+
+def _tool_events(batches: list[StreamBatch]) -> list[StreamEvent]:
+    return [e for b in batches for e in b.events if isinstance(e, ToolCallStart | ToolCallDelta | Finish)]
+
+
+def test_legacy_function_call_deltas_become_tool_call_events() -> None:
+    """A streamed ``function_call`` is a tool call that other protocols can relay."""
+    batches, _ = read_all(sse(*NATIVE_STREAMS["legacy_function_call"]))
+    assert _tool_events(batches) == [
+        ToolCallStart(0, "call_fn_0", "f"),
+        ToolCallDelta(0, ""),
+        ToolCallDelta(0, "{}"),
+        Finish(FinishReason.TOOL_CALLS),
+    ]
+    batches, _ = read_all(sse(*NATIVE_STREAMS["legacy_function_call_shapes"]))
+    assert _tool_events(batches) == [
+        ToolCallStart(0, "call_fn_0", "f"),
+        ToolCallDelta(0, '{"a"'),
+        ToolCallDelta(0, ": 1}"),
+        Finish(FinishReason.TOOL_CALLS),
+    ]
+    foreign = [StreamBatch(b.events, "test") for b in batches]
+    out, _ = write_all(foreign, stream_request(include_usage=False))
+    validate_all("openai", CHUNK, chunks_of(out), closed=True)
+    calls = accumulate(out).choices[0].message.tool_calls or []
+    assert [(c.id, c.type, c.function.name, c.function.arguments) for c in calls] == [
+        ("call_fn_0", "function", "f", '{"a": 1}')
+    ]
+
+
+def test_custom_tool_call_deltas() -> None:
+    batches, _ = read_all(sse(*NATIVE_STREAMS["custom_tool_call"]))
+    assert _tool_events(batches) == [
+        ToolCallStart(0, "call_sql1", "run_sql"),
+        ToolCallDelta(0, ""),
+        ToolCallDelta(0, "SELECT count(*)"),
+        ToolCallDelta(0, " FROM orders"),
+        Finish(FinishReason.TOOL_CALLS),
+    ]
+
+
+def test_null_choices_and_delta_stay_null() -> None:
+    batches, _ = read_all(sse(*NATIVE_STREAMS["nulls"]))
+    assert [b.events for b in batches[1:4]] == [[], [], [TextDelta("Hi")]]
+    assert batches[1].extra["choices"] is None
+    assert batches[2].extra["choices"] == [{"index": 0, "delta": None, "finish_reason": None}]
 
 
 def test_reader_normalises_broken_tool_call_indexes() -> None:

@@ -17,8 +17,8 @@ from ....ir import (
     ToolCall,
     ToolResult,
 )
-from .parts import _is_content, _plain_text, _read_part, _text, _write_foreign_part, _write_part
-from .residual import _nest, _put, _sub, _take, _without
+from .parts import _is_content, _plain_text, _read_part, _text, _write_foreign_part, _write_native_content
+from .residual import _nest, _put, _take, _tool_kind, _without
 from .validate import _invalid, _obj, _opt_dict, _opt_list, _opt_str, _req_dict, _req_str, _required, _wrong
 
 _ROLES: Final = ("system", "developer", "user", "assistant", "tool", "function")
@@ -167,10 +167,7 @@ def _write_plain(message: Message, native: bool) -> JSONDict:
     _put(out, "name", message.name)
     parts = [p for p in message.parts if _is_content(p)]
     if native:
-        if message.as_text:
-            out["content"] = _text(parts)
-        elif parts:
-            out["content"] = [_write_part(p, True) for p in parts]
+        _write_native_content(out, parts, message.as_text)
         return out
     media = message.role == "user"
     written = [w for p in parts if (w := _write_foreign_part(p, media)) is not None]
@@ -185,7 +182,7 @@ def _write_assistant(message: Message, native: bool) -> JSONDict:
     out = dict(message.extra) if native else {}
     out["role"] = "assistant"
     _put(out, "name", message.name)
-    content: list[Part] = []
+    content: list[ContentPart] = []
     refusals: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -201,10 +198,7 @@ def _write_assistant(message: Message, native: bool) -> JSONDict:
     if native:
         if reasoning:
             out["reasoning_content"] = "".join(reasoning)
-        if message.as_text:
-            out["content"] = _text(content)
-        elif content:
-            out["content"] = [_write_part(p, True) for p in content]
+        _write_native_content(out, content, message.as_text)
         calls = _write_legacy_call(out, calls)
     else:  # foreign reasoning is dropped: OpenAI cannot take another vendor's thoughts (§7.2)
         out["content"] = _foreign_assistant_content(content, bool(calls))
@@ -215,7 +209,7 @@ def _write_assistant(message: Message, native: bool) -> JSONDict:
     return out
 
 
-def _foreign_assistant_content(parts: list[Part], has_calls: bool) -> str | list[JSONDict] | None:
+def _foreign_assistant_content(parts: list[ContentPart], has_calls: bool) -> str | list[JSONDict] | None:
     written = [w for p in parts if (w := _write_foreign_part(p, False)) is not None]
     if not all(_plain_text(w) for w in written):  # a cache breakpoint needs the list form
         return written
@@ -239,8 +233,8 @@ def _write_legacy_call(out: JSONDict, calls: list[ToolCall]) -> list[ToolCall]:
 
 def _write_tool_call(call: ToolCall, native: bool) -> JSONDict:
     extra = call.extra if native else {}
-    kind, field = ("custom", "input") if extra.get("type") == "custom" else ("function", "arguments")
-    spec = _sub(extra, kind)
+    kind, spec = _tool_kind(extra)
+    field = "input" if kind == "custom" else "arguments"
     spec["name"], spec[field] = call.name, call.arguments
     return {**extra, "id": call.id, "type": kind, kind: spec}
 
@@ -268,10 +262,7 @@ def _write_tool_result(result: ToolResult, message: Message, native: bool, media
     out["role"] = "tool"
     out["tool_call_id"] = result.call_id
     if native:
-        if result.as_text:
-            out["content"] = _text(result.content)
-        elif result.content:
-            out["content"] = [_write_part(p, True) for p in result.content]
+        _write_native_content(out, result.content, result.as_text)
         return out
     texts: list[JSONDict] = []
     for part in result.content:

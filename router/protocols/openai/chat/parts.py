@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final, TypeGuard
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import (
@@ -103,11 +104,11 @@ def _data_url(media_type: str | None, data: str) -> str:
     return f"data:{media_type or 'application/octet-stream'};base64,{data}"
 
 
-def _is_content(part: Part) -> bool:
+def _is_content(part: Part) -> TypeGuard[ContentPart]:
     return isinstance(part, TextPart | ImagePart | FilePart | AudioPart | RefusalPart)
 
 
-def _text(parts: list[Any]) -> str:
+def _text(parts: Sequence[Part]) -> str:
     return "".join(p.text for p in parts if isinstance(p, TextPart))
 
 
@@ -116,39 +117,53 @@ def _plain_text(part: JSONDict) -> bool:
     return part.keys() == {"type", "text"}
 
 
-def _write_part(part: Part, native: bool) -> JSONDict:
-    """One content part (``native``: the part's residual is written back)."""
-    out: JSONDict = dict(part.extra) if native and _is_content(part) else {}
-    cache: CacheHint | None = None
-    if isinstance(part, TextPart):
-        out["type"], out["text"], cache = "text", part.text, part.cache
-    elif isinstance(part, RefusalPart):
+def _write_native_content(out: JSONDict, parts: Sequence[ContentPart], as_text: bool) -> None:
+    """``content`` of a native message: a string when the caller gave one, else the parts (with no
+    parts, the residual keeps what the caller gave: null or ``[]``)."""
+    if as_text:
+        out["content"] = _text(parts)
+    elif parts:
+        out["content"] = [_write_part(p, True) for p in parts]
+
+
+def _write_part(part: ContentPart, native: bool) -> JSONDict:
+    """One content part (``native``: the part's residual is written back).
+
+    Audio and refusal parts have no cache hint in the neutral form: a ``prompt_cache_breakpoint``
+    on them stays in their residual.
+    """
+    out: JSONDict = dict(part.extra) if native else {}
+    if isinstance(part, RefusalPart):
         out["type"], out["refusal"] = "refusal", part.text
+        return out
+    if isinstance(part, AudioPart):
+        audio = _sub(out, "input_audio")
+        audio["data"], audio["format"] = part.data_b64, part.format
+        out["type"], out["input_audio"] = "input_audio", audio
+        return out
+    if isinstance(part, TextPart):
+        out["type"], out["text"] = "text", part.text
     elif isinstance(part, ImagePart):
         image = _sub(out, "image_url")
         image["url"] = _data_url(part.media_type, part.data_b64) if part.data_b64 is not None else part.url
         _put(image, "detail", part.detail)
-        out["type"], out["image_url"], cache = "image_url", image, part.cache
-    elif isinstance(part, AudioPart):
-        audio = _sub(out, "input_audio")
-        audio["data"], audio["format"] = part.data_b64, part.format
-        out["type"], out["input_audio"] = "input_audio", audio
-    elif isinstance(part, FilePart):
+        out["type"], out["image_url"] = "image_url", image
+    else:
         spec = _sub(out, "file")
         _put(spec, "filename", part.filename)
         if part.data_b64 is not None:
             data = part.data_b64
             spec["file_data"] = data if part.media_type is None else _data_url(part.media_type, data)
         _put(spec, "file_id", part.file_id)
-        out["type"], out["file"], cache = "file", spec, part.cache
-    if cache is not None:
+        out["type"], out["file"] = "file", spec
+    if part.cache is not None:
         out.setdefault("prompt_cache_breakpoint", {"mode": "explicit"})
     elif isinstance(out.get("prompt_cache_breakpoint"), dict):
         del out["prompt_cache_breakpoint"]  # the hint was removed from the neutral form
     return out
 
 
-def _write_foreign_part(part: Part, media: bool) -> JSONDict | None:
+def _write_foreign_part(part: ContentPart, media: bool) -> JSONDict | None:
     """A content part of another dialect; ``media``: images, audio and files are allowed."""
     if isinstance(part, TextPart):
         return _write_part(part, False)

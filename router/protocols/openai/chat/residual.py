@@ -64,7 +64,8 @@ def _take_pair(
     rest: JSONDict, new: str, new_value: _T | None, legacy: str, legacy_value: _T | None
 ) -> _T | None:
     """A field with a deprecated twin: ``new`` wins; when only ``legacy`` is set, its original
-    stays in the residual so that the writer uses the old spelling again."""
+    stays in the residual so that the writer uses the old spelling again. When both are set, both
+    originals stay: the writer gives the twin back only while the neutral value is unchanged."""
     if new_value is not None:
         if legacy_value is None:
             del rest[new]
@@ -82,6 +83,15 @@ def _write_pair(out: JSONDict, value: object, new: str, legacy: str, legacy_valu
     elif legacy_value is not None and _use_legacy(out, new, legacy):
         out[legacy] = legacy_value
     else:
-        if _use_legacy(out, new, legacy):
-            del out[legacy]  # the deprecated form cannot say it: switch to the current one
+        # Only the deprecated form was used but it cannot say the value (switch to the current
+        # one), or both were used and the value changed since (the twin is stale).
+        if out.get(legacy) is not None and out.get(new) != value:
+            del out[legacy]
         out[new] = value
+
+
+def _tool_kind(extra: JSONDict) -> tuple[str, JSONDict]:
+    """The kind of a tool, tool choice or tool call (``custom`` when its residual says so, else
+    ``function``) and a copy of the residual nested under that kind."""
+    kind = "custom" if extra.get("type") == "custom" else "function"
+    return kind, _sub(extra, kind)

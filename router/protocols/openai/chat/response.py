@@ -64,10 +64,10 @@ def _finish_to_wire(reason: FinishReason | None, original: object) -> str | None
 
 
 def _read_response(body: JSONDict) -> ChatResponse:
-    rest = _without(body, "id", "model", "created", "choices")
-    response_id = _opt_str(body, "id", "")
-    model = _opt_str(body, "model", "")
-    created = _opt_int(body, "created", "")
+    rest = _without(body, "choices")
+    response_id = _take(rest, "id", _opt_str(body, "id", ""))
+    model = _take(rest, "model", _opt_str(body, "model", ""))
+    created = _take(rest, "created", _opt_int(body, "created", ""))
     if body.get("object") == "chat.completion":
         del rest["object"]
     choices = [_read_choice(c, i) for i, c in enumerate(_req_list(body, "choices", ""))]
@@ -128,14 +128,20 @@ def _read_usage(raw: object, path: str) -> Usage:
 def _write_response(response: ChatResponse) -> JSONDict:
     native = response.dialect == DIALECT
     out = dict(response.extra) if native else {}
-    out["id"] = response.id
+    _put_identity(out, "id", response.id, "")
     out.setdefault("object", "chat.completion")
-    out["created"] = response.created
-    out["model"] = response.model
+    _put_identity(out, "created", response.created, 0)
+    _put_identity(out, "model", response.model, "")
     out["choices"] = [_write_choice(c, native) for c in response.choices]
     if response.usage is not None:
         out["usage"] = _write_usage(response.usage, native)
     return out
+
+
+def _put_identity(out: JSONDict, key: str, value: object, unset: object) -> None:
+    """Write an identity field, unless it was null (kept in the residual) and still reads as unset."""
+    if value != unset or out.get(key, unset) is not None:
+        out[key] = value
 
 
 def _write_choice(choice: Choice, native: bool) -> JSONDict:

@@ -31,18 +31,19 @@ _CHUNK_OBJECT: Final = "chat.completion.chunk"
 
 
 class _ToolSlots:
-    """One choice's tool calls: wire ``index`` → (neutral index, call id), in order of arrival."""
+    """One choice's tool calls: wire ``index`` → (neutral index, call id), in order of arrival,
+    and the neutral index of its deprecated ``function_call`` (a choice has at most one)."""
 
-    __slots__ = ("by_wire", "count")
+    __slots__ = ("by_wire", "count", "legacy")
 
     def __init__(self) -> None:
         self.by_wire: dict[int, tuple[int, str]] = {}
         self.count = 0
+        self.legacy: int | None = None
 
-    def open(self, wire: int, call_id: str) -> int:
+    def open(self) -> int:
         index = self.count
         self.count += 1
-        self.by_wire[wire] = (index, call_id)
         return index
 
 
@@ -50,13 +51,21 @@ class OpenAIChatStreamReader:
     """Reads ``chat.completion.chunk`` events: one chunk → one batch.
 
     The batch's ``extra`` is the chunk's residual: unknown and null top-level keys, identity
-    fields that differ from the stream's first chunk, and ``choices``: one residual per choice
-    (its ``index``, unknown keys such as ``logprobs``, a non-canonical ``finish_reason``, and a
-    ``delta`` residual whose ``tool_calls`` list holds one residual per fragment, by position).
+    fields that differ from the stream's first chunk, and ``choices`` (null when the chunk's was):
+    one residual per choice (its ``index``, unknown keys such as ``logprobs``, a null ``delta``, a
+    null or non-canonical ``finish_reason``, and a ``delta`` residual whose ``tool_calls`` list
+    holds one residual per fragment, by position).
 
     Each tool-call fragment gives at least one event, so that a same-protocol writer rebuilds the
     fragments one for one: a first fragment gives ToolCallStart, plus ToolCallDelta when it
-    carries ``arguments`` (even ``""``); a later fragment gives ToolCallDelta (possibly empty).
+    carries ``arguments`` (even ``""``); a later fragment gives ToolCallDelta (possibly empty). A
+    custom tool call's fragments (``custom: {name, input}``) are read the same way; their residual
+    keeps a ``custom`` object, even an empty one, so that the writer gives back that shape.
+
+    A deprecated ``function_call`` delta is the choice's one tool call (id ``call_fn_<choice>``,
+    as the non-streamed reader names it): its name gives ToolCallStart, its ``arguments``
+    ToolCallDelta; the delta residual keeps a ``function_call`` object (its unknown keys, and a
+    repeated name) that tells the writer to write the call back in that form.
     """
 
     __slots__ = ("_finished", "_start", "_tools")
@@ -115,8 +124,13 @@ class OpenAIChatStreamReader:
         events: list[StreamEvent] = []
         extra = _without(chunk, "id", "object", "created", "model", "choices", "usage")
         self._read_identity(chunk, events, extra)
-        choices = _opt_list(chunk, "choices", "") or []
-        extra["choices"] = [self._read_choice(c, f"choices[{j}]", j, events) for j, c in enumerate(choices)]
+        choices = _opt_list(chunk, "choices", "")
+        if choices is None and "choices" in chunk:
+            extra["choices"] = None
+        else:
+            extra["choices"] = [
+                self._read_choice(c, f"choices[{j}]", j, events) for j, c in enumerate(choices or [])
+            ]
         if "usage" in chunk:
             if chunk["usage"] is None:
                 extra["usage"] = None
@@ -156,12 +170,16 @@ class OpenAIChatStreamReader:
             delta_residual = self._read_delta(delta, index, f"{path}.delta", events)
             if delta_residual:
                 residual["delta"] = delta_residual
+        elif delta is None and "delta" in choice:
+            residual["delta"] = None
         finish = _opt_str(choice, "finish_reason", path)
         if finish is not None:
             reason = _finish_from_wire(finish)
             events.append(Finish(reason, index))
             if _FINISH_TO_WIRE[reason] != finish:
                 residual["finish_reason"] = finish
+        elif "finish_reason" in choice:
+            residual["finish_reason"] = None
         return residual
 
     def _read_delta(self, delta: JSONDict, choice: int, path: str, events: list[StreamEvent]) -> JSONDict:
@@ -177,19 +195,28 @@ class OpenAIChatStreamReader:
         if refusal is not None:
             events.append(RefusalDelta(refusal, choice))
         fragments = _opt_list(delta, "tool_calls", path)
+        legacy = _opt_dict(delta, "function_call", path)
         residual = {k: v for k, v in delta.items() if not _delta_key_read(k, v)}
         if fragments:
             leftovers = self._read_fragments(fragments, choice, f"{path}.tool_calls", events)
             if any(leftovers):
                 residual["tool_calls"] = leftovers
+        if legacy is not None:
+            residual["function_call"] = self._read_legacy_call(
+                legacy, choice, f"{path}.function_call", events
+            )
         return residual
+
+    def _slots(self, choice: int) -> _ToolSlots:
+        slots = self._tools.get(choice)
+        if slots is None:
+            slots = self._tools[choice] = _ToolSlots()
+        return slots
 
     def _read_fragments(
         self, fragments: list[Any], choice: int, path: str, events: list[StreamEvent]
     ) -> list[JSONDict]:
-        slots = self._tools.get(choice)
-        if slots is None:
-            slots = self._tools[choice] = _ToolSlots()
+        slots = self._slots(choice)
         leftovers: list[JSONDict] = []
         for k, raw in enumerate(fragments):
             fragment_path = f"{path}[{k}]"
@@ -197,22 +224,50 @@ class OpenAIChatStreamReader:
             wire = _opt_int(fragment, "index", fragment_path)
             wire = k if wire is None else wire
             call_id = _opt_str(fragment, "id", fragment_path)
-            _opt_str(fragment, "type", fragment_path)
-            function = _opt_dict(fragment, "function", fragment_path) or {}
-            name = _opt_str(function, "name", f"{fragment_path}.function")
-            arguments = _opt_str(function, "arguments", f"{fragment_path}.function")
+            kind = _opt_str(fragment, "type", fragment_path)
+            # a continuation has no ``type``: its key tells
+            custom = kind == "custom" or (
+                kind is None and "custom" in fragment and "function" not in fragment
+            )
+            kind, field = ("custom", "input") if custom else ("function", "arguments")
+            spec = _opt_dict(fragment, kind, fragment_path) or {}
+            name = _opt_str(spec, "name", f"{fragment_path}.{kind}")
+            arguments = _opt_str(spec, field, f"{fragment_path}.{kind}")
             known = slots.by_wire.get(wire)
             if known is None or (call_id and call_id != known[1]):  # a new call (also a new id)
-                index = slots.open(wire, call_id or "")
+                index = slots.open()
+                slots.by_wire[wire] = (index, call_id or "")
                 events.append(ToolCallStart(index, call_id or "", name or "", choice=choice))
                 if arguments is not None:
                     events.append(ToolCallDelta(index, arguments, choice))
             else:  # a continuation: a repeated id, type or name is dropped (§5.2)
                 events.append(ToolCallDelta(known[0], arguments or "", choice))
-            leftover = _without(fragment, "index", "id", "type", "function")
-            _nest(leftover, "function", _without(function, "name", "arguments"))
+            leftover = _without(fragment, "index", "id", "type", kind)
+            spec_leftover = _without(spec, "name", field)
+            if custom:
+                leftover[kind] = spec_leftover  # kept even when empty: it marks a custom call
+            else:
+                _nest(leftover, kind, spec_leftover)
             leftovers.append(leftover)
         return leftovers
+
+    def _read_legacy_call(
+        self, call: JSONDict, choice: int, path: str, events: list[StreamEvent]
+    ) -> JSONDict:
+        """A deprecated ``function_call`` delta; its residual (possibly empty) is returned."""
+        name = _opt_str(call, "name", path)
+        arguments = _opt_str(call, "arguments", path)
+        slots = self._slots(choice)
+        index = slots.legacy
+        if index is None:
+            index = slots.legacy = slots.open()
+            events.append(ToolCallStart(index, f"call_fn_{choice}", name or "", choice=choice))
+            leftover = _without(call, "name", "arguments")
+        else:  # a repeated name is no event: it stays in the residual
+            leftover = _without(call, "arguments")
+        if arguments is not None:
+            events.append(ToolCallDelta(index, arguments, choice))
+        return leftover
 
 
 def _delta_key_read(key: str, value: object) -> bool:

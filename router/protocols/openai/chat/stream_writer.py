@@ -40,6 +40,17 @@ def _new_entry(choice: int) -> JSONDict:
     return {"index": choice, "delta": {}, "finish_reason": None}
 
 
+def _add_text(delta: JSONDict, event: TextDelta | ReasoningDelta | RefusalDelta) -> None:
+    """Append the event's text to the delta's ``content``, ``reasoning_content`` or ``refusal``."""
+    if isinstance(event, TextDelta):
+        key = "content"
+    elif isinstance(event, ReasoningDelta):
+        key = "reasoning_content"
+    else:
+        key = "refusal"
+    delta[key] = delta.get(key, "") + event.text
+
+
 def _failure_error(failure: StreamFailure) -> GatewayError:
     try:
         code = ErrorCode(failure.code)
@@ -52,10 +63,13 @@ class OpenAIChatStreamWriter:
     """Writes batches as ``chat.completion.chunk`` frames following TRANSLATION §5.2.
 
     A batch of this dialect becomes exactly one chunk rebuilt from its events and residual (a
-    same-protocol relay). A batch of another dialect is shaped here: the role once per choice
-    (with ``content: ""``), a tool call's id/type/name only in its first fragment, dense tool
-    indexes per choice, the finish reason in a chunk of its own with an empty delta, and the
-    usage in a ``choices: []`` chunk just before ``[DONE]`` when the caller asked for it.
+    same-protocol relay): tool calls go back under ``function_call`` or ``custom`` where the
+    residual says the upstream sent them so, and a choice has a ``finish_reason`` only when the
+    upstream's had one (its null stays in the residual). A batch of another dialect is shaped
+    here: the role once per choice (with ``content: ""``), a tool call's id/type/name only in its
+    first fragment, dense tool indexes per choice, the finish reason in a chunk of its own with an
+    empty delta, and the usage in a ``choices: []`` chunk just before ``[DONE]`` when the caller
+    asked for it.
     """
 
     __slots__ = (
@@ -147,11 +161,7 @@ class OpenAIChatStreamWriter:
     def _write_native(self, batch: StreamBatch) -> bytes:
         extra = batch.extra
         residual_choices = extra.get("choices")
-        originals: dict[Any, Any] = {}
-        if isinstance(residual_choices, list):
-            originals = {
-                r.get("index"): r.get("finish_reason") for r in residual_choices if isinstance(r, dict)
-            }
+        originals, legacy = _choice_residuals(residual_choices)
         entries: dict[int, JSONDict] = {}
         usage: JSONDict | None = None
         usage_dropped = False
@@ -170,17 +180,19 @@ class OpenAIChatStreamWriter:
                 continue
             entry = entries.get(event.choice)
             if entry is None:
-                entry = entries[event.choice] = _new_entry(event.choice)
+                entry = entries[event.choice] = {"index": event.choice, "delta": {}}
             delta = entry["delta"]
             opened, open_start = open_start, None
             if isinstance(event, RoleStart):
                 delta["role"] = "assistant"
-            elif isinstance(event, TextDelta):
-                delta["content"] = delta.get("content", "") + event.text
-            elif isinstance(event, ReasoningDelta):
-                delta["reasoning_content"] = delta.get("reasoning_content", "") + event.text
-            elif isinstance(event, RefusalDelta):
-                delta["refusal"] = delta.get("refusal", "") + event.text
+            elif isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
+                _add_text(delta, event)
+            elif isinstance(event, ToolCallStart | ToolCallDelta) and event.choice in legacy:
+                call = delta.setdefault("function_call", {})
+                if isinstance(event, ToolCallStart):
+                    call["name"] = event.name
+                else:
+                    call["arguments"] = call.get("arguments", "") + event.arguments
             elif isinstance(event, ToolCallStart):
                 wire = self._open_tool(event.choice, event.index)
                 fragment = {
@@ -204,7 +216,10 @@ class OpenAIChatStreamWriter:
         for key, value in extra.items():
             if key != "choices" and (key != "usage" or self._include_usage):
                 chunk[key] = value
-        chunk["choices"] = _native_choices(entries, residual_choices)
+        if residual_choices is None and "choices" in extra and not entries:
+            chunk["choices"] = None  # the upstream's chunk said so
+        else:
+            chunk["choices"] = _native_choices(entries, residual_choices)
         if usage is not None:
             chunk["usage"] = usage
         elif usage_dropped and not chunk["choices"]:
@@ -241,16 +256,10 @@ class OpenAIChatStreamWriter:
             delta = self._delta(pending, event.choice, frames)
             if delta.get("role") == "assistant":
                 delta.setdefault("content", "")
-        elif isinstance(event, TextDelta):
-            delta = self._delta(pending, event.choice, frames)
-            delta["content"] = delta.get("content", "") + event.text
-        elif isinstance(event, ReasoningDelta):
-            if event.text:  # signatures and redacted thinking have no place in OpenAI chat
-                delta = self._delta(pending, event.choice, frames)
-                delta["reasoning_content"] = delta.get("reasoning_content", "") + event.text
-        elif isinstance(event, RefusalDelta):
-            delta = self._delta(pending, event.choice, frames)
-            delta["refusal"] = delta.get("refusal", "") + event.text
+        elif isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
+            # signatures and redacted thinking have no place in OpenAI chat
+            if event.text or not isinstance(event, ReasoningDelta):
+                _add_text(self._delta(pending, event.choice, frames), event)
         elif isinstance(event, ToolCallStart):
             delta = self._delta(pending, event.choice, frames)
             wire = self._open_tool(event.choice, event.index)
@@ -303,8 +312,28 @@ class OpenAIChatStreamWriter:
         pending.clear()
 
 
+def _choice_residuals(residuals: object) -> tuple[dict[Any, Any], set[Any]]:
+    """Per choice index, the upstream's finish reason; and the choices whose tool call the
+    upstream sent as a deprecated ``function_call``."""
+    originals: dict[Any, Any] = {}
+    legacy: set[Any] = set()
+    if isinstance(residuals, list):
+        for residual in residuals:
+            if isinstance(residual, dict):
+                index = residual.get("index")
+                originals[index] = residual.get("finish_reason")
+                delta = residual.get("delta")
+                if isinstance(delta, dict) and isinstance(delta.get("function_call"), dict):
+                    legacy.add(index)
+    return originals, legacy
+
+
 def _native_choices(entries: dict[int, JSONDict], residuals: object) -> list[JSONDict]:
-    """The chunk's choices in the order the upstream sent them, with their residuals merged."""
+    """The chunk's choices in the order the upstream sent them, with their residuals merged.
+
+    A choice with a residual has ``finish_reason`` when the upstream's had one (a Finish event, or
+    the residual's null); a choice without one gets the null the spec requires.
+    """
     out: list[JSONDict] = []
     if isinstance(residuals, list):
         for residual in residuals:
@@ -313,15 +342,21 @@ def _native_choices(entries: dict[int, JSONDict], residuals: object) -> list[JSO
             index = residual.get("index")
             entry = entries.pop(index, None) if isinstance(index, int) else None
             if entry is None:
-                entry = _new_entry(index) if isinstance(index, int) else {"index": index, "delta": {}}
-                entry.setdefault("finish_reason", None)
+                entry = {"index": index, "delta": {}}
             for key, value in residual.items():
-                if key == "delta" and isinstance(value, dict):
-                    _merge_delta(entry["delta"], value)
-                elif key not in ("index", "finish_reason"):
+                if key == "delta":
+                    if isinstance(value, dict):
+                        _merge_delta(entry["delta"], value)
+                    elif value is None and not entry["delta"]:
+                        entry["delta"] = None
+                elif key == "finish_reason":
+                    entry.setdefault(key, None)  # null, or an original whose Finish was removed
+                elif key != "index":
                     entry[key] = value
             out.append(entry)
-    out.extend(entries[i] for i in sorted(entries))
+    for i in sorted(entries):
+        entries[i].setdefault("finish_reason", None)
+        out.append(entries[i])
     return out
 
 
@@ -330,6 +365,8 @@ def _merge_delta(delta: JSONDict, residual: JSONDict) -> None:
         if key == "tool_calls" and isinstance(value, list):
             for fragment, leftover in zip(delta.get("tool_calls") or [], value, strict=False):
                 _merge_fragment(fragment, leftover)
+        elif key == "function_call" and isinstance(value, dict):
+            _merge_into(delta.setdefault(key, {}), value)
         else:
             delta.setdefault(key, value)
 
@@ -337,10 +374,28 @@ def _merge_delta(delta: JSONDict, residual: JSONDict) -> None:
 def _merge_fragment(fragment: JSONDict, leftover: object) -> None:
     if not isinstance(leftover, dict):
         return
+    if isinstance(leftover.get("custom"), dict):
+        _as_custom(fragment)
     for key, value in leftover.items():
-        if key == "function" and isinstance(value, dict):
-            function = fragment.setdefault("function", {})
-            for name, item in value.items():
-                function.setdefault(name, item)
+        if key in ("function", "custom") and isinstance(value, dict):
+            _merge_into(fragment.setdefault(key, {}), value)
         else:
             fragment.setdefault(key, value)
+
+
+def _as_custom(fragment: JSONDict) -> None:
+    """Rewrite a fragment built as a function call as the custom tool call it was read from."""
+    function = fragment.pop("function", {})
+    spec: JSONDict = {}
+    if "name" in function:
+        spec["name"] = function["name"]
+    if "arguments" in function:
+        spec["input"] = function["arguments"]
+    fragment["custom"] = spec
+    if "type" in fragment:
+        fragment["type"] = "custom"
+
+
+def _merge_into(target: JSONDict, leftover: JSONDict) -> None:
+    for key, value in leftover.items():
+        target.setdefault(key, value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ....ir import ChatRequest, JSONDict, Tool, ToolChoice
-from .residual import _drop_stale, _nest, _put, _sub, _take, _take_pair, _without, _write_pair
+from .residual import _drop_stale, _nest, _put, _sub, _take, _take_pair, _tool_kind, _without, _write_pair
 from .validate import (
     _invalid,
     _obj,
@@ -17,6 +17,7 @@ from .validate import (
     _req_dict,
     _req_list,
     _req_str,
+    _wrong,
 )
 
 # ---------------------------------------------------------------------------- reading
@@ -83,7 +84,9 @@ def _read_tool_choice(value: object, path: str) -> ToolChoice:
         if value not in ("auto", "none", "required"):
             raise _invalid(path, value, ("auto", "none", "required"))
         return ToolChoice(cast(Any, value))
-    choice = _obj(value, path)
+    if not isinstance(value, dict):
+        raise _wrong(path, "a string or an object", value)
+    choice: JSONDict = value
     kind = _req_str(choice, "type", path)
     rest = _without(choice, "type", kind)
     if kind in ("function", "custom"):
@@ -125,7 +128,9 @@ def _read_legacy_tool_choice(value: object) -> ToolChoice:
         if value not in ("none", "auto"):
             raise _invalid("function_call", value, ("none", "auto"))
         return ToolChoice(cast(Any, value))
-    spec = _obj(value, "function_call")
+    if not isinstance(value, dict):
+        raise _wrong("function_call", "a string or an object", value)
+    spec: JSONDict = value
     return ToolChoice("tool", name=_req_str(spec, "name", "function_call"))
 
 
@@ -142,9 +147,8 @@ def _write_tools(out: JSONDict, tools: list[Tool] | None, native: bool) -> None:
 
 def _write_tool(tool: Tool, native: bool) -> JSONDict:
     extra = tool.extra if native else {}
-    kind = "custom" if extra.get("type") == "custom" else "function"
     out = dict(extra)
-    spec = _sub(extra, kind)
+    kind, spec = _tool_kind(extra)
     spec["name"] = tool.name
     _put(spec, "description", tool.description)
     if kind == "function":
@@ -186,8 +190,7 @@ def _write_tool_choice(choice: ToolChoice, native: bool) -> str | JSONDict:
         allowed["mode"] = choice.mode
         return {**extra, "type": "allowed_tools", "allowed_tools": allowed}
     if choice.mode == "tool" and choice.name is not None:
-        kind = "custom" if extra.get("type") == "custom" else "function"
-        spec = _sub(extra, kind)
+        kind, spec = _tool_kind(extra)
         spec["name"] = choice.name
         return {**extra, "type": kind, kind: spec}
     return "required" if choice.mode == "tool" else choice.mode

@@ -6,9 +6,13 @@ response; the stream reader turns it into a ``StreamFailure``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 from ....ir import JSONDict
+
+_MAX_SHOWN: Final = 100  # characters of an offending value quoted in a message
 
 
 class _Malformed(Exception):
@@ -31,9 +35,16 @@ def _json_type(value: object) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, dict) else type(value).__name__
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _shown(value: object) -> str:
+    """A value as the client sent it (JSON), cut short when long."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # not from a JSON parse (an integer beyond 64 bits, ...)
+        text = _json_type(value)
+    return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}…"
 
 
 def _path(parent: str, key: str) -> str:
@@ -46,8 +57,8 @@ def _wrong(path: str, expected: str, value: object) -> _Malformed:
 
 
 def _invalid(path: str, value: object, allowed: tuple[str, ...]) -> _Malformed:
-    listed = ", ".join(repr(a) for a in allowed)
-    return _Malformed(path, f"Invalid value for '{path}': {value!r}. Supported values are: {listed}.")
+    listed = ", ".join(_shown(a) for a in allowed)
+    return _Malformed(path, f"Invalid value for '{path}': {_shown(value)}. Supported values are: {listed}.")
 
 
 def _obj(value: object, path: str) -> JSONDict:
