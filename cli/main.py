@@ -66,7 +66,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_router(args: argparse.Namespace) -> int:
-    from torouter.router.logs import setup_logging
+    from torouter.router.logs import fd_sink, setup_logging
     from torouter.router.server import serve
 
     path = _config_path(args)
@@ -74,7 +74,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     config = _load(path)
     setup_logging("router", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
     try:
-        _run(serve(config))
+        _run(serve(config, fd_sink(sys.stderr.fileno())))
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
@@ -198,7 +198,14 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# gRPC's event-engine endpoints cost ~0.1 ms and ~15% CPU per call on the edge→router hop
+# (measured with grpcio 1.85); the classic ones are used unless the operator says otherwise. It must
+# be set before grpc is imported, and child processes of `torouter up` inherit it.
+GRPC_EXPERIMENTS = "-event_engine_client,-event_engine_listener,-event_engine_for_all_other_endpoints"
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GRPC_EXPERIMENTS", GRPC_EXPERIMENTS)
     args = parser().parse_args(argv)
     return int(args.func(args))
 

@@ -110,11 +110,13 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         operation=operation,
         body=body,
         key=key,
-        headers=headers,
-        params=params,
         request_id=request_id,
         deadline_unix_ms=int((time.time() + timeout) * 1000),
     )
+    if headers:  # filling an empty protobuf map still costs a slow update
+        call.headers.update(headers)
+    if params:
+        call.params.update(params)
     metadata = (("x-request-id", request_id),)
     stub = app[keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
@@ -142,22 +144,20 @@ async def _stream(
     completed = False
     try:
         async for frame in call:
-            kind = frame.WhichOneof("kind")
-            if kind == "head":
+            if head is None:
                 head = frame.head
                 if head.headers.get("content-type", "").startswith("text/event-stream"):
                     headers = dict(head.headers)
                     headers["x-request-id"] = request_id
                     response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
-            elif kind == "data":
-                if response is not None:
-                    await response.write(frame.data)
-                else:
-                    collected.append(frame.data)
-            elif kind == "end":
-                completed = True
-                break
+            if not frame.data:
+                continue
+            if response is not None:
+                await response.write(frame.data)
+            else:
+                collected.append(frame.data)
+        completed = True
     except grpc.aio.AioRpcError as exc:
         request.app[keys.METRICS].router_errors.labels(exc.code().name).inc()
         error = grpc_failure(exc, request_id)

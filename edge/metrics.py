@@ -33,6 +33,7 @@ class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "torouter_edge_requests",
@@ -55,8 +56,14 @@ class Metrics:
         )
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._children.get((route, status))
+        if children is None:  # label lookups cost more than the update itself: resolve them once
+            children = self._children[(route, status)] = (
+                self.requests.labels(route, str(status)),
+                self.latency.labels(route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

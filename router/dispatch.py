@@ -18,11 +18,12 @@ from .catalog import Catalog, Resolution, Route
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .keys import Caller, KeyRing
+from .logs import RequestSink, logging_sink
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 
-log = logging.getLogger("torouter.request")
+log = logging.getLogger("torouter.router")
 
 DEFAULT_DEADLINE_S = 600.0
 THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
@@ -78,22 +79,20 @@ class Context:
     stream: bool = False
     error_code: str = ""
 
-    def log(self, status: int) -> None:
-        log.info(
-            "request",
-            extra={
-                "request_id": self.call.request_id,
-                "route": f"{self.call.protocol}.{self.call.operation}",
-                "key": self.caller.name if self.caller else None,
-                "group": self.caller.group if self.caller else None,
-                "model": self.model,
-                "upstream": self.upstream,
-                "stream": self.stream,
-                "status": status,
-                "error": self.error_code or None,
-                "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
-            },
-        )
+    def entry(self, status: int) -> dict[str, Any]:
+        """The request's one structured log line: who, what, where, how it ended. No key, no body."""
+        return {
+            "request_id": self.call.request_id,
+            "route": f"{self.call.protocol}.{self.call.operation}",
+            "key": self.caller.name if self.caller else None,
+            "group": self.caller.group if self.caller else None,
+            "model": self.model,
+            "upstream": self.upstream,
+            "stream": self.stream,
+            "status": status,
+            "error": self.error_code or None,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
+        }
 
 
 Handler = Callable[[Context], Awaitable[Outcome]]
@@ -106,7 +105,9 @@ class Dispatcher:
         keys: KeyRing,
         upstreams: dict[str, Upstream],
         protocols: dict[str, WireProtocol],
+        request_log: RequestSink = logging_sink,
     ) -> None:
+        self.request_log = request_log
         self.catalog = catalog
         self.keys = keys
         self.upstreams = upstreams
@@ -145,7 +146,7 @@ class Dispatcher:
                 GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {call.request_id})."),
             )
         if outcome.chunks is None:
-            ctx.log(outcome.status)
+            self.request_log(ctx.entry(outcome.status))
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
         return outcome
@@ -171,7 +172,7 @@ class Dispatcher:
             outcome.error_code = ctx.error_code
             if hasattr(chunks, "aclose"):
                 await chunks.aclose()
-            ctx.log(outcome.status)
+            self.request_log(ctx.entry(outcome.status))
 
     # ------------------------------------------------------------------ models
 

@@ -17,6 +17,7 @@ from .catalog import Catalog
 from .config import Config, ConfigError
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .keys import KeyRing
+from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
 from .state import StateStore, open_store
 from .upstream import Upstream
@@ -58,7 +59,9 @@ class RouterApp:
         await self.store.close()
 
 
-def build_router(config: Config, registry: Registry | None = None) -> RouterApp:
+def build_router(
+    config: Config, registry: Registry | None = None, request_log: RequestSink = logging_sink
+) -> RouterApp:
     registry = registry or load_registry()
     problems = check_kinds(config, registry)
     if problems:
@@ -66,7 +69,7 @@ def build_router(config: Config, registry: Registry | None = None) -> RouterApp:
     upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
-    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols)
+    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols, request_log)
     return RouterApp(dispatcher, upstreams, store)
 
 
@@ -80,10 +83,12 @@ def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[o
         body=request.body,
         key=request.key,
         request_id=str(request_id),
-        headers=dict(request.headers),
-        params=dict(request.params),
+        headers=dict(request.headers) if request.headers else {},
+        params=dict(request.params) if request.params else {},
         deadline_unix_ms=request.deadline_unix_ms,
-        files=[UploadedFile(f.field, f.filename, f.content_type, f.data) for f in request.files],
+        files=[UploadedFile(f.field, f.filename, f.content_type, f.data) for f in request.files]
+        if request.files
+        else [],
     )
 
 
@@ -106,24 +111,31 @@ class RouterService(router_pb2_grpc.RouterServicer):
         outcome = await self.dispatcher.handle(to_call(request, context))
         async for frame in frames(outcome):
             yield frame
+        if outcome.error_code:
+            context.set_trailing_metadata((("torouter-error", outcome.error_code),))
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
-    """Head, the body or its chunks, End. Closing early closes the upstream stream."""
-    yield router_pb2.Frame(head=router_pb2.Head(status=outcome.status, headers=outcome.headers))
+    """The head with the first bytes, then the rest as it comes. Closing early closes the upstream."""
+    head: router_pb2.Head | None = router_pb2.Head(status=outcome.status, headers=outcome.headers)
     if outcome.chunks is None:
-        if outcome.body:
-            yield router_pb2.Frame(data=outcome.body)
-    else:
-        chunks = outcome.chunks
-        try:
-            async for chunk in chunks:
-                if chunk:
-                    yield router_pb2.Frame(data=chunk)
-        finally:
-            if hasattr(chunks, "aclose"):
-                await chunks.aclose()
-    yield router_pb2.Frame(end=router_pb2.End(error_code=outcome.error_code))
+        yield router_pb2.Frame(head=head, data=outcome.body)
+        return
+    chunks = outcome.chunks
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            if head is not None:
+                yield router_pb2.Frame(head=head, data=chunk)
+                head = None
+            else:
+                yield router_pb2.Frame(data=chunk)
+    finally:
+        if hasattr(chunks, "aclose"):
+            await chunks.aclose()
+    if head is not None:
+        yield router_pb2.Frame(head=head)
 
 
 class RouterServer:
@@ -155,9 +167,9 @@ class RouterServer:
         log.info("router stopped")
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config, request_log: RequestSink = logging_sink) -> None:
     """Runs the router until SIGTERM or SIGINT, then drains and stops."""
-    server = RouterServer(config, build_router(config))
+    server = RouterServer(config, build_router(config, request_log=request_log))
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

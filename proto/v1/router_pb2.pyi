@@ -201,7 +201,11 @@ Global___CallReply: _TypeAlias = CallReply  # noqa: Y015
 
 @_typing.final
 class Head(_message.Message):
-    """Frames of the server-streaming RPC: exactly one Head first, then Data frames, then one End."""
+    """Frames of the server-streaming RPC. The first frame carries the Head (with the first bytes
+    when there are any: one message instead of two); later frames carry data only. The stream ends
+    with the RPC itself; an outcome other than success is named in the trailing metadata
+    `torouter-error` (the caller-facing error event has already been sent as data).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -245,53 +249,27 @@ class Head(_message.Message):
 Global___Head: _TypeAlias = Head  # noqa: Y015
 
 @_typing.final
-class End(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ERROR_CODE_FIELD_NUMBER: _builtins.int
-    error_code: _builtins.str
-    """Empty when the stream completed normally. Otherwise a short machine-readable error code;
-    the caller-facing error event has already been sent as the last Data frame.
-    """
-    def __init__(
-        self,
-        *,
-        error_code: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___End: _TypeAlias = End  # noqa: Y015
-
-@_typing.final
 class Frame(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HEAD_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
-    END_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """bytes ready to write (SSE events or a body chunk)"""
     @_builtins.property
-    def head(self) -> Global___Head: ...
-    @_builtins.property
-    def end(self) -> Global___End: ...
+    def head(self) -> Global___Head:
+        """first frame only"""
+
     def __init__(
         self,
         *,
         head: Global___Head | None = ...,
         data: _builtins.bytes = ...,
-        end: Global___End | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "end", b"end", "head", b"head", "kind", b"kind"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "end", b"end", "head", b"head", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["head", "data", "end"]  # noqa: Y015
-    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Frame: _TypeAlias = Frame  # noqa: Y015

@@ -57,7 +57,7 @@ class RouterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Stream(self, request, context):
-        """Requests whose answer may stream (SSE): head, data..., end.
+        """Requests whose answer may stream (SSE): head with the first data, then data.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,7 +39,7 @@ class RouterStub:
     Call: _grpc.UnaryUnaryMultiCallable[_router_pb2.CallRequest, _router_pb2.CallReply]
     """Non-streaming requests: one reply message."""
     Stream: _grpc.UnaryStreamMultiCallable[_router_pb2.CallRequest, _router_pb2.Frame]
-    """Requests whose answer may stream (SSE): head, data..., end."""
+    """Requests whose answer may stream (SSE): head with the first data, then data."""
 
 @_typing.type_check_only
 class RouterAsyncStub(RouterStub):
@@ -47,7 +47,7 @@ class RouterAsyncStub(RouterStub):
     Call: _aio.UnaryUnaryMultiCallable[_router_pb2.CallRequest, _router_pb2.CallReply]  # type: ignore[assignment]
     """Non-streaming requests: one reply message."""
     Stream: _aio.UnaryStreamMultiCallable[_router_pb2.CallRequest, _router_pb2.Frame]  # type: ignore[assignment]
-    """Requests whose answer may stream (SSE): head, data..., end."""
+    """Requests whose answer may stream (SSE): head with the first data, then data."""
 
 class RouterServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -64,6 +64,6 @@ class RouterServicer(metaclass=_abc_1.ABCMeta):
         request: _router_pb2.CallRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_router_pb2.Frame], _abc.AsyncIterator[_router_pb2.Frame]]:
-        """Requests whose answer may stream (SSE): head, data..., end."""
+        """Requests whose answer may stream (SSE): head with the first data, then data."""
 
 def add_RouterServicer_to_server(servicer: RouterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -96,3 +96,24 @@ def test_error_codes_have_a_status_in_every_protocol() -> None:
         for code in ErrorCode:
             rendered = protocol.errors.render(GatewayError(code, "x"), "req")
             assert 400 <= rendered.status < 600 and rendered.body
+
+
+def test_fd_sink_writes_one_json_line_per_request(tmp_path: Path) -> None:
+    import json
+    import os
+
+    from torouter.router.logs import fd_sink
+
+    path = tmp_path / "log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        sink = fd_sink(fd)
+        sink({"request_id": "r1", "status": 200})
+        sink({"request_id": "r2", "status": 502, "error": "upstream_error"})
+    finally:
+        os.close(fd)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["request_id"], e["status"], e["logger"], e["level"]) for e in lines] == [
+        ("r1", 200, "torouter.request", "info"),
+        ("r2", 502, "torouter.request", "info"),
+    ]

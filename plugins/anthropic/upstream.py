@@ -1,0 +1,47 @@
+"""How to call an Anthropic upstream: ``x-api-key`` and ``anthropic-version`` headers, paths under
+``/v1``. A caller's own ``anthropic-version`` and ``anthropic-beta`` (passthrough) win over ours."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from torouter.router.config import UpstreamConfig
+from torouter.router.upstream import HttpUpstream, UpstreamRequest
+
+API_VERSION = "2023-06-01"
+OPERATIONS = frozenset({"messages", "messages.count_tokens", "models.list", "models.get"})
+_PATHS = {
+    "messages": "/v1/messages",
+    "messages.count_tokens": "/v1/messages/count_tokens",
+    "models.list": "/v1/models",
+}
+
+
+class AnthropicUpstream(HttpUpstream):
+    protocol = "anthropic"
+    operations = OPERATIONS
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
+        if self.config.api_key:
+            headers["x-api-key"] = self.config.api_key
+        return headers
+
+    def route(self, request: UpstreamRequest) -> tuple[str, str]:
+        base = self.config.base_url
+        query = "?beta=true" if request.params.get("beta") == "true" else ""
+        if request.operation == "models.get":
+            return "GET", f"{base}/v1/models/{quote(request.model, safe='')}"
+        path = _PATHS.get(request.operation)
+        if path is None:
+            raise ValueError(f"anthropic upstream has no operation {request.operation!r}")
+        return ("GET" if request.operation == "models.list" else "POST"), f"{base}{path}{query}"
+
+
+class AnthropicKind:
+    name = "anthropic"
+    protocol = "anthropic"
+    operations = OPERATIONS
+
+    def create(self, config: UpstreamConfig) -> AnthropicUpstream:
+        return AnthropicUpstream(config)
