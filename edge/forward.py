@@ -19,7 +19,8 @@ from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
 # Headers a protocol needs beyond the body (everything else the caller sent stays at the edge).
-FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "openai-organization", "openai-project")
+# (The caller's OpenAI-Organization/-Project name the caller's account, not the gateway's: dropped.)
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 _MAX_CLIENT_TIMEOUT_S = 3600.0
 
 _GRPC_ERRORS: dict[grpc.StatusCode, tuple[ErrorCode, str]] = {

@@ -14,11 +14,12 @@ from typing import Any
 
 import orjson
 
-from .catalog import Catalog, Resolution, Route
+from .catalog import THINKING_SUFFIX, Catalog, ModelEntry, Resolution, Route
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .keys import Caller, KeyRing
 from .logs import RequestSink, logging_sink
+from .model_lists import FORMATS
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
@@ -112,8 +113,10 @@ class Dispatcher:
         self.keys = keys
         self.upstreams = upstreams
         self.protocols = protocols
-        self._handlers: dict[tuple[str, str], Handler] = {("openai", "models.list"): self._openai_models}
-        self._handlers[("openai", "models.get")] = self._openai_model
+        self._handlers: dict[tuple[str, str], Handler] = {}
+        for protocol_name in FORMATS:
+            self._handlers[(protocol_name, "models.list")] = self._models_list
+            self._handlers[(protocol_name, "models.get")] = self._models_get
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = self._chat
@@ -176,26 +179,22 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ models
 
-    async def _openai_models(self, ctx: Context) -> Outcome:
+    async def _models_list(self, ctx: Context) -> Outcome:
         assert ctx.caller is not None
-        data = [
-            _openai_model(entry.id, entry.owned_by, entry.thinking)
-            for entry in self.catalog.models(ctx.caller.group)
-        ]
-        return Outcome(200, dict(JSON_HEADERS), orjson.dumps({"object": "list", "data": data}))
+        entries = self.catalog.models(ctx.caller.group)
+        body = FORMATS[ctx.call.protocol].listing(entries, ctx.call.params)
+        return Outcome(200, dict(JSON_HEADERS), orjson.dumps(body))
 
-    async def _openai_model(self, ctx: Context) -> Outcome:
+    async def _models_get(self, ctx: Context) -> Outcome:
         assert ctx.caller is not None
         wanted = ctx.call.params.get("model", "")
-        for entry in self.catalog.models(ctx.caller.group):
-            if entry.id == wanted:
-                return Outcome(
-                    200,
-                    dict(JSON_HEADERS),
-                    orjson.dumps(_openai_model(entry.id, entry.owned_by, entry.thinking)),
-                )
-        self.catalog.resolve(ctx.caller.group, wanted)  # raises 403 / 404 in the usual words
-        return Outcome(200, dict(JSON_HEADERS), orjson.dumps(_openai_model(wanted, "torouter", False)))
+        entry = next((e for e in self.catalog.models(ctx.caller.group) if e.id == wanted), None)
+        if entry is None:  # not listed, but served (a wildcard upstream, a -thinking id): say so
+            route = self.catalog.resolve(ctx.caller.group, wanted).routes[0]  # or 403 / 404
+            entry = ModelEntry(
+                wanted, route.upstream.kind, route.upstream.name, wanted.endswith(THINKING_SUFFIX)
+            )
+        return Outcome(200, dict(JSON_HEADERS), orjson.dumps(FORMATS[ctx.call.protocol].single(entry)))
 
     # ------------------------------------------------------------------ chat
 
@@ -456,13 +455,3 @@ def _last_event_end(data: bytes) -> int:
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
-
-
-def _openai_model(model_id: str, owned_by: str, thinking: bool) -> JSONDict:
-    return {
-        "id": model_id,
-        "object": "model",
-        "created": 0,
-        "owned_by": owned_by,
-        "supports_thinking": thinking,
-    }
