@@ -1,0 +1,81 @@
+"""A request in flight inside the router: what the edge handed over, and what goes back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .keys import Caller
+from .protocols.base import WireProtocol
+
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+@dataclass(slots=True)
+class UploadedFile:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class Call:
+    """One caller request, as the edge hands it over (protobuf stops at the server)."""
+
+    protocol: str
+    operation: str
+    body: bytes
+    key: str
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    deadline_unix_ms: int = 0
+    files: list[UploadedFile] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer: a whole body, or a stream of ready-to-write chunks."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    chunks: AsyncIterator[bytes] | None = None
+    error_code: str = ""
+
+
+@dataclass(slots=True)
+class Context:
+    """What dispatch learns about a request as it goes; logged once at its end."""
+
+    call: Call
+    protocol: WireProtocol
+    started: float
+    deadline: float
+    caller: Caller | None = None
+    model: str | None = None
+    upstream: str | None = None
+    stream: bool = False
+    error_code: str = ""
+
+    def entry(self, status: int) -> dict[str, Any]:
+        """The request's one structured log line: who, what, where, how it ended. No key, no body."""
+        return {
+            "request_id": self.call.request_id,
+            "route": f"{self.call.protocol}.{self.call.operation}",
+            "key": self.caller.name if self.caller else None,
+            "group": self.caller.group if self.caller else None,
+            "model": self.model,
+            "upstream": self.upstream,
+            "stream": self.stream,
+            "status": status,
+            "error": self.error_code or None,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
+        }
+
+
+Handler = Callable[[Context], Awaitable[Outcome]]

@@ -1,0 +1,210 @@
+"""Chat requests of every protocol: passthrough when the upstream speaks the caller's protocol,
+translation through the neutral form when it does not, streams relayed or translated event by event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
+from .catalog import Catalog, Resolution, Route
+from .errors import ErrorCode, GatewayError
+from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
+from .protocols.base import WireProtocol
+from .protocols.sse import SSEParser
+from .reasoning_memo import ReasoningMemo, StreamRecorder
+from .upstream import Upstream, UpstreamRequest, UpstreamResponse
+from .upstream_errors import send
+from .wire import last_event_end, parse_json_object, replace_model
+
+THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
+
+
+class ChatHandler:
+    """The handler of every protocol's chat operation."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        upstreams: dict[str, Upstream],
+        protocols: dict[str, WireProtocol],
+        memo: ReasoningMemo,
+    ) -> None:
+        self.catalog = catalog
+        self.upstreams = upstreams
+        self.protocols = protocols
+        self.memo = memo
+
+    async def __call__(self, ctx: Context) -> Outcome:
+        assert ctx.caller is not None
+        call = ctx.call
+        body = parse_json_object(call.body)
+        model = call.params.get("model") or body.get("model")
+        if not isinstance(model, str) or not model:
+            raise GatewayError(ErrorCode.INVALID_REQUEST, "you must provide a model parameter", param="model")
+        ctx.model = model
+        ctx.stream = call.operation == "streamGenerateContent" or body.get("stream") is True
+        resolution = self.catalog.resolve(ctx.caller.group, model)
+        route = resolution.routes[0]
+        upstream = self.upstreams[route.upstream.name]
+        ctx.upstream = route.upstream.name
+        if upstream.protocol == call.protocol and not resolution.thinking:
+            return await self._passthrough(ctx, body, model, route, upstream)
+        return await self._translate(ctx, body, resolution, route, upstream)
+
+    async def _passthrough(
+        self, ctx: Context, body: JSONDict, model: str, route: Route, upstream: Upstream
+    ) -> Outcome:
+        """Same protocol both sides: the caller's bytes go up with only the model changed, and the
+        upstream's bytes come back untouched."""
+        call = ctx.call
+        raw = (
+            call.body
+            if "model" not in body or route.model == model
+            else replace_model(call.body, body, route.model)
+        )
+        request = UpstreamRequest(
+            operation=ctx.protocol.upstream_chat_operation
+            if call.operation in ctx.protocol.chat_operations
+            else call.operation,
+            model=route.model,
+            body=raw,
+            stream=ctx.stream,
+            request_id=call.request_id,
+            deadline=ctx.deadline,
+            headers=dict(call.headers),
+            params=dict(call.params),
+        )
+        response = await send(ctx.call.protocol, upstream, self.protocols[upstream.protocol], request)
+        headers = {"x-torouter-upstream": route.upstream.name}
+        if response.chunks is None:
+            headers["content-type"] = response.headers.get("content-type", "application/json")
+            return Outcome(response.status, headers, response.body)
+        headers.update(SSE_HEADERS)
+        return Outcome(response.status, headers, chunks=self._relay(ctx, upstream, response))
+
+    async def _relay(
+        self, ctx: Context, upstream: Upstream, response: UpstreamResponse
+    ) -> AsyncIterator[bytes]:
+        """Relays complete SSE events as they arrive; a stream cut short ends with an error event."""
+        assert response.chunks is not None
+        terminator = ctx.protocol.stream_terminator
+        pending = b""
+        last_event = b""
+        try:
+            async for chunk in response.chunks:
+                data = pending + chunk
+                cut = last_event_end(data)
+                if cut == 0:
+                    pending = data
+                    continue
+                ready, pending = data[:cut], data[cut:]
+                last_event = ready[-512:]
+                yield ready
+        except GatewayError as failure:
+            ctx.error_code = failure.code.value
+            yield ctx.protocol.errors.stream_event(failure)
+            return
+        finally:
+            await response.aclose()
+        if terminator is not None and terminator not in last_event:
+            error = GatewayError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"upstream {upstream.config.name!r} ended the stream before it was complete",
+            )
+            ctx.error_code = error.code.value
+            yield ctx.protocol.errors.stream_event(error)
+
+    async def _translate(
+        self, ctx: Context, body: JSONDict, resolution: Resolution, route: Route, upstream: Upstream
+    ) -> Outcome:
+        """Different protocols: caller → neutral form → upstream, and back, event by event."""
+        caller_codec = ctx.protocol.chat
+        target = self.protocols[upstream.protocol]
+        upstream_codec = target.chat
+        if caller_codec is None or upstream_codec is None:
+            raise GatewayError(
+                ErrorCode.NOT_IMPLEMENTED,
+                f"translating {ctx.call.protocol} to {upstream.protocol} is not available in this version.",
+            )
+        request = caller_codec.read_request(body)
+        if ctx.call.params.get("model"):
+            request.model = ctx.call.params["model"]
+        request.stream = ctx.stream
+        request.model = route.model
+        if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
+            budget = request.reasoning.budget_tokens if request.reasoning else None
+            request.reasoning = Reasoning(effort=None if budget else THINKING_EFFORT, budget_tokens=budget)
+        assert ctx.caller is not None
+        self.memo.restore(ctx.caller.group, request)
+        upstream_body = orjson.dumps(upstream_codec.write_request(request))
+        response = await send(
+            ctx.call.protocol,
+            upstream,
+            target,
+            UpstreamRequest(
+                operation=target.upstream_chat_operation,
+                model=route.model,
+                body=upstream_body,
+                stream=ctx.stream,
+                request_id=ctx.call.request_id,
+                deadline=ctx.deadline,
+            ),
+        )
+        headers = {"x-torouter-upstream": route.upstream.name}
+        if response.chunks is None:
+            try:
+                parsed = upstream_codec.read_response(parse_json_object(response.body))
+            except GatewayError:
+                raise GatewayError(
+                    ErrorCode.UPSTREAM_ERROR, f"upstream {route.upstream.name!r} sent a malformed response"
+                ) from None
+            if parsed.choices:
+                self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
+            headers.update(JSON_HEADERS)
+            return Outcome(200, headers, orjson.dumps(caller_codec.write_response(parsed)))
+        headers.update(SSE_HEADERS)
+        return Outcome(200, headers, chunks=self._translate_stream(ctx, upstream, target, request, response))
+
+    async def _translate_stream(
+        self,
+        ctx: Context,
+        upstream: Upstream,
+        target: WireProtocol,
+        request: ChatRequest,
+        response: UpstreamResponse,
+    ) -> AsyncIterator[bytes]:
+        assert response.chunks is not None and target.chat is not None and ctx.protocol.chat is not None
+        parser = SSEParser()
+        reader = target.chat.stream_reader()
+        writer = ctx.protocol.chat.stream_writer(request)
+        recorder = StreamRecorder()
+        try:
+            async for chunk in response.chunks:
+                out = b""
+                for event in parser.feed(chunk):
+                    batch = reader.feed(event)
+                    if batch is not None:
+                        recorder.feed(batch)
+                        out += writer.write(batch)
+                if out:
+                    yield out
+        except GatewayError as failure:
+            ctx.error_code = failure.code.value
+            yield writer.fail(failure)
+            return
+        finally:
+            await response.aclose()
+        if reader.finished:
+            assert ctx.caller is not None
+            self.memo.remember(ctx.caller.group, recorder.parts())
+            yield writer.close()
+        else:
+            error = GatewayError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"upstream {upstream.config.name!r} ended the stream before it was complete",
+            )
+            ctx.error_code = error.code.value
+            yield writer.fail(error)

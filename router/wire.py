@@ -1,0 +1,44 @@
+"""The bytes of a request and of a relayed stream: one parse, in-place model edits, event bounds."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from .errors import ErrorCode, GatewayError
+from .ir import JSONDict
+
+
+def parse_json_object(raw: bytes) -> JSONDict:
+    """The one parse of a request body; anything but a JSON object is a 400."""
+    try:
+        value: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"We could not parse the JSON body of your request: {exc.msg} "
+            f"(line {exc.lineno}, column {exc.colno}).",
+        ) from None
+    if not isinstance(value, dict):
+        raise GatewayError(ErrorCode.INVALID_REQUEST, "The request body must be a JSON object.")
+    return value
+
+
+def replace_model(raw: bytes, body: JSONDict, model: str) -> bytes:
+    """The caller's bytes with the top-level ``model`` value replaced, re-encoding only when the
+    value cannot be found exactly once."""
+    old = orjson.dumps(body["model"])
+    pattern = re.compile(rb'"model"\s*:\s*' + re.escape(old))
+    matches = pattern.findall(raw)
+    if len(matches) == 1:
+        return pattern.sub(lambda _: b'"model":' + orjson.dumps(model), raw, count=1)
+    return orjson.dumps({**body, "model": model})
+
+
+def last_event_end(data: bytes) -> int:
+    """The offset just past the last complete SSE event in ``data`` (0 if there is none)."""
+    lf = data.rfind(b"\n\n")
+    crlf = data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
