@@ -20,6 +20,7 @@ from .logs import RequestSink, logging_sink
 from .model_lists import FORMATS
 from .protocols.base import WireProtocol
 from .reasoning_memo import ReasoningMemo
+from .token_count import TokenCounter
 from .upstream import Upstream
 
 __all__ = ["Call", "Dispatcher", "Outcome", "UploadedFile"]
@@ -49,6 +50,7 @@ class Dispatcher:
         for protocol_name in FORMATS:
             self._handlers[(protocol_name, "models.list")] = self._models_list
             self._handlers[(protocol_name, "models.get")] = self._models_get
+        self._handlers[("anthropic", "messages.count_tokens")] = TokenCounter(catalog, upstreams, protocols)
         chat = ChatHandler(catalog, upstreams, protocols, self.memo)
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
