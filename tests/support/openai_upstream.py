@@ -69,34 +69,29 @@ a final chunk with ``delta {}`` and ``finish_reason``, then, only with
 ``usage: null``), then ``data: [DONE]``. Chunks carry ``obfuscation`` padding unless
 ``stream_options.include_obfuscation`` is false or the ``obfuscation`` knob is off. With
 ``n > 1`` the choices' chunks are interleaved round-robin.
+
+The server, request records, fault queues and stream writing shared with ``MockAnthropic``
+live in :mod:`support.mock_server`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import math
 import re
-import secrets
-import socket
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Literal
 
 import orjson
 from aiohttp import web
 from jsonschema import ValidationError
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import schemas
+from .mock_server import WORDS as _WORDS
+from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
 
-FaultKind = Literal["status", "delay", "stall", "disconnect", "die_after", "stall_after", "error_after"]
-Outcome = Literal["pending", "completed", "cancelled", "aborted", "shutdown"]
-Endpoint = Literal["chat.completions", "models"]
 Problem = tuple[str, str | None, str | None]
 """(message, param, code) of an OpenAI ``invalid_request_error``."""
 
@@ -106,10 +101,7 @@ REASONING_MODEL_PREFIXES: Final = ("gpt-5", "o1", "o3", "o4")
 KEYS_URL: Final = "https://platform.openai.com/account/api-keys"
 
 _CHAT_PATH: Final = "/v1/chat/completions"
-_JSON: Final = "application/json"
 _ARG_PIECE: Final = 8
-_MAX_BODY: Final = 64 * 1024 * 1024  # aiohttp's default (1 MiB) is far below what OpenAI accepts
-_WORDS: Final = re.compile(r"\S+\s*")
 
 _DEFAULT_ERRORS: Final[dict[int, tuple[str, str, str | None]]] = {
     400: ("Bad request.", "invalid_request_error", None),
@@ -142,22 +134,13 @@ _DEFAULT_ERRORS: Final[dict[int, tuple[str, str, str | None]]] = {
 # --------------------------------------------------------------------------- faults
 
 
-@dataclass(frozen=True, kw_only=True)
-class Fault:
-    """One scripted misbehaviour, consumed by the next valid request to its endpoint.
+class Fault(BaseFault):
+    """One scripted misbehaviour (see :class:`~support.mock_server.BaseFault`), OpenAI flavour.
 
-    Build them with the class methods. ``delay_s`` is waited first for every kind. Stream-only
-    kinds (``die_after``, ``stall_after``, ``error_after``) on a non-stream request behave as
-    ``disconnect``, ``stall`` and ``status(500, <error>)``.
+    ``delay``, ``stall``, ``disconnect``, ``die_after`` and ``stall_after`` come from the base;
+    the constructors here build OpenAI error bodies. ``error_after`` on a non-stream request
+    behaves as ``status(500, <its error>)``.
     """
-
-    kind: FaultKind
-    http_status: int = 200
-    error: Mapping[str, Any] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    delay_s: float = 0.0
-    after_chunks: int = 0
 
     @classmethod
     def status(
@@ -217,31 +200,6 @@ class Fault:
         )
 
     @classmethod
-    def delay(cls, seconds: float) -> Fault:
-        """Wait ``seconds`` before answering normally (stream: before the headers)."""
-        return cls(kind="delay", delay_s=seconds)
-
-    @classmethod
-    def stall(cls) -> Fault:
-        """Never answer: hold the request until the client goes away or the mock stops."""
-        return cls(kind="stall")
-
-    @classmethod
-    def disconnect(cls, *, delay_s: float = 0.0) -> Fault:
-        """Abort the TCP connection without sending any response."""
-        return cls(kind="disconnect", delay_s=delay_s)
-
-    @classmethod
-    def die_after(cls, chunks: int) -> Fault:
-        """Stream: send status 200 and ``chunks`` chunks, then abort the connection (no [DONE])."""
-        return cls(kind="die_after", after_chunks=chunks)
-
-    @classmethod
-    def stall_after(cls, chunks: int) -> Fault:
-        """Stream: send ``chunks`` chunks, then hang until the client goes away or the mock stops."""
-        return cls(kind="stall_after", after_chunks=chunks)
-
-    @classmethod
     def error_after(
         cls,
         chunks: int,
@@ -255,67 +213,15 @@ class Fault:
         return cls(kind="error_after", after_chunks=chunks, error=error)
 
 
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(eq=False)
-class RecordedRequest:
-    """One request the mock received, and what became of it."""
-
-    seq: int
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    json: Any
-    peer: tuple[str, int] | None
-    request_id: str
-    stream: bool = False
-    fault: Fault | None = None
-    status: int | None = None
-    outcome: Outcome = "pending"
-    response_json: Any = None
-    response_chunks: list[dict[str, Any]] = field(default_factory=list)
-    done_sent: bool = False
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def cancelled(self) -> bool:
-        """True when the client went away before the mock finished answering."""
-        return self.outcome == "cancelled"
-
-    @property
-    def chunks_sent(self) -> int:
-        """Number of ``data: {json}`` frames written (the in-stream error frame included)."""
-        return len(self.response_chunks)
-
-    async def wait_finished(self, timeout_s: float = 5.0) -> Outcome:
-        """Wait until the handler is over; return the outcome."""
-        await asyncio.wait_for(self.finished.wait(), timeout_s)
-        return self.outcome
-
-    def _finish(self, outcome: Outcome) -> None:
-        if self.outcome == "pending":
-            self.outcome = outcome
-        self.finished.set()
-
-
-class _Stopping(Exception):
-    """The mock is shutting down while a handler waits."""
-
-
-class _ClientGone(Exception):
-    """A write failed because the client closed the connection."""
-
-
 # --------------------------------------------------------------------------- the server
 
-Handler = Callable[[web.Request, RecordedRequest], Awaitable[web.StreamResponse]]
 
-
-class MockOpenAI:
+class MockOpenAI(MockServer):
     """Fake OpenAI ``/v1`` server; see the module docstring for behaviour and answer rules."""
+
+    endpoints: ClassVar[tuple[str, ...]] = ("chat.completions", "models")
+    fault_type: ClassVar[type[BaseFault]] = Fault
+    terminator: ClassVar[bytes | None] = b"data: [DONE]\n\n"
 
     def __init__(
         self,
@@ -333,93 +239,32 @@ class MockOpenAI:
         name: str = "",
         shutdown_timeout_s: float = 1.0,
     ) -> None:
-        self.api_key = api_key
-        self.models: list[str] = list(models)
-        self.chunk_delay_s = chunk_delay_s
-        self.echo_key_in_errors = echo_key_in_errors
+        super().__init__(
+            api_key=api_key,
+            models=models,
+            chunk_delay_s=chunk_delay_s,
+            echo_key_in_errors=echo_key_in_errors,
+            name=name,
+            shutdown_timeout_s=shutdown_timeout_s,
+        )
         self.strict = strict
         self.validate_requests = validate_requests
         self.cached_tokens = cached_tokens
         self.reasoning_tokens = reasoning_tokens
         self.reasoning_model_prefixes = tuple(reasoning_model_prefixes)
         self.obfuscation = obfuscation
-        self.name = name
-        self.requests: list[RecordedRequest] = []
-        self._shutdown_timeout_s = shutdown_timeout_s
-        self._faults: dict[Endpoint, deque[Fault]] = {"chat.completions": deque(), "models": deque()}
-        self._arrivals: asyncio.Queue[RecordedRequest] = asyncio.Queue()
-        self._closing = asyncio.Event()
-        self._stopping = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._seq = 0
 
-    # ---- lifecycle
-
-    async def start(self) -> None:
-        """Bind 127.0.0.1 on a free port and serve."""
-        if self._runner is not None:
-            raise RuntimeError("MockOpenAI already started")
-        app = web.Application(client_max_size=_MAX_BODY)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post(_CHAT_PATH, self._route(self._chat))
         app.router.add_get("/v1/models", self._route(self._list_models))
         app.router.add_get("/v1/models/{model:.+}", self._route(self._get_model))
-        app.router.add_route("*", "/{tail:.*}", self._route(self._unknown_path))
-        runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=self._shutdown_timeout_s
-        )
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = int(sock.getsockname()[1])
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._stopping = False
-        self._closing.clear()
-
-    async def stop(self) -> None:
-        """Wake stalled handlers, close every connection and stop serving."""
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        self._stopping = True
-        self._closing.set()
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # ---- addresses and state
-
-    @property
-    def port(self) -> int:
-        """The TCP port (after ``start``)."""
-        if self._port is None:
-            raise RuntimeError("MockOpenAI not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no path)."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>/v1``, as the OpenAI SDK's ``base_url`` takes it."""
         return f"{self.url}/v1"
-
-    @property
-    def open_connections(self) -> int:
-        """TCP connections to the mock currently open (idle keep-alive ones included)."""
-        server = self._runner.server if self._runner is not None else None
-        return len(server.connections) if server is not None else 0
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
@@ -443,121 +288,7 @@ class MockOpenAI:
                 else:
                     schemas.validate("openai", "CreateChatCompletionStreamResponse", chunk, closed=True)
 
-    def faults_pending(self, endpoint: Endpoint = "chat.completions") -> int:
-        """How many queued faults have not been consumed yet."""
-        return len(self._faults[endpoint])
-
-    # ---- scripting
-
-    def enqueue(self, *faults: Fault, endpoint: Endpoint = "chat.completions") -> None:
-        """Queue faults (FIFO); each valid request to ``endpoint`` consumes one."""
-        self._faults[endpoint].extend(faults)
-
-    def clear_faults(self) -> None:
-        """Drop every queued fault."""
-        for queue in self._faults.values():
-            queue.clear()
-
-    def reset(self) -> None:
-        """Forget recorded requests and queued faults (between tests sharing one mock)."""
-        self.clear_faults()
-        self.requests.clear()
-        self._arrivals = asyncio.Queue()
-
-    async def next_request(self, timeout_s: float = 5.0) -> RecordedRequest:
-        """The next request not yet returned by this method, waiting up to ``timeout_s``."""
-        try:
-            return await asyncio.wait_for(self._arrivals.get(), timeout_s)
-        except TimeoutError:
-            raise AssertionError(f"no request reached the mock within {timeout_s}s") from None
-
-    async def wait_for_requests(self, count: int, timeout_s: float = 5.0) -> list[RecordedRequest]:
-        """Wait until at least ``count`` requests were recorded; return them all."""
-        await self._poll(
-            lambda: len(self.requests) >= count,
-            timeout_s,
-            lambda: f"{len(self.requests)} request(s), wanted {count}",
-        )
-        return list(self.requests)
-
-    async def wait_open_connections(self, count: int, timeout_s: float = 5.0) -> None:
-        """Wait until exactly ``count`` TCP connections are open (leak tests)."""
-        await self._poll(
-            lambda: self.open_connections == count,
-            timeout_s,
-            lambda: f"{self.open_connections} open connection(s), wanted {count}",
-        )
-
-    @staticmethod
-    async def _poll(done: Callable[[], bool], timeout_s: float, state: Callable[[], str]) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while not done():
-            if asyncio.get_running_loop().time() >= deadline:
-                raise AssertionError(f"after {timeout_s}s: {state()}")
-            await asyncio.sleep(0.01)
-
-    # ---- plumbing
-
-    def _route(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            rec = await self._record(request)
-            try:
-                response = await handler(request, rec)
-            except asyncio.CancelledError:
-                rec._finish("shutdown" if self._stopping else "cancelled")
-                raise
-            except _ClientGone:
-                rec._finish("cancelled")
-                return web.Response(status=499)
-            except _Stopping:
-                self._abort(request, rec, "shutdown")
-                return web.Response(status=503)
-            if rec.outcome == "pending" and rec.status is None:
-                rec.status = response.status
-            rec._finish("completed")
-            return response
-
-        return handle
-
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        self._seq += 1
-        body = await request.read()
-        parsed: Any = None
-        with contextlib.suppress(orjson.JSONDecodeError):
-            parsed = orjson.loads(body) if body else None
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        rec = RecordedRequest(
-            seq=self._seq,
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            headers=CIMultiDictProxy(CIMultiDict(request.headers)),
-            body=body,
-            json=parsed,
-            peer=(str(peer[0]), int(peer[1])) if peer else None,
-            request_id=f"req_{secrets.token_hex(16)}",
-            stream=isinstance(parsed, dict) and parsed.get("stream") is True,
-        )
-        self.requests.append(rec)
-        self._arrivals.put_nowait(rec)
-        return rec
-
-    def _abort(self, request: web.Request, rec: RecordedRequest, outcome: Outcome) -> None:
-        rec._finish(outcome)
-        if request.transport is not None:
-            request.transport.abort()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but raise ``_Stopping`` as soon as the mock shuts down."""
-        if seconds <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-            raise _Stopping
-
-    async def _hang(self) -> None:
-        await self._closing.wait()
-        raise _Stopping
+    # ---- protocol hooks
 
     def _headers(self, rec: RecordedRequest, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {
@@ -568,6 +299,12 @@ class MockOpenAI:
         }
         headers.update(extra or {})
         return headers
+
+    def _error_body(self, rec: RecordedRequest, error: Mapping[str, Any]) -> dict[str, Any]:
+        return {"error": dict(error)}
+
+    def _stream_error_frame(self, rec: RecordedRequest, error: Mapping[str, Any]) -> dict[str, Any]:
+        return {"error": dict(error)}
 
     def _error(
         self,
@@ -583,25 +320,9 @@ class MockOpenAI:
         error = {"message": self._leaky(rec, message), "type": error_type, "param": param, "code": code}
         return self._json(rec, status, {"error": error}, headers)
 
-    def _json(
-        self, rec: RecordedRequest, status: int, payload: Any, headers: Mapping[str, str] | None = None
-    ) -> web.Response:
-        rec.status = status
-        rec.response_json = payload
-        return web.Response(
-            status=status, body=orjson.dumps(payload), content_type=_JSON, headers=self._headers(rec, headers)
-        )
-
-    def _leaky(self, rec: RecordedRequest, message: str) -> str:
-        """With ``echo_key_in_errors``, make ``message`` carry the full key the caller sent."""
-        if not self.echo_key_in_errors:
-            return message
-        key = _bearer(rec.headers.get("Authorization", ""))
-        return f"{message} (request key: {key})"
-
     def _check_auth(self, rec: RecordedRequest) -> web.Response | None:
         header = rec.headers.get("Authorization", "")
-        key = _bearer(header)
+        key = bearer(header)
         if not header.strip() or (header.lower().startswith("bearer") and not key):
             return self._error(
                 rec,
@@ -751,37 +472,6 @@ class MockOpenAI:
             )
         return None
 
-    # ---- faults
-
-    async def _take_fault(
-        self, request: web.Request, rec: RecordedRequest, endpoint: Endpoint
-    ) -> web.StreamResponse | None:
-        """Apply the next queued fault; a response means "answer this", None "go on normally"."""
-        queue = self._faults[endpoint]
-        if not queue:
-            return None
-        fault = rec.fault = queue.popleft()
-        await self._sleep(fault.delay_s)
-        if fault.kind == "delay" or (
-            rec.stream and fault.kind in ("die_after", "stall_after", "error_after")
-        ):
-            return None
-        if fault.kind in ("stall", "stall_after"):
-            await self._hang()
-        if fault.kind in ("disconnect", "die_after"):
-            self._abort(request, rec, "aborted")
-            return web.Response(status=499)
-        if fault.kind == "error_after":
-            fault = Fault.status(500, **_error_kwargs(fault.error))
-        if fault.body is not None:
-            rec.status = fault.http_status
-            return web.Response(
-                status=fault.http_status, body=fault.body, headers=self._headers(rec, fault.headers)
-            )
-        error = dict(fault.error or {})
-        error["message"] = self._leaky(rec, str(error.get("message", "")))
-        return self._json(rec, fault.http_status, {"error": error}, fault.headers)
-
     # ---- streaming
 
     async def _stream(
@@ -794,49 +484,7 @@ class MockOpenAI:
                 obfuscation=self.obfuscation and options.get("include_obfuscation") is not False,
             )
         )
-        fault = rec.fault if rec.fault is not None and rec.fault.kind != "delay" else None
-        response = web.StreamResponse(status=200, headers=self._headers(rec, self._rate_headers()))
-        response.content_type = "text/event-stream"
-        response.charset = "utf-8"
-        response.headers["cache-control"] = "no-cache"
-        rec.status = 200
-        try:
-            await response.prepare(request)
-            limit = len(chunks) if fault is None else min(fault.after_chunks, len(chunks))
-            for index, chunk in enumerate(chunks[:limit]):
-                if index and self.chunk_delay_s:
-                    await self._sleep(self.chunk_delay_s)
-                await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-                rec.response_chunks.append(chunk)
-            if fault is None:
-                await response.write(b"data: [DONE]\n\n")
-                rec.done_sent = True
-                await response.write_eof()
-                return response
-            if fault.kind == "error_after":
-                error = dict(fault.error or {})
-                error["message"] = self._leaky(rec, str(error.get("message", "")))
-                frame = {"error": error}
-                await response.write(b"data: " + orjson.dumps(frame) + b"\n\n")
-                rec.response_chunks.append(frame)
-                await response.write_eof()
-                return response
-            if fault.kind == "stall_after":
-                await self._hang()
-            await self._drain(request)
-            self._abort(request, rec, "aborted")
-            return response
-        except ConnectionResetError as exc:
-            raise _ClientGone from exc
-
-    @staticmethod
-    async def _drain(request: web.Request) -> None:
-        """Let written bytes leave the socket before an abort (abort drops the write buffer)."""
-        transport = request.transport
-        for _ in range(200):
-            if transport is None or transport.get_write_buffer_size() == 0:
-                return
-            await asyncio.sleep(0.005)
+        return await self._send_stream(request, rec, chunks, self._rate_headers())
 
 
 # --------------------------------------------------------------------------- answers
@@ -1116,39 +764,6 @@ def reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
     return "Mock reply to: " + (message_text(last_user) if last_user is not None else "")
 
 
-def sample(schema: Any, *, text: str = "mock") -> Any:
-    """A deterministic instance of a (simple) JSON schema, strings set to ``text``."""
-    if not isinstance(schema, Mapping):
-        return {}
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    for union in ("anyOf", "oneOf", "allOf"):
-        if schema.get(union):
-            return sample(schema[union][0], text=text)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "string"
-    if kind == "object":
-        properties: Mapping[str, Any] = schema.get("properties") or {}
-        wanted = schema.get("required") or list(properties)
-        return {name: sample(properties.get(name, {}), text=text) for name in wanted}
-    if kind == "array":
-        return [sample(schema.get("items", {}), text=text) for _ in range(int(schema.get("minItems", 0)))]
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return text
-
-
 # --------------------------------------------------------------------------- OpenAI's messages
 
 
@@ -1157,16 +772,6 @@ def mask_key(key: str) -> str:
     if len(key) <= 12:
         return key
     return key[:8] + "*" * (len(key) - 12) + key[-4:]
-
-
-def _bearer(header: str) -> str:
-    scheme, _, token = header.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else header.strip()
-
-
-def _error_kwargs(error: Mapping[str, Any] | None) -> dict[str, Any]:
-    error = error or {}
-    return {"message": error.get("message"), "error_type": error.get("type"), "code": error.get("code")}
 
 
 def openai_param(path: Sequence[str | int]) -> str | None:
