@@ -154,6 +154,10 @@ class Tool:
     strict: bool | None = None
     cache: CacheHint | None = None
     extra: JSONDict = field(default_factory=dict)
+    # A tool built into one provider's API (an Anthropic server tool such as ``web_search``, whose
+    # wire type, e.g. ``web_search_20250305``, this holds). Only the codec of the request's dialect
+    # can write it; every other codec rejects it with a 400 naming the tool.
+    builtin: str | None = None
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from .upstream import UpstreamKind
 BUILTINS = (
     "torouter.router.protocols.builtin",
     "torouter.plugins.openai",
+    "torouter.plugins.anthropic",
     "torouter.plugins.echo",
 )
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from support.anthropic_upstream import MockAnthropic
 from support.gateway import Gateway
 from support.openai_upstream import MockOpenAI
 from support.stack import Stack, stack_config
@@ -19,9 +20,10 @@ async def stack() -> AsyncIterator[Stack]:
             name="leaky", echo_key_in_errors=True, api_key="sk-leaky-9f8e7d6c5b4a39281706aBCD"
         ) as leaky,
         MockOpenAI(name="other", models=["secret-model"], api_key="sk-other-0011223344556677") as other,
-        Gateway(stack_config(upstream, leaky, other)) as gateway,
+        MockAnthropic(name="claude") as claude,
+        Gateway(stack_config(upstream, leaky, other, claude)) as gateway,
     ):
-        yield Stack(gateway, upstream, leaky, other)
+        yield Stack(gateway, upstream, leaky, other, claude)
 
 
 @pytest.fixture

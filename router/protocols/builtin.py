@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..hookspecs import hookimpl
 from .anthropic.errors import AnthropicErrors
+from .anthropic.messages import AnthropicMessagesCodec
 from .base import WireProtocol
 from .gemini.errors import GeminiErrors
 from .openai.chat import OpenAIChatCodec
@@ -24,5 +25,14 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             upstream_chat_operation="chat.completions",
         )
     )
-    register(WireProtocol("anthropic", AnthropicErrors(), stream_terminator=b"message_stop"))
+    register(
+        WireProtocol(
+            "anthropic",
+            AnthropicErrors(),
+            AnthropicMessagesCodec(),
+            stream_terminator=b"message_stop",
+            chat_operations=frozenset({"messages"}),
+            upstream_chat_operation="messages",
+        )
+    )
     register(WireProtocol("gemini", GeminiErrors()))

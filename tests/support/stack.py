@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anthropic
 import openai
 
+from support.anthropic_upstream import MockAnthropic
 from support.gateway import Gateway, free_port
 from support.openai_upstream import MockOpenAI
 
@@ -18,6 +20,7 @@ KEYS = {
     "badcred": "tr-test-badcred-key",
     "leaky": "tr-test-leaky-key",
     "slow": "tr-test-slow-key",
+    "claude": "tr-test-claude-key",
 }
 
 
@@ -29,18 +32,27 @@ class Stack:
     upstream: MockOpenAI  # group "openai" (also "badcred" with a wrong key, "slow")
     leaky: MockOpenAI  # group "leaky": echoes the key it received in its error messages
     other: MockOpenAI  # group "other": the only upstream serving "secret-model"
+    claude: MockAnthropic  # group "claude"
 
     def client(self, group: str = "openai", *, prefix: str = "/v1", **kwargs: Any) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
             base_url=f"{self.gateway.base_url}{prefix}", api_key=KEYS[group], max_retries=0, **kwargs
         )
 
+    def anthropic(self, group: str = "claude", **kwargs: Any) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(
+            base_url=self.gateway.base_url, api_key=KEYS[group], max_retries=0, **kwargs
+        )
+
     def reset(self) -> None:
+        self.claude.reset()
         for mock in (self.upstream, self.leaky, self.other):
             mock.reset()
 
 
-def stack_config(upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI) -> dict[str, Any]:
+def stack_config(
+    upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI, claude: MockAnthropic
+) -> dict[str, Any]:
     return {
         "upstreams": {
             "oai": {
@@ -80,11 +92,18 @@ def stack_config(upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI) -> 
                 "api_key": "sk-dead",
                 "models": ["gpt-4o-mini"],
             },
+            "claude": {
+                "kind": "anthropic",
+                "base_url": claude.base_url,
+                "api_key": claude.api_key,
+                "models": list(claude.models),
+            },
             "echo": {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo-1", "*"]},
         },
         "groups": {
             "openai": {"upstreams": ["oai"], "model_map": {"house-model": "gpt-4o-mini"}},
             "demo": {"upstreams": ["echo"]},
+            "claude": {"upstreams": ["claude"]},
             "other": {"upstreams": ["oai-other"]},
             "dead": {"upstreams": ["dead"]},
             "badcred": {"upstreams": ["oai-badcred"]},

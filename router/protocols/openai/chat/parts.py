@@ -17,6 +17,8 @@ from ....ir import (
     RefusalPart,
     TextPart,
 )
+from ...common import data_url as _data_url
+from ...common import split_data_url as _split_data_url
 from .residual import _nest, _put, _sub, _take, _without
 from .validate import _invalid, _obj, _opt_str, _req_dict, _req_str
 
@@ -84,24 +86,7 @@ def _take_cache(part: JSONDict, rest: JSONDict) -> CacheHint | None:
     return CacheHint()
 
 
-def _split_data_url(url: str) -> tuple[str, str] | None:
-    """(media type, base64 data) of a ``data:<type>;base64,<data>`` URL, else None."""
-    if not url.startswith("data:"):
-        return None
-    header, comma, data = url[5:].partition(",")
-    if not comma or not header.endswith(";base64"):
-        return None
-    media_type = header[: -len(";base64")]
-    if not media_type or ";" in media_type:
-        return None  # parameters (charset=...) would not survive the split: keep the URL
-    return media_type, data
-
-
 # ---------------------------------------------------------------------------- writing
-
-
-def _data_url(media_type: str | None, data: str) -> str:
-    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
 
 
 def _is_content(part: Part) -> TypeGuard[ContentPart]:

@@ -2,9 +2,10 @@
 
 Readers copy an object and take out of the copy what the neutral form holds (``_take``,
 ``_nest``, ``_without``); writers of ``DIALECT`` objects start from that copy and write the
-neutral values over it (``_sub``, ``_put``). A field with a deprecated twin (``max_tokens``,
-``functions``, ``function_call``) keeps the spelling the caller used (``_take_pair``,
-``_write_pair``). The rules are in the package docstring.
+neutral values over it (``_sub``, ``_put``); those generic helpers live in
+:mod:`torouter.router.protocols.common`, shared with the other codecs. A field with a deprecated
+twin (``max_tokens``, ``functions``, ``function_call``) keeps the spelling the caller used
+(``_take_pair``, ``_write_pair``). The rules are in the package docstring.
 """
 
 from __future__ import annotations
@@ -12,47 +13,30 @@ from __future__ import annotations
 from typing import Final, TypeVar
 
 from ....ir import JSONDict
+from ...common import drop_stale as _drop_stale
+from ...common import nest as _nest
+from ...common import put as _put
+from ...common import sub as _sub
+from ...common import take as _take
+from ...common import without as _without
+
+__all__ = [
+    "DIALECT",
+    "_drop_stale",
+    "_nest",
+    "_put",
+    "_sub",
+    "_take",
+    "_take_pair",
+    "_tool_kind",
+    "_use_legacy",
+    "_without",
+    "_write_pair",
+]
 
 DIALECT: Final = "openai"
 
 _T = TypeVar("_T")
-
-
-def _take(rest: JSONDict, key: str, value: _T | None) -> _T | None:
-    """``value`` (read from ``key``); the key leaves the residual when the neutral form holds it."""
-    if value is not None:
-        rest.pop(key, None)
-    return value
-
-
-def _nest(rest: JSONDict, key: str, leftover: JSONDict) -> None:
-    """Keep a nested object's leftovers under its key, or drop the key when nothing is left."""
-    if leftover:
-        rest[key] = leftover
-    else:
-        rest.pop(key, None)
-
-
-def _without(obj: JSONDict, *keys: str) -> JSONDict:
-    return {k: v for k, v in obj.items() if k not in keys}
-
-
-def _sub(obj: JSONDict, key: str) -> JSONDict:
-    """A copy of the nested residual under ``key`` (empty when there is none)."""
-    value = obj.get(key)
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def _put(out: JSONDict, key: str, value: object) -> None:
-    if value is not None:
-        out[key] = value
-
-
-def _drop_stale(out: JSONDict, *keys: str) -> None:
-    """Remove originals kept for a value the neutral form no longer has (nulls stay)."""
-    for key in keys:
-        if out.get(key) is not None:
-            del out[key]
 
 
 def _use_legacy(out: JSONDict, new: str, legacy: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import orjson
 
-from ....errors import ErrorCode, GatewayError, code_for_status
+from ....errors import GatewayError
 from ....ir import (
     ChatRequest,
     Finish,
@@ -26,6 +26,7 @@ from ....ir import (
     Usage,
     UsageReport,
 )
+from ...common import failure_error as _failure_error
 from ...sse import format_event
 from ..errors import error_object
 from .residual import DIALECT
@@ -49,14 +50,6 @@ def _add_text(delta: JSONDict, event: TextDelta | ReasoningDelta | RefusalDelta)
     else:
         key = "refusal"
     delta[key] = delta.get(key, "") + event.text
-
-
-def _failure_error(failure: StreamFailure) -> GatewayError:
-    try:
-        code = ErrorCode(failure.code)
-    except ValueError:
-        code = code_for_status(failure.status)
-    return GatewayError(code, failure.message, status=failure.status)
 
 
 class OpenAIChatStreamWriter:

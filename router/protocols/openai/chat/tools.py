@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ....ir import ChatRequest, JSONDict, Tool, ToolChoice
+from ...common import reject_builtin_tools
 from .residual import _drop_stale, _nest, _put, _sub, _take, _take_pair, _tool_kind, _without, _write_pair
 from .validate import (
     _invalid,
@@ -138,6 +139,8 @@ def _read_legacy_tool_choice(value: object) -> ToolChoice:
 
 
 def _write_tools(out: JSONDict, tools: list[Tool] | None, native: bool) -> None:
+    if not native:
+        reject_builtin_tools(tools, "an OpenAI chat upstream")
     if tools is not None and not tools and not native:
         tools = None  # OpenAI rejects an empty tools array
     current = None if tools is None else [_write_tool(t, native) for t in tools]

@@ -1,0 +1,243 @@
+"""Helpers every JSON codec shares: shape checks that name a field by its path, residuals, and
+``data:`` URLs. Nothing here knows a protocol.
+
+Shape checks raise ``Malformed`` naming the offending field by its path (``messages[2].role``);
+a codec turns it into a 400 for a caller's request, a 502 for an upstream's response, or a
+``StreamFailure`` in a stream.
+
+``reject_builtin_tools`` is the one check every writer of a foreign request makes on its tools;
+``failure_error`` turns a stream's failure back into the error a stream writer reports.
+
+Residuals keep what the neutral form cannot hold, shaped like the JSON it came from: a reader
+copies an object and takes out of the copy what the neutral form holds (``take``, ``nest``,
+``without``); a writer of its own dialect starts from that copy and writes the neutral values over
+it (``sub``, ``put``, ``drop_stale``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeVar
+
+import orjson
+
+from ..errors import ErrorCode, GatewayError, code_for_status
+from ..ir import JSONDict, StreamFailure, Tool
+
+_MAX_SHOWN: Final = 100  # characters of an offending value quoted in a message
+
+_T = TypeVar("_T")
+
+
+# ---------------------------------------------------------------------------- shape checks
+
+
+class Malformed(Exception):
+    """A JSON value of the wrong shape; ``param`` is its path (``messages[2].role``)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def shown(value: object) -> str:
+    """A value as the client sent it (JSON), cut short when long."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # not from a JSON parse (an integer beyond 64 bits, ...)
+        text = json_type(value)
+    return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}…"
+
+
+def join_path(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+def wrong(path: str, expected: str, value: object) -> Malformed:
+    got = json_type(value)
+    return Malformed(path, f"Invalid type for '{path}': expected {expected}, but got {got} instead.")
+
+
+def invalid(path: str, value: object, allowed: tuple[str, ...]) -> Malformed:
+    listed = ", ".join(shown(a) for a in allowed)
+    return Malformed(path, f"Invalid value for '{path}': {shown(value)}. Supported values are: {listed}.")
+
+
+def obj(value: object, path: str) -> JSONDict:
+    if not isinstance(value, dict):
+        raise wrong(path, "an object", value)
+    return value
+
+
+def required(obj: JSONDict, key: str, parent: str) -> None:
+    if key not in obj:
+        path = join_path(parent, key)
+        raise Malformed(path, f"Missing required parameter: '{path}'.")
+
+
+def opt_str(obj: JSONDict, key: str, parent: str) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise wrong(join_path(parent, key), "a string", value)
+
+
+def req_str(obj: JSONDict, key: str, parent: str) -> str:
+    required(obj, key, parent)
+    value = opt_str(obj, key, parent)
+    if value is None:
+        raise wrong(join_path(parent, key), "a string", None)
+    return value
+
+
+def opt_int(obj: JSONDict, key: str, parent: str) -> int | None:
+    value = obj.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise wrong(join_path(parent, key), "an integer", value)
+
+
+def opt_num(obj: JSONDict, key: str, parent: str) -> float | None:
+    value = obj.get(key)
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise wrong(join_path(parent, key), "a number", value)
+
+
+def opt_bool(obj: JSONDict, key: str, parent: str) -> bool | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise wrong(join_path(parent, key), "a boolean", value)
+
+
+def opt_dict(obj: JSONDict, key: str, parent: str) -> JSONDict | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise wrong(join_path(parent, key), "an object", value)
+
+
+def req_dict(obj: JSONDict, key: str, parent: str) -> JSONDict:
+    required(obj, key, parent)
+    value = opt_dict(obj, key, parent)
+    if value is None:
+        raise wrong(join_path(parent, key), "an object", None)
+    return value
+
+
+def opt_list(obj: JSONDict, key: str, parent: str) -> list[Any] | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, list):
+        return value
+    raise wrong(join_path(parent, key), "an array", value)
+
+
+def req_list(obj: JSONDict, key: str, parent: str) -> list[Any]:
+    required(obj, key, parent)
+    value = opt_list(obj, key, parent)
+    if value is None:
+        raise wrong(join_path(parent, key), "an array", None)
+    return value
+
+
+# ---------------------------------------------------------------------------- residuals
+
+
+def take(rest: JSONDict, key: str, value: _T | None) -> _T | None:
+    """``value`` (read from ``key``); the key leaves the residual when the neutral form holds it."""
+    if value is not None:
+        rest.pop(key, None)
+    return value
+
+
+def nest(rest: JSONDict, key: str, leftover: JSONDict) -> None:
+    """Keep a nested object's leftovers under its key, or drop the key when nothing is left."""
+    if leftover:
+        rest[key] = leftover
+    else:
+        rest.pop(key, None)
+
+
+def without(obj: JSONDict, *keys: str) -> JSONDict:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+def sub(obj: JSONDict, key: str) -> JSONDict:
+    """A copy of the nested residual under ``key`` (empty when there is none)."""
+    value = obj.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def put(out: JSONDict, key: str, value: object) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def drop_stale(out: JSONDict, *keys: str) -> None:
+    """Remove originals kept for a value the neutral form no longer has (nulls stay)."""
+    for key in keys:
+        if out.get(key) is not None:
+            del out[key]
+
+
+# ---------------------------------------------------------------------------- data URLs
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a ``data:<type>;base64,<data>`` URL, else None."""
+    if not url.startswith("data:"):
+        return None
+    header, comma, data = url[5:].partition(",")
+    if not comma or not header.endswith(";base64"):
+        return None
+    media_type = header[: -len(";base64")]
+    if not media_type or ";" in media_type:
+        return None  # parameters (charset=...) would not survive the split: keep the URL
+    return media_type, data
+
+
+def data_url(media_type: str | None, data: str) -> str:
+    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
+
+
+# ---------------------------------------------------------------------------- foreign tools
+
+
+def reject_builtin_tools(tools: list[Tool] | None, upstream: str) -> None:
+    """Raise a 400 naming the first tool built into another provider's API (``Tool.builtin``):
+    a writer of a foreign request cannot give its upstream (``upstream`` names it) such a tool."""
+    for i, tool in enumerate(tools or ()):
+        if tool.builtin is not None:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST,
+                f"The tool '{tool.name}' (type '{tool.builtin}') runs inside another provider's API and "
+                f"cannot be sent to {upstream}; remove it from 'tools' or use a model of that provider.",
+                param=f"tools[{i}]",
+            )
+
+
+# ---------------------------------------------------------------------------- stream failures
+
+
+def failure_error(failure: StreamFailure) -> GatewayError:
+    """The gateway error a StreamFailure stands for, for a writer's terminal error event."""
+    try:
+        code = ErrorCode(failure.code)
+    except ValueError:
+        code = code_for_status(failure.status)
+    return GatewayError(code, failure.message, status=failure.status)

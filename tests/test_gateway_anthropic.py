@@ -1,0 +1,255 @@
+"""Anthropic both ways, end to end: the anthropic SDK on Claude, OpenAI and echo groups, and the
+openai SDK on a Claude group, against strict mock upstreams."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import orjson
+import pytest
+
+from support.anthropic_upstream import Fault as AnthropicFault
+from support.openai_upstream import Fault as OpenAIFault
+from support.schemas import validate
+from support.stack import KEYS, Stack
+
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+OPENAI_WEATHER_TOOL: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": WEATHER_TOOL["input_schema"],
+    },
+}
+
+
+# ---------------------------------------------------------------------------- passthrough
+
+
+async def test_passthrough_keeps_body_headers_and_bytes(fresh: Stack) -> None:
+    body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 100,
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}]}],
+    }
+    raw = json.dumps(body, indent=2).encode()
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{fresh.gateway.base_url}/v1/messages",
+            content=raw,
+            headers={
+                "x-api-key": KEYS["claude"],
+                "anthropic-version": "2023-06-01",
+                "anthropic-beta": "prompt-caching-2024-07-31",
+                "content-type": "application/json",
+            },
+        )
+    assert response.status_code == 200, response.text
+    sent = fresh.claude.requests[-1]
+    assert sent.body == raw
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    assert sent.headers["anthropic-beta"] == "prompt-caching-2024-07-31"
+    assert sent.headers["x-api-key"] == fresh.claude.api_key
+    assert response.content == orjson.dumps(sent.response_json)
+
+
+async def test_anthropic_sdk_on_a_claude_group_streams(fresh: Stack) -> None:
+    client = fresh.anthropic()
+    async with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=200, messages=[{"role": "user", "content": "Hi there"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text == "Mock reply to: Hi there"
+    assert final.stop_reason == "end_turn"
+
+
+# ---------------------------------------------------------------------------- OpenAI SDK on Claude
+
+
+async def test_openai_sdk_on_a_claude_group(fresh: Stack) -> None:
+    client = fresh.client("claude")
+    reply = await client.chat.completions.create(
+        model="gpt-5",  # the built-in map: claude-sonnet-4-5
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
+        max_completion_tokens=300,
+        stop=["END", "   "],  # whitespace-only stops are dropped: Anthropic rejects them
+        user="user-123",
+    )
+    sent = fresh.claude.requests[-1].json
+    assert sent["model"] == "claude-sonnet-4-5" and sent["max_tokens"] == 300
+    assert sent["system"] == [{"type": "text", "text": "Be brief."}] or sent["system"] == "Be brief."
+    assert sent["stop_sequences"] == ["END"] and sent["metadata"] == {"user_id": "user-123"}
+    assert reply.choices[0].message.content == "Mock reply to: Hello"
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    validate("openai", "CreateChatCompletionResponse", reply.model_dump(exclude_unset=True))
+
+
+async def test_openai_sdk_tool_round_trip_on_claude_streamed(fresh: Stack) -> None:
+    client = fresh.client("claude")
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    async with client.chat.completions.stream(
+        model="claude-haiku-4-5", messages=messages, tools=[OPENAI_WEATHER_TOOL], max_completion_tokens=400
+    ) as stream:
+        first = await stream.get_final_completion()
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "mock"}
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = await client.chat.completions.create(
+        model="claude-haiku-4-5", messages=messages, tools=[OPENAI_WEATHER_TOOL], max_completion_tokens=400
+    )
+    assert second.choices[0].message.content == "Mock reply to tool results: sunny"
+    last = fresh.claude.requests[-1].json["messages"]
+    assert last[-1]["role"] == "user" and last[-1]["content"][0]["type"] == "tool_result"
+
+
+async def test_thinking_survives_tool_turns_through_the_openai_protocol(fresh: Stack) -> None:
+    """The mock rejects a tool-use turn whose signed thinking block is missing: the router must
+    put back what the OpenAI caller could not carry."""
+    client = fresh.client("claude")
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = await client.chat.completions.create(
+        model="claude-sonnet-4-5-thinking", messages=messages, tools=[OPENAI_WEATHER_TOOL]
+    )
+    sent = fresh.claude.requests[-1].json
+    assert sent["thinking"]["type"] == "enabled" and sent["max_tokens"] > sent["thinking"]["budget_tokens"]
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = await client.chat.completions.create(
+        model="claude-sonnet-4-5-thinking", messages=messages, tools=[OPENAI_WEATHER_TOOL]
+    )
+    assert second.choices[0].message.content
+    replayed = fresh.claude.requests[-1].json["messages"][1]["content"]
+    assert replayed[0]["type"] == "thinking" and replayed[0]["signature"]
+
+
+# ---------------------------------------------------------------------------- Anthropic SDK elsewhere
+
+
+async def test_anthropic_sdk_on_an_openai_group(fresh: Stack) -> None:
+    client = fresh.anthropic("openai")
+    message = await client.messages.create(
+        model="gpt-4o-mini",
+        max_tokens=300,
+        system="Be brief.",
+        messages=[{"role": "user", "content": "Hello"}],
+        stop_sequences=["END"],
+    )
+    sent = fresh.upstream.requests[-1].json
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."} or sent["messages"][0][
+        "role"
+    ] in (
+        "system",
+        "developer",
+    )
+    assert sent["stop"] == ["END"] or sent["stop"] == "END"
+    assert message.content[0].type == "text" and message.content[0].text == "Mock reply to: Hello"
+    assert message.stop_reason == "end_turn" and message.usage.input_tokens > 0
+
+
+async def test_anthropic_sdk_tool_use_streamed_from_an_openai_group(fresh: Stack) -> None:
+    client = fresh.anthropic("openai")
+    async with client.messages.stream(
+        model="gpt-4o-mini",
+        max_tokens=300,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+    ) as stream:
+        final = await stream.get_final_message()
+    tool_use = next(block for block in final.content if block.type == "tool_use")
+    assert tool_use.name == "get_weather" and tool_use.input == {"city": "mock"}
+    assert final.stop_reason == "tool_use"
+    second = await client.messages.create(
+        model="gpt-4o-mini",
+        max_tokens=300,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        messages=[
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]},  # type: ignore[misc]
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny"}],
+            },
+        ],
+    )
+    assert second.content[0].type == "text" and "sunny" in second.content[0].text
+
+
+async def test_anthropic_sdk_on_the_echo_group(fresh: Stack) -> None:
+    message = await fresh.anthropic("demo").messages.create(
+        model="anything", max_tokens=50, messages=[{"role": "user", "content": "echo me"}]
+    )
+    assert message.content[0].type == "text" and message.content[0].text == "echo me"
+
+
+# ---------------------------------------------------------------------------- count_tokens, errors
+
+
+async def test_count_tokens_passthrough_and_estimate(fresh: Stack) -> None:
+    exact = await fresh.anthropic().messages.count_tokens(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "one two three"}]
+    )
+    assert exact.input_tokens > 0 and fresh.claude.requests[-1].path.endswith("/v1/messages/count_tokens")
+    raw = await fresh.anthropic("openai").messages.with_raw_response.count_tokens(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three"}]
+    )
+    assert raw.headers["x-torouter-token-count"] == "estimate" and (await raw.parse()).input_tokens > 0
+
+
+async def test_upstream_overload_is_529_for_anthropic_callers_and_503_for_openai(fresh: Stack) -> None:
+    fresh.claude.enqueue(AnthropicFault.overloaded())
+    with pytest.raises(anthropic.InternalServerError) as anthropic_side:
+        await fresh.anthropic().messages.create(
+            model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert anthropic_side.value.status_code == 529
+    fresh.claude.enqueue(AnthropicFault.overloaded())
+    with pytest.raises(openai.APIStatusError) as openai_side:
+        await fresh.client("claude").chat.completions.create(
+            model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert openai_side.value.status_code == 503
+
+
+async def test_anthropic_errors_are_anthropic_shaped(fresh: Stack) -> None:
+    client = fresh.anthropic()
+    with pytest.raises(anthropic.NotFoundError):
+        await client.messages.create(
+            model="no-such", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    with pytest.raises(anthropic.AuthenticationError):
+        await anthropic.AsyncAnthropic(
+            base_url=fresh.gateway.base_url, api_key="bad", max_retries=0
+        ).messages.create(model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError, match="'n' must be 1"):  # Claude cannot honour n > 1
+        await fresh.client("claude").chat.completions.create(
+            model="claude-haiku-4-5", messages=[{"role": "user", "content": "x"}], n=2
+        )
+
+
+async def test_mid_stream_failure_is_an_anthropic_error_event(fresh: Stack) -> None:
+    fresh.upstream.enqueue(OpenAIFault.die_after(3))
+    client = fresh.anthropic("openai")
+    with pytest.raises(anthropic.APIStatusError):
+        async with client.messages.stream(
+            model="gpt-4o-mini", max_tokens=100, messages=[{"role": "user", "content": "one two three four"}]
+        ) as stream:
+            await stream.get_final_message()
