@@ -253,3 +253,175 @@ async def test_mid_stream_failure_is_an_anthropic_error_event(fresh: Stack) -> N
             model="gpt-4o-mini", max_tokens=100, messages=[{"role": "user", "content": "one two three four"}]
         ) as stream:
             await stream.get_final_message()
+
+
+# ---------------------------------------------------------------------------- more of the mapping
+
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+async def test_openai_images_reach_claude_as_image_blocks(fresh: Stack) -> None:
+    await fresh.client("claude").chat.completions.create(
+        model="claude-haiku-4-5",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in these?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+                ],
+            }
+        ],
+    )
+    blocks = fresh.claude.requests[-1].json["messages"][0]["content"]
+    assert blocks[1] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PNG_1PX},
+    }
+    assert blocks[2] == {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}
+
+
+async def test_anthropic_images_reach_openai_as_image_parts(fresh: Stack) -> None:
+    await fresh.anthropic("openai").messages.create(
+        model="gpt-4o-mini",
+        max_tokens=50,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PNG_1PX},
+                    },
+                    {"type": "text", "text": "Describe it"},
+                ],
+            }
+        ],
+    )
+    parts = fresh.upstream.requests[-1].json["messages"][0]["content"]
+    assert parts[0] == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}}
+
+
+async def test_structured_output_and_reasoning_effort_on_claude(fresh: Stack) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    reply = await fresh.client("claude").chat.completions.create(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "Name a city"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "city", "schema": schema, "strict": True},
+        },
+        reasoning_effort="low",
+        max_completion_tokens=5000,
+    )
+    sent = fresh.claude.requests[-1].json
+    assert sent["output_config"]["format"] == {"type": "json_schema", "schema": schema}
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
+
+
+async def test_openai_stream_from_claude_with_usage_and_reasoning_content(fresh: Stack) -> None:
+    stream = await fresh.client("claude").chat.completions.create(
+        model="claude-sonnet-4-5-thinking",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    reasoning, content, usage, roles = "", "", None, 0
+    async for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta.model_dump()
+            reasoning += delta.get("reasoning_content") or ""
+            content += delta.get("content") or ""
+            roles += delta.get("role") == "assistant"
+    assert roles == 1 and content == "Mock reply to: Hi" and reasoning
+    assert usage is not None and usage.completion_tokens > 0 and usage.prompt_tokens > 0
+
+
+async def test_thinking_replayed_after_a_streamed_turn(fresh: Stack) -> None:
+    client = fresh.client("claude")
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    async with client.chat.completions.stream(
+        model="claude-sonnet-4-5-thinking", messages=messages, tools=[OPENAI_WEATHER_TOOL]
+    ) as stream:
+        first = await stream.get_final_completion()
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    messages += [
+        {
+            "role": "assistant",
+            "tool_calls": [call.model_dump(exclude_none=True, exclude={"parsed_arguments"})],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = await client.chat.completions.create(
+        model="claude-sonnet-4-5-thinking", messages=messages, tools=[OPENAI_WEATHER_TOOL]
+    )
+    assert second.choices[0].message.content == "Mock reply to tool results: sunny"
+
+
+async def test_anthropic_thinking_maps_to_reasoning_effort_on_openai(fresh: Stack) -> None:
+    await fresh.anthropic("openai").messages.create(
+        model="gpt-5-mini",
+        max_tokens=20000,
+        thinking={"type": "enabled", "budget_tokens": 10000},
+        messages=[{"role": "user", "content": "Think"}],
+    )
+    sent = fresh.upstream.requests[-1].json
+    assert sent["reasoning_effort"] == "high" and sent["max_completion_tokens"] == 20000
+
+
+async def test_beta_query_and_bearer_auth_are_accepted(fresh: Stack) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{fresh.gateway.base_url}/api/v1/messages",
+            params={"beta": "true"},
+            json={
+                "model": "claude-haiku-4-5",
+                "max_tokens": 20,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+            headers={"authorization": f"Bearer {KEYS['claude']}", "anthropic-version": "2026-10-21"},
+        )
+    assert response.status_code == 200, response.text
+    validate("anthropic", "BetaMessage", response.json())
+    assert fresh.claude.requests[-1].query.get("beta") == "true"
+
+
+async def test_streamed_anthropic_events_from_openai_are_well_formed(fresh: Stack) -> None:
+    """Every frame has an event line, blocks are dense and closed in order, one message_stop."""
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            f"{fresh.gateway.base_url}/v1/messages",
+            json={
+                "model": "gpt-4o-mini",
+                "max_tokens": 300,
+                "stream": True,
+                "tools": [WEATHER_TOOL],
+                "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+            },
+            headers={"x-api-key": KEYS["openai"], "anthropic-version": "2023-06-01"},
+        ) as response,
+    ):
+        raw = b"".join([piece async for piece in response.aiter_raw()])
+    frames = [f for f in raw.decode().split("\n\n") if f.strip()]
+    names = [f.split("\n", 1)[0].removeprefix("event: ") for f in frames]
+    assert all(f.startswith("event: ") for f in frames)
+    assert names[0] == "message_start" and names[-1] == "message_stop" and names.count("message_stop") == 1
+    opened: list[int] = []
+    for frame in frames:
+        data = json.loads(frame.split("data: ", 1)[1])
+        if data["type"] == "content_block_start":
+            assert data["index"] == len(opened)
+            opened.append(data["index"])
+        if data["type"] == "message_start":
+            validate("anthropic", "Message", data["message"])
