@@ -425,3 +425,21 @@ async def test_streamed_anthropic_events_from_openai_are_well_formed(fresh: Stac
             opened.append(data["index"])
         if data["type"] == "message_start":
             validate("anthropic", "Message", data["message"])
+
+
+async def test_cache_tokens_are_counted_the_openai_way(fresh: Stack) -> None:
+    fresh.claude.cache_read_tokens, fresh.claude.cache_creation_tokens = 10, 5
+    try:
+        reply = await fresh.client("claude").chat.completions.create(
+            model="claude-haiku-4-5", messages=[{"role": "user", "content": "word " * 40}]
+        )
+    finally:
+        fresh.claude.cache_read_tokens = fresh.claude.cache_creation_tokens = 0
+    upstream_usage = fresh.claude.requests[-1].response_json["usage"]
+    usage = reply.usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    # OpenAI's prompt_tokens include cached tokens; Anthropic's input_tokens exclude them
+    assert upstream_usage["cache_read_input_tokens"] == 10 and upstream_usage["input_tokens"] > 0
+    assert usage.prompt_tokens == upstream_usage["input_tokens"] + 10 + 5
+    assert usage.prompt_tokens_details.cached_tokens == 10
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
