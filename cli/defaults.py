@@ -37,7 +37,14 @@ PROVIDERS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
         "anthropic",
         "anthropic",
         "https://api.anthropic.com",
-        ("claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "*"),
+        (
+            "claude-opus-4-7",
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5",
+            "claude-sonnet-4-5",
+            "claude-opus-4-1",
+            "*",
+        ),
     ),
     (
         "GEMINI_API_KEY",

@@ -17,12 +17,14 @@ THINKING_SUFFIX = "-thinking"
 
 # Built-in aliases: a requested id maps to the first target some upstream of the group serves.
 DEFAULT_MODEL_MAP: dict[str, tuple[str, ...]] = {
-    "gpt-5": ("claude-sonnet-4-5", "gemini-2.5-pro"),
+    "gpt-5": ("claude-sonnet-4-6", "claude-sonnet-4-5", "gemini-2.5-pro"),
     "gpt-5-mini": ("claude-haiku-4-5", "gemini-2.5-flash"),
     "gpt-5-nano": ("claude-haiku-4-5", "gemini-2.5-flash-lite"),
-    "gpt-4o": ("claude-sonnet-4-5", "gemini-2.5-flash"),
+    "gpt-4o": ("claude-sonnet-4-6", "claude-sonnet-4-5", "gemini-2.5-flash"),
     "gpt-4o-mini": ("claude-haiku-4-5", "gemini-2.5-flash-lite"),
+    "claude-sonnet-4-6": ("gpt-5", "gemini-2.5-pro"),
     "claude-sonnet-4-5": ("gpt-5", "gemini-2.5-pro"),
+    "claude-opus-4-7": ("gpt-5", "gemini-2.5-pro"),
     "claude-haiku-4-5": ("gpt-5-mini", "gemini-2.5-flash"),
     "claude-opus-4-1": ("gpt-5", "gemini-2.5-pro"),
     "gemini-2.5-pro": ("gpt-5", "claude-sonnet-4-5"),

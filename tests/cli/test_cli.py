@@ -152,7 +152,7 @@ def test_up_with_no_config_serves_echo_and_stops_cleanly(
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "one two three"
     claude_style = anthropic.Anthropic(base_url=base, api_key=key, max_retries=0).messages.create(
-        model="claude-sonnet-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi from anthropic"}]
+        model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "hi from anthropic"}]
     )
     assert claude_style.content[0].type == "text" and claude_style.content[0].text == "hi from anthropic"
     assert httpx.get(f"{base}/readyz").status_code == 200

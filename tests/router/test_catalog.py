@@ -13,7 +13,7 @@ upstreams:
   claude:
     kind: anthropic
     base_url: "http://a"
-    models: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7"]
+    models: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-6"]
   orr:
     kind: openrouter
     base_url: "http://r/api/v1"
@@ -62,7 +62,7 @@ def test_priority_order_lists_fallbacks(catalog: Catalog) -> None:
 
 def test_model_of_another_group_is_403_and_unknown_is_404(catalog: Catalog) -> None:
     with pytest.raises(GatewayError) as other:
-        catalog.resolve("openai", "claude-opus-4-7")
+        catalog.resolve("openai", "claude-opus-4-6")
     assert other.value.code is ErrorCode.PERMISSION_DENIED and other.value.status == 403
     with pytest.raises(GatewayError) as unknown:
         catalog.resolve("openai", "no-such-model")
@@ -72,6 +72,6 @@ def test_model_of_another_group_is_403_and_unknown_is_404(catalog: Catalog) -> N
 
 def test_models_lists_what_the_group_can_use(catalog: Catalog) -> None:
     ids = {m.id: m for m in catalog.models("claude")}
-    assert set(ids) == {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7", "my-alias"}
+    assert set(ids) == {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-6", "my-alias"}
     assert ids["claude-sonnet-4-5"].owned_by == "anthropic" and ids["claude-sonnet-4-5"].thinking
     assert {m.id for m in catalog.models("router")} == {"anthropic/claude-sonnet-4.5", "openai/gpt-5"}
