@@ -17,7 +17,7 @@ from .protocols.sse import SSEParser
 from .reasoning_memo import ReasoningMemo, StreamRecorder
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 from .upstream_errors import send
-from .wire import last_event_end, parse_json_object, replace_model
+from .wire import last_event_end, last_event_start, parse_json_object, replace_model
 
 THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
 
@@ -101,7 +101,7 @@ class ChatHandler:
                     pending = data
                     continue
                 ready, pending = data[:cut], data[cut:]
-                last_event = ready[-512:]
+                last_event = ready[last_event_start(ready) :]
                 yield ready
         except GatewayError as failure:
             ctx.error_code = failure.code.value
@@ -109,6 +109,9 @@ class ChatHandler:
             return
         finally:
             await response.aclose()
+        if pending.strip():  # a last event the upstream did not end with a blank line
+            last_event = pending.rstrip(b"\r\n") + b"\n\n"
+            yield last_event
         if terminator is not None and terminator not in last_event:
             error = GatewayError(
                 ErrorCode.UPSTREAM_ERROR,

@@ -42,3 +42,11 @@ def last_event_end(data: bytes) -> int:
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def last_event_start(data: bytes) -> int:
+    """The offset where the last complete SSE event of ``data`` (which ends on a boundary) starts."""
+    body = data.rstrip(b"\r\n")
+    lf = body.rfind(b"\n\n")
+    crlf = body.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)

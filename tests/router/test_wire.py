@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from torouter.router.errors import GatewayError
+from torouter.router.wire import last_event_end, last_event_start, parse_json_object, replace_model
+
+
+def test_replace_model_edits_bytes_in_place() -> None:
+    raw = b'{\n  "model" :  "gpt-5",\n  "messages": [{"role": "user", "content": "model gpt-5"}]\n}'
+    out = replace_model(raw, orjson.loads(raw), "gpt-5-mini")
+    assert out == raw.replace(b'"model" :  "gpt-5"', b'"model":"gpt-5-mini"')
+
+
+def test_replace_model_re_encodes_when_the_value_is_ambiguous() -> None:
+    raw = b'{"model":"x","tools":[{"function":{"parameters":{"model":"x"}}}]}'
+    body = orjson.loads(raw)
+    out = orjson.loads(replace_model(raw, body, "y"))
+    assert out["model"] == "y" and out["tools"][0]["function"]["parameters"]["model"] == "x"
+
+
+def test_parse_json_object_rejects_what_is_not_an_object() -> None:
+    assert parse_json_object(b'{"a": 1}') == {"a": 1}
+    for raw in (b"[]", b"nul", b"", b'"s"'):
+        with pytest.raises(GatewayError):
+            parse_json_object(raw)
+
+
+@pytest.mark.parametrize(
+    ("data", "end", "start"),
+    [
+        (b"data: 1\n\ndata: 2\n\n", 18, 9),
+        (b"data: 1\r\n\r\ndata: 2\r\n\r\n", 22, 11),
+        (b"data: 1\n\ndata: 2", 9, 0),
+        (b"data: 1", 0, 0),
+    ],
+)
+def test_event_bounds(data: bytes, end: int, start: int) -> None:
+    assert last_event_end(data) == end
+    assert last_event_start(data[:end]) == start
