@@ -83,6 +83,8 @@ class ChatHandler:
             headers["content-type"] = response.headers.get("content-type", "application/json")
             return Outcome(response.status, headers, response.body)
         headers.update(SSE_HEADERS)
+        if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
+            headers["content-type"] = response.headers["content-type"]
         return Outcome(response.status, headers, chunks=self._relay(ctx, upstream, response))
 
     async def _relay(

@@ -50,7 +50,9 @@ class Dispatcher:
         for protocol_name in FORMATS:
             self._handlers[(protocol_name, "models.list")] = self._models_list
             self._handlers[(protocol_name, "models.get")] = self._models_get
-        self._handlers[("anthropic", "messages.count_tokens")] = TokenCounter(catalog, upstreams, protocols)
+        counter = TokenCounter(catalog, upstreams, protocols)
+        self._handlers[("anthropic", "messages.count_tokens")] = counter
+        self._handlers[("gemini", "countTokens")] = counter
         chat = ChatHandler(catalog, upstreams, protocols, self.memo)
         for protocol in protocols.values():
             for operation in protocol.chat_operations:

@@ -71,6 +71,35 @@ def _cursor(ids: list[str], value: str, name: str) -> int:
         ) from None
 
 
+def gemini_model(entry: ModelEntry) -> JSONDict:
+    embedding = "embedding" in entry.id
+    methods = ["embedContent", "batchEmbedContents"] if embedding else ["generateContent", "countTokens"]
+    return {
+        "name": f"models/{entry.id}",
+        "baseModelId": entry.id,
+        "version": "001",
+        "displayName": entry.id,
+        "supportedGenerationMethods": methods,
+        "thinking": entry.thinking,
+    }
+
+
+def gemini_list(entries: Sequence[ModelEntry], params: dict[str, str]) -> JSONDict:
+    """Gemini's paging: ``pageSize`` (default 50, at most 1000) and an opaque ``pageToken``."""
+    try:
+        size = min(1000, max(1, int(params.get("pageSize", "50"))))
+        start = int(params.get("pageToken") or "0")
+    except ValueError:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST, "Invalid pageSize or pageToken.", param="pageToken"
+        ) from None
+    page = entries[start : start + size]
+    body: JSONDict = {"models": [gemini_model(e) for e in page]}
+    if start + size < len(entries):
+        body["nextPageToken"] = str(start + size)
+    return body
+
+
 @dataclass(slots=True, frozen=True)
 class ModelFormat:
     """How one protocol lists models and renders one."""
@@ -82,4 +111,5 @@ class ModelFormat:
 FORMATS: dict[str, ModelFormat] = {
     "openai": ModelFormat(openai_list, openai_model),
     "anthropic": ModelFormat(anthropic_list, anthropic_model),
+    "gemini": ModelFormat(gemini_list, gemini_model),
 }

@@ -15,6 +15,7 @@ BUILTINS = (
     "torouter.router.protocols.builtin",
     "torouter.plugins.openai",
     "torouter.plugins.anthropic",
+    "torouter.plugins.gemini",
     "torouter.plugins.echo",
 )
 

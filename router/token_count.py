@@ -3,12 +3,24 @@ estimate from the neutral form (about four characters a token), marked as such i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from .call import JSON_HEADERS, Context, Outcome
 from .catalog import Catalog
 from .errors import ErrorCode, GatewayError
-from .ir import AudioPart, ChatRequest, FilePart, ImagePart, ReasoningPart, TextPart, ToolCall, ToolResult
+from .ir import (
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    ImagePart,
+    JSONDict,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+    ToolResult,
+)
 from .protocols.base import WireProtocol
 from .upstream import Upstream, UpstreamRequest
 from .upstream_errors import send
@@ -45,8 +57,26 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     return total
 
 
+def _anthropic_chat_body(body: JSONDict) -> JSONDict:
+    return {**body, "max_tokens": 1}  # count_tokens bodies carry no max_tokens; the reader wants one
+
+
+def _gemini_chat_body(body: JSONDict) -> JSONDict:
+    inner = body.get("generateContentRequest")
+    if isinstance(inner, dict):
+        return {k: v for k, v in inner.items() if k != "model"}
+    return {"contents": body.get("contents", [])}
+
+
+# protocol -> (the chat request a count body stands for, the count as that protocol answers it)
+SHAPES: dict[str, tuple[Callable[[JSONDict], JSONDict], Callable[[int], JSONDict]]] = {
+    "anthropic": (_anthropic_chat_body, lambda n: {"input_tokens": n}),
+    "gemini": (_gemini_chat_body, lambda n: {"totalTokens": n}),
+}
+
+
 class TokenCounter:
-    """The handler of Anthropic's ``messages.count_tokens``."""
+    """The handler of Anthropic's ``messages.count_tokens`` and Gemini's ``countTokens``."""
 
     def __init__(self, catalog: Catalog, upstreams: dict[str, Upstream], protocols: dict[str, WireProtocol]):
         self.catalog = catalog
@@ -56,7 +86,7 @@ class TokenCounter:
     async def __call__(self, ctx: Context) -> Outcome:
         assert ctx.caller is not None
         body = parse_json_object(ctx.call.body)
-        model = body.get("model")
+        model = ctx.call.params.get("model") or body.get("model")
         if not isinstance(model, str) or not model:
             raise GatewayError(ErrorCode.INVALID_REQUEST, "model: Field required", param="model")
         ctx.model = model
@@ -86,8 +116,7 @@ class TokenCounter:
             raise GatewayError(
                 ErrorCode.NOT_IMPLEMENTED, f"counting tokens for {ctx.call.protocol} is not available"
             )
-        # count_tokens bodies carry no max_tokens; the chat reader wants one
-        chat = codec.read_request({**body, "max_tokens": 1})
-        count = estimate_input_tokens(chat)
+        as_chat, answer = SHAPES[ctx.call.protocol]
+        count = estimate_input_tokens(codec.read_request(as_chat(body)))
         headers = {**JSON_HEADERS, ESTIMATE_HEADER: "estimate", "x-torouter-upstream": route.upstream.name}
-        return Outcome(200, headers, orjson.dumps({"input_tokens": count}))
+        return Outcome(200, headers, orjson.dumps(answer(count)))

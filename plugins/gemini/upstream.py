@@ -1,0 +1,51 @@
+"""How to call the Gemini API: ``x-goog-api-key``, ``base_url`` without a version, ``/v1beta``
+paths with the model in the URL, ``?alt=sse`` for streams."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from torouter.router.config import UpstreamConfig
+from torouter.router.upstream import HttpUpstream, UpstreamRequest
+
+API_VERSION = "v1beta"
+OPERATIONS = frozenset(
+    {"generateContent", "countTokens", "embedContent", "batchEmbedContents", "models.list", "models.get"}
+)
+
+
+def model_path(model: str) -> str:
+    """``gemini-2.5-pro`` -> ``models/gemini-2.5-pro``; ``tunedModels/x`` is kept."""
+    name = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+    return quote(name, safe="/-_.")
+
+
+class GeminiUpstream(HttpUpstream):
+    protocol = "gemini"
+    operations = OPERATIONS
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
+
+    def route(self, request: UpstreamRequest) -> tuple[str, str]:
+        base = f"{self.config.base_url}/{API_VERSION}"
+        if request.operation == "models.list":
+            return "GET", f"{base}/models"
+        if request.operation == "models.get":
+            return "GET", f"{base}/{model_path(request.model)}"
+        if request.operation == "generateContent" and request.stream:
+            # SSE unless a passthrough caller asked for the streamed JSON array (no ?alt=sse)
+            alt = "?alt=sse" if request.params.get("alt", "sse") == "sse" else ""
+            return "POST", f"{base}/{model_path(request.model)}:streamGenerateContent{alt}"
+        if request.operation in OPERATIONS:
+            return "POST", f"{base}/{model_path(request.model)}:{request.operation}"
+        raise ValueError(f"gemini upstream has no operation {request.operation!r}")
+
+
+class GeminiKind:
+    name = "gemini"
+    protocol = "gemini"
+    operations = OPERATIONS
+
+    def create(self, config: UpstreamConfig) -> GeminiUpstream:
+        return GeminiUpstream(config)
