@@ -1,5 +1,5 @@
 """Chat requests of every protocol: passthrough when the upstream speaks the caller's protocol,
-translation through the neutral form when it does not, streams relayed or translated event by event.
+translation through the neutral form when it does not, streams translated event by event.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
+from .passthrough import pass_through, target_of
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
 from .reasoning_memo import ReasoningMemo, StreamRecorder
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 from .upstream_errors import send
-from .wire import last_event_end, last_event_start, parse_json_object, replace_model
+from .wire import parse_json_object
 
 THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
 
@@ -38,89 +39,11 @@ class ChatHandler:
         self.memo = memo
 
     async def __call__(self, ctx: Context) -> Outcome:
-        assert ctx.caller is not None
-        call = ctx.call
-        body = parse_json_object(call.body)
-        model = call.params.get("model") or body.get("model")
-        if not isinstance(model, str) or not model:
-            raise GatewayError(ErrorCode.INVALID_REQUEST, "you must provide a model parameter", param="model")
-        ctx.model = model
-        ctx.stream = call.operation == "streamGenerateContent" or body.get("stream") is True
-        resolution = self.catalog.resolve(ctx.caller.group, model)
-        route = resolution.routes[0]
-        upstream = self.upstreams[route.upstream.name]
-        ctx.upstream = route.upstream.name
-        if upstream.protocol == call.protocol and not resolution.thinking:
-            return await self._passthrough(ctx, body, model, route, upstream)
-        return await self._translate(ctx, body, resolution, route, upstream)
-
-    async def _passthrough(
-        self, ctx: Context, body: JSONDict, model: str, route: Route, upstream: Upstream
-    ) -> Outcome:
-        """Same protocol both sides: the caller's bytes go up with only the model changed, and the
-        upstream's bytes come back untouched."""
-        call = ctx.call
-        raw = (
-            call.body
-            if "model" not in body or route.model == model
-            else replace_model(call.body, body, route.model)
-        )
-        request = UpstreamRequest(
-            operation=ctx.protocol.upstream_chat_operation
-            if call.operation in ctx.protocol.chat_operations
-            else call.operation,
-            model=route.model,
-            body=raw,
-            stream=ctx.stream,
-            request_id=call.request_id,
-            deadline=ctx.deadline,
-            headers=dict(call.headers),
-            params=dict(call.params),
-        )
-        response = await send(ctx.call.protocol, upstream, self.protocols[upstream.protocol], request)
-        headers = {"x-torouter-upstream": route.upstream.name}
-        if response.chunks is None:
-            headers["content-type"] = response.headers.get("content-type", "application/json")
-            return Outcome(response.status, headers, response.body)
-        headers.update(SSE_HEADERS)
-        if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
-            headers["content-type"] = response.headers["content-type"]
-        return Outcome(response.status, headers, chunks=self._relay(ctx, upstream, response))
-
-    async def _relay(
-        self, ctx: Context, upstream: Upstream, response: UpstreamResponse
-    ) -> AsyncIterator[bytes]:
-        """Relays complete SSE events as they arrive; a stream cut short ends with an error event."""
-        assert response.chunks is not None
-        terminator = ctx.protocol.stream_terminator
-        pending = b""
-        last_event = b""
-        try:
-            async for chunk in response.chunks:
-                data = pending + chunk
-                cut = last_event_end(data)
-                if cut == 0:
-                    pending = data
-                    continue
-                ready, pending = data[:cut], data[cut:]
-                last_event = ready[last_event_start(ready) :]
-                yield ready
-        except GatewayError as failure:
-            ctx.error_code = failure.code.value
-            yield ctx.protocol.errors.stream_event(failure)
-            return
-        finally:
-            await response.aclose()
-        if pending.strip():  # a last event the upstream did not end with a blank line
-            last_event = pending.rstrip(b"\r\n") + b"\n\n"
-            yield last_event
-        if terminator is not None and terminator not in last_event:
-            error = GatewayError(
-                ErrorCode.UPSTREAM_ERROR,
-                f"upstream {upstream.config.name!r} ended the stream before it was complete",
-            )
-            ctx.error_code = error.code.value
-            yield ctx.protocol.errors.stream_event(error)
+        target = target_of(ctx, self.catalog, self.upstreams)
+        ctx.stream = ctx.call.operation == "streamGenerateContent" or target.body.get("stream") is True
+        if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:
+            return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
+        return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
     async def _translate(
         self, ctx: Context, body: JSONDict, resolution: Resolution, route: Route, upstream: Upstream

@@ -18,6 +18,7 @@ from .errors import ErrorCode, GatewayError
 from .keys import KeyRing
 from .logs import RequestSink, logging_sink
 from .model_lists import FORMATS
+from .passthrough import PassthroughHandler
 from .protocols.base import WireProtocol
 from .reasoning_memo import ReasoningMemo
 from .token_count import TokenCounter
@@ -53,6 +54,9 @@ class Dispatcher:
         counter = TokenCounter(catalog, upstreams, protocols)
         self._handlers[("anthropic", "messages.count_tokens")] = counter
         self._handlers[("gemini", "countTokens")] = counter
+        same_protocol_only = PassthroughHandler(catalog, upstreams, protocols)
+        for operation in ("embedContent", "batchEmbedContents"):
+            self._handlers[("gemini", operation)] = same_protocol_only
         chat = ChatHandler(catalog, upstreams, protocols, self.memo)
         for protocol in protocols.values():
             for operation in protocol.chat_operations:

@@ -21,10 +21,9 @@ from .ir import (
     ToolCall,
     ToolResult,
 )
+from .passthrough import pass_through, target_of
 from .protocols.base import WireProtocol
-from .upstream import Upstream, UpstreamRequest
-from .upstream_errors import send
-from .wire import parse_json_object, replace_model
+from .upstream import Upstream
 
 ESTIMATE_HEADER = "x-torouter-token-count"
 _CHARS_PER_TOKEN = 4
@@ -84,33 +83,10 @@ class TokenCounter:
         self.protocols = protocols
 
     async def __call__(self, ctx: Context) -> Outcome:
-        assert ctx.caller is not None
-        body = parse_json_object(ctx.call.body)
-        model = ctx.call.params.get("model") or body.get("model")
-        if not isinstance(model, str) or not model:
-            raise GatewayError(ErrorCode.INVALID_REQUEST, "model: Field required", param="model")
-        ctx.model = model
-        resolution = self.catalog.resolve(ctx.caller.group, model)
-        route = resolution.routes[0]
-        upstream = self.upstreams[route.upstream.name]
-        ctx.upstream = route.upstream.name
-        if upstream.protocol == ctx.call.protocol and ctx.call.operation in upstream.operations:
-            raw = ctx.call.body if route.model == model else replace_model(ctx.call.body, body, route.model)
-            request = UpstreamRequest(
-                operation=ctx.call.operation,
-                model=route.model,
-                body=raw,
-                stream=False,
-                request_id=ctx.call.request_id,
-                deadline=ctx.deadline,
-                headers=dict(ctx.call.headers),
-                params=dict(ctx.call.params),
-            )
-            response = await send(ctx.call.protocol, upstream, self.protocols[upstream.protocol], request)
-            headers = {"content-type": response.headers.get("content-type", "application/json")}
-            return Outcome(
-                response.status, {**headers, "x-torouter-upstream": route.upstream.name}, response.body
-            )
+        target = target_of(ctx, self.catalog, self.upstreams)
+        if target.upstream.protocol == ctx.call.protocol and ctx.call.operation in target.upstream.operations:
+            return await pass_through(ctx, target, self.protocols, ctx.call.operation)
+        body, route = target.body, target.route
         codec = ctx.protocol.chat
         if codec is None:
             raise GatewayError(

@@ -1,0 +1,126 @@
+"""Same protocol on both sides: the caller's bytes go up with only the model changed, and the
+upstream's bytes come back untouched, streams relayed event by event."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .call import SSE_HEADERS, Context, Outcome
+from .catalog import Catalog, Resolution, Route
+from .errors import ErrorCode, GatewayError
+from .ir import JSONDict
+from .protocols.base import WireProtocol
+from .upstream import Upstream, UpstreamRequest, UpstreamResponse
+from .upstream_errors import send
+from .wire import last_event_end, last_event_start, parse_json_object, replace_model
+
+
+@dataclass(slots=True, frozen=True)
+class Target:
+    """Where a request goes: the caller's body, the model asked for, and the chosen route."""
+
+    body: JSONDict
+    model: str
+    resolution: Resolution
+    route: Route
+    upstream: Upstream
+
+
+def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) -> Target:
+    """Parses the body once, finds the model (URL or body) and the first route of the caller's group."""
+    assert ctx.caller is not None
+    body = parse_json_object(ctx.call.body)
+    model = ctx.call.params.get("model") or body.get("model")
+    if not isinstance(model, str) or not model:
+        raise GatewayError(ErrorCode.INVALID_REQUEST, "you must provide a model parameter", param="model")
+    ctx.model = model
+    resolution = catalog.resolve(ctx.caller.group, model)
+    route = resolution.routes[0]
+    ctx.upstream = route.upstream.name
+    return Target(body, model, resolution, route, upstreams[route.upstream.name])
+
+
+async def pass_through(
+    ctx: Context, target: Target, protocols: dict[str, WireProtocol], operation: str
+) -> Outcome:
+    call, route = ctx.call, target.route
+    raw = call.body
+    if "model" in target.body and route.model != target.model:
+        raw = replace_model(call.body, target.body, route.model)
+    request = UpstreamRequest(
+        operation=operation,
+        model=route.model,
+        body=raw,
+        stream=ctx.stream,
+        request_id=call.request_id,
+        deadline=ctx.deadline,
+        headers=dict(call.headers),
+        params=dict(call.params),
+    )
+    upstream = target.upstream
+    response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
+    headers = {"x-torouter-upstream": route.upstream.name}
+    if response.chunks is None:
+        headers["content-type"] = response.headers.get("content-type", "application/json")
+        return Outcome(response.status, headers, response.body)
+    headers.update(SSE_HEADERS)
+    if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
+        headers["content-type"] = response.headers["content-type"]
+    return Outcome(response.status, headers, chunks=relay(ctx, upstream, response))
+
+
+async def relay(ctx: Context, upstream: Upstream, response: UpstreamResponse) -> AsyncIterator[bytes]:
+    """Relays complete SSE events as they arrive; a stream cut short ends with an error event."""
+    assert response.chunks is not None
+    terminator = ctx.protocol.stream_terminator
+    pending = b""
+    last_event = b""
+    try:
+        async for chunk in response.chunks:
+            data = pending + chunk
+            cut = last_event_end(data)
+            if cut == 0:
+                pending = data
+                continue
+            ready, pending = data[:cut], data[cut:]
+            last_event = ready[last_event_start(ready) :]
+            yield ready
+    except GatewayError as failure:
+        ctx.error_code = failure.code.value
+        yield ctx.protocol.errors.stream_event(failure)
+        return
+    finally:
+        await response.aclose()
+    if pending.strip():  # a last event the upstream did not end with a blank line
+        last_event = pending.rstrip(b"\r\n") + b"\n\n"
+        yield last_event
+    if terminator is not None and terminator not in last_event:
+        error = GatewayError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"upstream {upstream.config.name!r} ended the stream before it was complete",
+        )
+        ctx.error_code = error.code.value
+        yield ctx.protocol.errors.stream_event(error)
+
+
+class PassthroughHandler:
+    """Operations served only by an upstream of the caller's own protocol (e.g. Gemini embeddings
+    on a Gemini group); other groups get a clear 400 until a translation exists."""
+
+    def __init__(self, catalog: Catalog, upstreams: dict[str, Upstream], protocols: dict[str, WireProtocol]):
+        self.catalog = catalog
+        self.upstreams = upstreams
+        self.protocols = protocols
+
+    async def __call__(self, ctx: Context) -> Outcome:
+        target = target_of(ctx, self.catalog, self.upstreams)
+        upstream = target.upstream
+        if upstream.protocol != ctx.call.protocol or ctx.call.operation not in upstream.operations:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST,
+                f"{ctx.call.operation} is not available for the model `{target.model}`: its upstream "
+                f"{target.route.upstream.name!r} ({target.route.upstream.kind}) does not offer it.",
+                param="model",
+            )
+        return await pass_through(ctx, target, self.protocols, ctx.call.operation)
