@@ -61,6 +61,7 @@ class Context:
     upstream: str | None = None
     stream: bool = False
     error_code: str = ""
+    fallbacks: list[str] = field(default_factory=list)  # "upstream:error" of each route given up
 
     def entry(self, status: int) -> dict[str, Any]:
         """The request's one structured log line: who, what, where, how it ended. No key, no body."""
@@ -74,6 +75,7 @@ class Context:
             "stream": self.stream,
             "status": status,
             "error": self.error_code or None,
+            "fallbacks": self.fallbacks or None,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
 

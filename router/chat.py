@@ -12,7 +12,7 @@ from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
-from .passthrough import pass_through, target_of
+from .passthrough import Target, pass_through, target_of, with_fallbacks
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
 from .reasoning_memo import ReasoningMemo, StreamRecorder
@@ -39,8 +39,11 @@ class ChatHandler:
         self.memo = memo
 
     async def __call__(self, ctx: Context) -> Outcome:
-        target = target_of(ctx, self.catalog, self.upstreams)
-        ctx.stream = ctx.call.operation == "streamGenerateContent" or target.body.get("stream") is True
+        first = target_of(ctx, self.catalog, self.upstreams)
+        ctx.stream = ctx.call.operation == "streamGenerateContent" or first.body.get("stream") is True
+        return await with_fallbacks(ctx, first, self.upstreams, self._attempt)
+
+    async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:
             return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)

@@ -21,6 +21,8 @@ KEYS = {
     "leaky": "tr-test-leaky-key",
     "slow": "tr-test-slow-key",
     "claude": "tr-test-claude-key",
+    "pair": "tr-test-pair-key",
+    "fallback": "tr-test-fallback-key",
 }
 
 
@@ -104,6 +106,8 @@ def stack_config(
             "openai": {"upstreams": ["oai"], "model_map": {"house-model": "gpt-4o-mini"}},
             "demo": {"upstreams": ["echo"]},
             "claude": {"upstreams": ["claude"]},
+            "pair": {"upstreams": ["oai", "oai-leaky"]},
+            "fallback": {"upstreams": ["dead", "oai"]},
             "other": {"upstreams": ["oai-other"]},
             "dead": {"upstreams": ["dead"]},
             "badcred": {"upstreams": ["oai-badcred"]},

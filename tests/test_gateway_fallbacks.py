@@ -1,0 +1,61 @@
+"""Fallbacks: a failing upstream account hands the request to the next one of the group, before
+the caller has seen a byte; a request the upstream rejects as malformed is not retried elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+import pytest
+
+from support.openai_upstream import Fault
+from support.stack import Stack
+
+MESSAGES = [{"role": "user", "content": "Hello"}]
+
+
+async def test_unreachable_first_upstream_falls_back(fresh: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="torouter.request")
+    raw = await fresh.client("fallback").chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    )
+    assert raw.headers["x-torouter-upstream"] == "oai"
+    assert raw.parse().choices[0].message.content == "Mock reply to: Hello"
+    entry = [r for r in caplog.records if r.name == "torouter.request"][-1]
+    assert entry.fallbacks == ["dead:upstream_error"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+async def test_upstream_failures_fall_back(fresh: Stack, status: int) -> None:
+    fresh.upstream.enqueue(Fault.status(status, message="first account is unwell"))
+    raw = await fresh.client("pair").chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    )
+    assert raw.headers["x-torouter-upstream"] == "oai-leaky"
+    assert len(fresh.upstream.requests) == 1 and len(fresh.leaky.requests) == 1
+
+
+async def test_streams_fall_back_before_the_first_byte(fresh: Stack) -> None:
+    fresh.upstream.enqueue(Fault.status(503, message="busy"))
+    stream = await fresh.client("pair").chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "Mock reply to: Hello" and fresh.leaky.requests[-1].stream
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+async def test_request_errors_do_not_fall_back(fresh: Stack, status: int) -> None:
+    fresh.upstream.enqueue(Fault.status(status, message="your request is wrong"))
+    with pytest.raises(openai.APIStatusError) as info:
+        await fresh.client("pair").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert info.value.status_code == status and not fresh.leaky.requests
+
+
+async def test_the_last_failure_is_what_the_caller_sees(fresh: Stack) -> None:
+    fresh.upstream.enqueue(Fault.status(500))
+    fresh.leaky.enqueue(Fault.status(503))
+    with pytest.raises(openai.APIStatusError) as info:
+        await fresh.client("pair").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert info.value.status_code == 503
+    assert info.value.response.headers["x-torouter-upstream"] == "oai-leaky"
