@@ -10,6 +10,7 @@ import orjson
 
 from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
+from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .passthrough import Target, pass_through, target_of, with_fallbacks
@@ -32,7 +33,9 @@ class ChatHandler:
         upstreams: dict[str, Upstream],
         protocols: dict[str, WireProtocol],
         memo: ReasoningMemo,
+        cooldowns: Cooldowns,
     ) -> None:
+        self.cooldowns = cooldowns
         self.catalog = catalog
         self.upstreams = upstreams
         self.protocols = protocols
@@ -41,7 +44,7 @@ class ChatHandler:
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
         ctx.stream = ctx.call.operation == "streamGenerateContent" or first.body.get("stream") is True
-        return await with_fallbacks(ctx, first, self.upstreams, self._attempt)
+        return await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns)
 
     async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:

@@ -14,6 +14,7 @@ import orjson
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .chat import ChatHandler
+from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .keys import KeyRing
 from .logs import RequestSink, logging_sink
@@ -57,7 +58,8 @@ class Dispatcher:
         same_protocol_only = PassthroughHandler(catalog, upstreams, protocols)
         for operation in ("embedContent", "batchEmbedContents"):
             self._handlers[("gemini", operation)] = same_protocol_only
-        chat = ChatHandler(catalog, upstreams, protocols, self.memo)
+        self.cooldowns = Cooldowns()
+        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns)
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = chat

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from .call import SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
+from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .ir import JSONDict
 from .protocols.base import WireProtocol
@@ -59,21 +60,33 @@ async def with_fallbacks(
     first: Target,
     upstreams: dict[str, Upstream],
     attempt: Callable[[Context, Target], Awaitable[Outcome]],
+    cooldowns: Cooldowns,
 ) -> Outcome:
     """Tries the routes of a request in priority order until one answers. An upstream failure that
     happens before the caller got any byte moves on to the next route; a 4xx caused by the request
-    does not, nor does anything past the caller's deadline."""
+    does not, nor does anything past the caller's deadline. Upstreams cooling down after repeated
+    failures go last."""
     routes = first.resolution.routes
-    for index, route in enumerate(routes):
-        target = first if index == 0 else replace(first, route=route, upstream=upstreams[route.upstream.name])
+    ordered = [r for r in routes if cooldowns.available(r.upstream.name)]
+    ordered += [r for r in routes if r not in ordered]
+    for index, route in enumerate(ordered):
+        if route == first.route:
+            target = first
+        else:
+            target = replace(first, route=route, upstream=upstreams[route.upstream.name])
         ctx.upstream = route.upstream.name
         try:
-            return await attempt(ctx, target)
+            outcome = await attempt(ctx, target)
         except GatewayError as error:
-            last = index + 1 == len(routes)
+            if error.code in FALLBACK_CODES:
+                cooldowns.failed(route.upstream.name)
+            last = index + 1 == len(ordered)
             if last or error.code not in FALLBACK_CODES or asyncio.get_running_loop().time() >= ctx.deadline:
                 raise
             ctx.fallbacks.append(f"{route.upstream.name}:{error.code.value}")
+        else:
+            cooldowns.succeeded(route.upstream.name)
+            return outcome
     raise AssertionError("a resolution always has a route")  # pragma: no cover
 
 

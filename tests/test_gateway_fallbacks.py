@@ -59,3 +59,18 @@ async def test_the_last_failure_is_what_the_caller_sees(fresh: Stack) -> None:
         await fresh.client("pair").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert info.value.status_code == 503
     assert info.value.response.headers["x-torouter-upstream"] == "oai-leaky"
+
+
+async def test_a_failing_upstream_cools_down_and_is_skipped(
+    fresh: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="torouter.request")
+    client = fresh.client("fallback")
+    for _ in range(3):  # three failures of "dead" open its breaker
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    caplog.clear()
+    await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    entry = [r for r in caplog.records if r.name == "torouter.request"][-1]
+    assert entry.fallbacks is None and entry.upstream == "oai"  # type: ignore[attr-defined]
+    assert fresh.gateway.router is not None
+    assert fresh.gateway.router.app.dispatcher.cooldowns.cooling() == ["dead"]

@@ -47,6 +47,8 @@ class Stack:
         )
 
     def reset(self) -> None:
+        if self.gateway.router is not None:
+            self.gateway.router.app.dispatcher.cooldowns.reset()
         self.claude.reset()
         for mock in (self.upstream, self.leaky, self.other):
             mock.reset()
