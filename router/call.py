@@ -62,6 +62,9 @@ class Context:
     stream: bool = False
     error_code: str = ""
     fallbacks: list[str] = field(default_factory=list)  # "upstream:error" of each route given up
+    metered: bool = False  # the caller has a token limit: the answer's usage must be read
+    usage_tokens: int | None = None  # total tokens the upstream reported
+    limit_headers: dict[str, str] = field(default_factory=dict)
 
     def entry(self, status: int) -> dict[str, Any]:
         """The request's one structured log line: who, what, where, how it ended. No key, no body."""
@@ -76,6 +79,7 @@ class Context:
             "status": status,
             "error": self.error_code or None,
             "fallbacks": self.fallbacks or None,
+            "tokens": self.usage_tokens,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
 

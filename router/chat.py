@@ -13,6 +13,7 @@ from .catalog import Catalog, Resolution, Route
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
+from .metering import usage_of
 from .passthrough import Target, pass_through, target_of, with_fallbacks
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
@@ -97,6 +98,8 @@ class ChatHandler:
                 ) from None
             if parsed.choices:
                 self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
+            if parsed.usage is not None:
+                ctx.usage_tokens = parsed.usage.total()
             headers.update(JSON_HEADERS)
             return Outcome(200, headers, orjson.dumps(caller_codec.write_response(parsed)))
         headers.update(SSE_HEADERS)
@@ -122,6 +125,7 @@ class ChatHandler:
                     batch = reader.feed(event)
                     if batch is not None:
                         recorder.feed(batch)
+                        ctx.usage_tokens = usage_of(batch, ctx.usage_tokens)
                         out += writer.write(batch)
                 if out:
                     yield out

@@ -17,11 +17,13 @@ from .chat import ChatHandler
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .keys import KeyRing
+from .limits import Limiter
 from .logs import RequestSink, logging_sink
 from .model_lists import FORMATS
 from .passthrough import PassthroughHandler
 from .protocols.base import WireProtocol
 from .reasoning_memo import ReasoningMemo
+from .state import StateStore
 from .token_count import TokenCounter
 from .upstream import Upstream
 
@@ -39,10 +41,12 @@ class Dispatcher:
         keys: KeyRing,
         upstreams: dict[str, Upstream],
         protocols: dict[str, WireProtocol],
+        store: StateStore,
         request_log: RequestSink = logging_sink,
         memo: ReasoningMemo | None = None,
     ) -> None:
         self.request_log = request_log
+        self.limiter = Limiter(store)
         self.memo = memo or ReasoningMemo()
         self.catalog = catalog
         self.keys = keys
@@ -76,6 +80,12 @@ class Dispatcher:
             if call.protocol not in self.protocols:
                 raise GatewayError(ErrorCode.INVALID_REQUEST, f"unknown protocol {call.protocol!r}")
             ctx.caller = await self.keys.authenticate(call.key)
+            ctx.metered = ctx.caller.tpm is not None
+            try:
+                ctx.limit_headers = await self.limiter.admit(ctx.caller)
+            except GatewayError as refused:
+                ctx.limit_headers = refused.headers
+                raise
             handler = self._handlers.get((call.protocol, call.operation))
             if handler is None:
                 raise GatewayError(
@@ -91,7 +101,10 @@ class Dispatcher:
                 ctx,
                 GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {call.request_id})."),
             )
+        if ctx.limit_headers:
+            outcome.headers.update(ctx.limit_headers)
         if outcome.chunks is None:
+            await self._charge(ctx)
             self.request_log(ctx.entry(outcome.status))
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
@@ -118,7 +131,12 @@ class Dispatcher:
             outcome.error_code = ctx.error_code
             if hasattr(chunks, "aclose"):
                 await chunks.aclose()
+            await self._charge(ctx)
             self.request_log(ctx.entry(outcome.status))
+
+    async def _charge(self, ctx: Context) -> None:
+        if ctx.caller is not None and ctx.metered and ctx.usage_tokens:
+            await self.limiter.charge(ctx.caller, ctx.usage_tokens)
 
     # ------------------------------------------------------------------ models
 

@@ -93,6 +93,7 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.vendor_type = vendor_type
         self.vendor_code = vendor_code
+        self.headers: dict[str, str] = {}  # extra response headers (e.g. x-ratelimit-*)
 
     def __repr__(self) -> str:
         return f"GatewayError({self.code.value}, {self.status}, {self.message!r})"

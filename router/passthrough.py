@@ -12,6 +12,7 @@ from .catalog import Catalog, Resolution, Route
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .ir import JSONDict
+from .metering import StreamMeter, body_usage
 from .protocols.base import WireProtocol
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 from .upstream_errors import send
@@ -112,6 +113,8 @@ async def pass_through(
     headers = {"x-torouter-upstream": route.upstream.name}
     if response.chunks is None:
         headers["content-type"] = response.headers.get("content-type", "application/json")
+        if ctx.metered and operation == ctx.protocol.upstream_chat_operation:
+            ctx.usage_tokens = body_usage(ctx.protocol, response.body)
         return Outcome(response.status, headers, response.body)
     headers.update(SSE_HEADERS)
     if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
@@ -125,8 +128,12 @@ async def relay(ctx: Context, upstream: Upstream, response: UpstreamResponse) ->
     terminator = ctx.protocol.stream_terminator
     pending = b""
     last_event = b""
+    meter = StreamMeter(ctx.protocol) if ctx.metered else None
     try:
         async for chunk in response.chunks:
+            if meter is not None:
+                meter.feed(chunk)
+                ctx.usage_tokens = meter.tokens
             data = pending + chunk
             cut = last_event_end(data)
             if cut == 0:

@@ -69,7 +69,7 @@ def build_router(
     upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
-    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols, request_log)
+    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols, store, request_log)
     return RouterApp(dispatcher, upstreams, store)
 
 

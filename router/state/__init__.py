@@ -40,7 +40,27 @@ class StateStore(Protocol):
         """Marks a key revoked; False when no key has that name."""
         ...
 
+    async def add_usage(self, counter: str, window: int, amount: int) -> int:
+        """Adds to a counter of one time window (e.g. a key's requests this minute); returns its
+        new total. Counters expire on their own a window or two later."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class WindowCounters:
+    """Counters of the current and the previous windows, in process: exact for one router (the
+    SQLite and memory stores); several router replicas share Redis counters instead."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, int], int] = {}
+
+    async def add_usage(self, counter: str, window: int, amount: int) -> int:
+        total = self._counters.get((counter, window), 0) + amount
+        self._counters[(counter, window)] = total
+        if len(self._counters) > 10_000:  # drop windows that are over
+            self._counters = {k: v for k, v in self._counters.items() if k[1] >= window - 1}
+        return total
 
 
 def open_store(url: str) -> StateStore:

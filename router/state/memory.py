@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import DuplicateKeyName, KeyRecord
+from . import DuplicateKeyName, KeyRecord, WindowCounters
 
 
-class MemoryStore:
+class MemoryStore(WindowCounters):
     def __init__(self) -> None:
+        super().__init__()
         self._keys: dict[str, KeyRecord] = {}
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:

@@ -65,5 +65,13 @@ class RedisStore:
         await self._redis.hset(f"{PREFIX}key:{digest}", "revoked", "1")
         return True
 
+    async def add_usage(self, counter: str, window: int, amount: int) -> int:
+        key = f"{PREFIX}usage:{counter}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, amount)
+            pipe.expire(key, 180)
+            total, _ = await pipe.execute()
+        return int(total)
+
     async def close(self) -> None:
         await self._redis.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from . import DuplicateKeyName, KeyRecord
+from . import DuplicateKeyName, KeyRecord, WindowCounters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -25,10 +25,11 @@ def _record(row: tuple[str, str, str, int | None, int | None, float, int]) -> Ke
     return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
-class SQLiteStore:
+class SQLiteStore(WindowCounters):
     """Queries are single-row lookups on indexed columns: they run inline (microseconds)."""
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)

@@ -25,6 +25,13 @@ KEYS = {
     "fallback": "tr-test-fallback-key",
 }
 
+# keys with per-minute limits (each test that uses one runs in a fresh minute window)
+LIMITED_KEYS = {
+    "rpm": "tr-test-rpm-limited",
+    "tpm": "tr-test-tpm-limited",
+    "claude-rpm": "tr-test-claude-rpm",
+}
+
 
 @dataclass
 class Stack:
@@ -116,5 +123,10 @@ def stack_config(
             "leaky": {"upstreams": ["oai-leaky"]},
             "slow": {"upstreams": ["oai-slow"]},
         },
-        "keys": [{"name": f"{group}-key", "key": key, "group": group} for group, key in KEYS.items()],
+        "keys": [{"name": f"{group}-key", "key": key, "group": group} for group, key in KEYS.items()]
+        + [
+            {"name": "rpm-limited", "key": LIMITED_KEYS["rpm"], "group": "openai", "rpm": 2},
+            {"name": "tpm-limited", "key": LIMITED_KEYS["tpm"], "group": "openai", "tpm": 20},
+            {"name": "claude-rpm-limited", "key": LIMITED_KEYS["claude-rpm"], "group": "claude", "rpm": 1},
+        ],
     }
