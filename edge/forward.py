@@ -49,14 +49,20 @@ def wants_stream(endpoint: Endpoint, operation: str, body: bytes) -> bool:
     return endpoint.streamable and b'"stream"' in body
 
 
+# Headers in which the official SDKs state their own timeout, in seconds.
+TIMEOUT_HEADERS = ("x-stainless-timeout", "x-stainless-read-timeout", "x-server-timeout")
+
+
 def client_timeout(request: web.Request, default: float) -> float:
-    """The caller's own timeout when its SDK says it (``x-stainless-timeout``), else the config's."""
-    value = request.headers.get("x-stainless-timeout")
-    if value:
-        try:
-            return min(max(1.0, float(value)), _MAX_CLIENT_TIMEOUT_S)
-        except ValueError:
-            pass
+    """The caller's own timeout when its SDK says it, else the config's: retries and fallbacks
+    never outlast the caller."""
+    for name in TIMEOUT_HEADERS:
+        value = request.headers.get(name)
+        if value:
+            try:
+                return min(max(1.0, float(value)), _MAX_CLIENT_TIMEOUT_S)
+            except ValueError:
+                continue
     return default
 
 

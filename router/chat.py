@@ -12,9 +12,10 @@ from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
+from .fallbacks import RetryPolicy, with_fallbacks
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .metering import usage_of
-from .passthrough import Target, pass_through, target_of, with_fallbacks
+from .passthrough import Target, pass_through, target_of
 from .protocols.base import WireProtocol
 from .protocols.sse import SSEParser
 from .reasoning_memo import ReasoningMemo, StreamRecorder
@@ -35,8 +36,10 @@ class ChatHandler:
         protocols: dict[str, WireProtocol],
         memo: ReasoningMemo,
         cooldowns: Cooldowns,
+        retry: RetryPolicy,
     ) -> None:
         self.cooldowns = cooldowns
+        self.retry = retry
         self.catalog = catalog
         self.upstreams = upstreams
         self.protocols = protocols
@@ -45,7 +48,7 @@ class ChatHandler:
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
         ctx.stream = ctx.call.operation == "streamGenerateContent" or first.body.get("stream") is True
-        return await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns)
+        return await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns, self.retry)
 
     async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:

@@ -38,6 +38,7 @@ class RouterConfig:
     listen: str = "127.0.0.1:50051"
     state: str = "sqlite:///./torouter.db"
     shutdown_grace_s: float = 30.0
+    retries: int = 1  # extra rounds over a request's routes after upstream failures
 
 
 @dataclass(slots=True, frozen=True)
@@ -240,14 +241,21 @@ class _Validator:
         )
 
     def router(self, raw: Any, path: str) -> RouterConfig:
-        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s"))
+        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries"))
         listen = self.string(section, "listen", path, "127.0.0.1:50051")
         self.listen_address(listen, f"{path}.listen")
         state = self.string(section, "state", path, "sqlite:///./torouter.db")
         if not state.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
             self.fail(f"{path}.state", "must be sqlite:///PATH, redis://HOST:PORT/DB or memory://")
         grace = self.number(section, "shutdown_grace_s", path, 30.0, minimum=-1)
-        return RouterConfig(listen=listen, state=state, shutdown_grace_s=grace)
+        retries = 1
+        if "retries" in section:
+            value = self.typed(section["retries"], f"{path}.retries", int, "a whole number")
+            if value is not None and not 0 <= value <= 10:
+                self.fail(f"{path}.retries", "must be between 0 and 10")
+            elif value is not None:
+                retries = value
+        return RouterConfig(listen=listen, state=state, shutdown_grace_s=grace, retries=retries)
 
     def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):

@@ -16,6 +16,7 @@ from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .chat import ChatHandler
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
+from .fallbacks import RetryPolicy
 from .keys import KeyRing
 from .limits import Limiter
 from .logs import RequestSink, logging_sink
@@ -44,6 +45,7 @@ class Dispatcher:
         store: StateStore,
         request_log: RequestSink = logging_sink,
         memo: ReasoningMemo | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.request_log = request_log
         self.limiter = Limiter(store)
@@ -63,7 +65,7 @@ class Dispatcher:
         for operation in ("embedContent", "batchEmbedContents"):
             self._handlers[("gemini", operation)] = same_protocol_only
         self.cooldowns = Cooldowns()
-        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns)
+        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns, retry or RetryPolicy())
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = chat

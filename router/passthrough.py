@@ -3,13 +3,11 @@ upstream's bytes come back untouched, streams relayed event by event."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from .call import SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
-from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .ir import JSONDict
 from .metering import StreamMeter, body_usage
@@ -42,53 +40,6 @@ def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) ->
     route = resolution.routes[0]
     ctx.upstream = route.upstream.name
     return Target(body, model, resolution, route, upstreams[route.upstream.name])
-
-
-# Failures that say nothing about the request itself: another account may well answer it.
-FALLBACK_CODES = frozenset(
-    {
-        ErrorCode.UPSTREAM_ERROR,
-        ErrorCode.UPSTREAM_TIMEOUT,
-        ErrorCode.UPSTREAM_OVERLOADED,
-        ErrorCode.UPSTREAM_AUTH,
-        ErrorCode.RATE_LIMITED,
-    }
-)
-
-
-async def with_fallbacks(
-    ctx: Context,
-    first: Target,
-    upstreams: dict[str, Upstream],
-    attempt: Callable[[Context, Target], Awaitable[Outcome]],
-    cooldowns: Cooldowns,
-) -> Outcome:
-    """Tries the routes of a request in priority order until one answers. An upstream failure that
-    happens before the caller got any byte moves on to the next route; a 4xx caused by the request
-    does not, nor does anything past the caller's deadline. Upstreams cooling down after repeated
-    failures go last."""
-    routes = first.resolution.routes
-    ordered = [r for r in routes if cooldowns.available(r.upstream.name)]
-    ordered += [r for r in routes if r not in ordered]
-    for index, route in enumerate(ordered):
-        if route == first.route:
-            target = first
-        else:
-            target = replace(first, route=route, upstream=upstreams[route.upstream.name])
-        ctx.upstream = route.upstream.name
-        try:
-            outcome = await attempt(ctx, target)
-        except GatewayError as error:
-            if error.code in FALLBACK_CODES:
-                cooldowns.failed(route.upstream.name)
-            last = index + 1 == len(ordered)
-            if last or error.code not in FALLBACK_CODES or asyncio.get_running_loop().time() >= ctx.deadline:
-                raise
-            ctx.fallbacks.append(f"{route.upstream.name}:{error.code.value}")
-        else:
-            cooldowns.succeeded(route.upstream.name)
-            return outcome
-    raise AssertionError("a resolution always has a route")  # pragma: no cover
 
 
 async def pass_through(

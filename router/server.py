@@ -16,6 +16,7 @@ from torouter.proto.v1 import router_pb2, router_pb2_grpc
 from .catalog import Catalog
 from .config import Config, ConfigError
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
+from .fallbacks import RetryPolicy
 from .keys import KeyRing
 from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
@@ -69,7 +70,10 @@ def build_router(
     upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
-    dispatcher = Dispatcher(Catalog(config), keys, upstreams, registry.protocols, store, request_log)
+    retry = RetryPolicy(retries=config.router.retries)
+    dispatcher = Dispatcher(
+        Catalog(config), keys, upstreams, registry.protocols, store, request_log, retry=retry
+    )
     return RouterApp(dispatcher, upstreams, store)
 
 

@@ -4,10 +4,13 @@ the caller has seen a byte; a request the upstream rejects as malformed is not r
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
 
+from support.gateway import Gateway
 from support.openai_upstream import Fault
 from support.stack import Stack
 
@@ -74,3 +77,41 @@ async def test_a_failing_upstream_cools_down_and_is_skipped(
     assert entry.fallbacks is None and entry.upstream == "oai"  # type: ignore[attr-defined]
     assert fresh.gateway.router is not None
     assert fresh.gateway.router.app.dispatcher.cooldowns.cooling() == ["dead"]
+
+
+@pytest.fixture
+async def retrying(fresh: Stack) -> AsyncIterator[openai.AsyncOpenAI]:
+    """A gateway of its own with two retry rounds over a single upstream."""
+    config = {
+        "router": {"retries": 2},
+        "upstreams": {
+            "oai": {
+                "kind": "openai",
+                "base_url": fresh.upstream.base_url,
+                "api_key": fresh.upstream.api_key,
+                "models": ["gpt-4o-mini"],
+            }
+        },
+        "groups": {"g": {"upstreams": ["oai"]}},
+        "keys": [{"name": "k", "key": "tr-retrying", "group": "g"}],
+    }
+    async with Gateway(config) as gateway:
+        yield openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key="tr-retrying", max_retries=0)
+
+
+async def test_retries_back_off_and_succeed(fresh: Stack, retrying: openai.AsyncOpenAI) -> None:
+    fresh.upstream.enqueue(Fault.status(500), Fault.status(503))
+    started = time.monotonic()
+    reply = await retrying.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    elapsed = time.monotonic() - started
+    assert reply.choices[0].message.content == "Mock reply to: Hello" and len(fresh.upstream.requests) == 3
+    assert 0.25 <= elapsed < 3  # two jittered pauses: 0.125-0.25 s, then 0.25-0.5 s
+
+
+async def test_retries_never_outlast_the_callers_deadline(fresh: Stack, retrying: openai.AsyncOpenAI) -> None:
+    fresh.upstream.enqueue(Fault.rate_limit(retry_after=30))
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError):
+        await retrying.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, timeout=2.0)
+    assert time.monotonic() - started < 1.5  # retry-after 30 s does not fit in a 2 s budget: give up now
+    assert len(fresh.upstream.requests) == 1

@@ -65,6 +65,9 @@ def stack_config(
     upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI, claude: MockAnthropic
 ) -> dict[str, Any]:
     return {
+        "router": {
+            "retries": 0
+        },  # one attempt per route, so each fault is seen; retries have their own tests
         "upstreams": {
             "oai": {
                 "kind": "openai",
