@@ -15,6 +15,7 @@ from torouter.router.protocols.base import WireProtocol
 from . import keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
+from .keepalive import KeepAlive
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
@@ -146,6 +147,7 @@ async def _stream(
     written frame by frame. A client that goes away cancels the call, and with it the upstream."""
     protocols = request.app[keys.PROTOCOLS]
     response: web.StreamResponse | None = None
+    line: KeepAlive | None = None
     collected: list[bytes] = []
     head: router_pb2.Head | None = None
     completed = False
@@ -158,10 +160,11 @@ async def _stream(
                     headers["x-request-id"] = request_id
                     response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
+                    line = KeepAlive(response, protocol, request.app[keys.CONFIG].edge.keepalive_s)
             if not frame.data:
                 continue
-            if response is not None:
-                await response.write(frame.data)
+            if line is not None:
+                await line.write(frame.data)
             else:
                 collected.append(frame.data)
         completed = True
@@ -176,6 +179,8 @@ async def _stream(
         await response.write_eof()
         return response
     finally:
+        if line is not None:
+            await line.stop()
         if not completed:
             call.cancel()
     if response is not None:

@@ -31,6 +31,7 @@ class EdgeConfig:
     router: str = "127.0.0.1:50051"
     max_body_mb: float = 32.0
     request_timeout_s: float = 600.0
+    keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
 
 
 @dataclass(slots=True, frozen=True)
@@ -230,7 +231,9 @@ class _Validator:
         return Config(edge, router, upstreams, groups, keys, self.source)
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
-        section = self.mapping(raw, path, ("listen", "router", "max_body_mb", "request_timeout_s"))
+        section = self.mapping(
+            raw, path, ("listen", "router", "max_body_mb", "request_timeout_s", "keepalive_s")
+        )
         listen = self.string(section, "listen", path, "127.0.0.1:8080")
         self.listen_address(listen, f"{path}.listen")
         return EdgeConfig(
@@ -238,6 +241,7 @@ class _Validator:
             router=self.string(section, "router", path, "127.0.0.1:50051"),
             max_body_mb=self.number(section, "max_body_mb", path, 32.0),
             request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
+            keepalive_s=self.number(section, "keepalive_s", path, 15.0),
         )
 
     def router(self, raw: Any, path: str) -> RouterConfig:

@@ -1,0 +1,100 @@
+"""Long streams: keep-alive frames while the upstream is silent, in a form each SDK ignores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from support.gateway import Gateway
+from support.stack import Stack
+
+
+@pytest.fixture
+async def pinging(fresh: Stack) -> AsyncIterator[Gateway]:
+    """A gateway of its own whose edge pings after 0.1 s of silence."""
+    config = {
+        "edge": {"keepalive_s": 0.1},
+        "upstreams": {
+            "oai": {
+                "kind": "openai",
+                "base_url": fresh.upstream.base_url,
+                "api_key": fresh.upstream.api_key,
+                "models": ["gpt-4o-mini"],
+            },
+            "claude": {
+                "kind": "anthropic",
+                "base_url": fresh.claude.base_url,
+                "api_key": fresh.claude.api_key,
+                "models": ["claude-haiku-4-5"],
+            },
+        },
+        "groups": {"g": {"upstreams": ["oai", "claude"]}},
+        "keys": [{"name": "k", "key": "tr-pinging", "group": "g"}],
+    }
+    async with Gateway(config) as gateway:
+        yield gateway
+
+
+async def test_silent_openai_stream_gets_comment_pings_the_sdk_ignores(
+    fresh: Stack, pinging: Gateway
+) -> None:
+    fresh.upstream.chunk_delay_s = 0.25
+    try:
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream(
+                "POST",
+                f"{pinging.base_url}/v1/chat/completions",
+                json={
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": "a b"}],
+                    "stream": True,
+                },
+                headers={"authorization": "Bearer tr-pinging"},
+            ) as response,
+        ):
+            raw = b"".join([piece async for piece in response.aiter_raw()])
+        assert b": keep-alive\n\n" in raw and raw.endswith(b"data: [DONE]\n\n")
+        client = openai.AsyncOpenAI(base_url=f"{pinging.base_url}/v1", api_key="tr-pinging", max_retries=0)
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "a b"}], stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == "Mock reply to: a b"
+    finally:
+        fresh.upstream.chunk_delay_s = 0.0
+
+
+async def test_silent_anthropic_stream_gets_ping_events(fresh: Stack, pinging: Gateway) -> None:
+    fresh.claude.chunk_delay_s = 0.25
+    try:
+        client = anthropic.AsyncAnthropic(base_url=pinging.base_url, api_key="tr-pinging", max_retries=0)
+        async with client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "a b"}]
+        ) as stream:
+            events = [event.type async for event in stream]
+            final = await stream.get_final_message()
+        assert final.content[0].type == "text" and final.content[0].text == "Mock reply to: a b"
+        assert "message_stop" in events
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream(
+                "POST",
+                f"{pinging.base_url}/v1/messages",
+                json={
+                    "model": "claude-haiku-4-5",
+                    "max_tokens": 50,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "a"}],
+                },
+                headers={"x-api-key": "tr-pinging", "anthropic-version": "2023-06-01"},
+            ) as response,
+        ):
+            raw = b"".join([piece async for piece in response.aiter_raw()])
+        assert raw.count(b"event: ping\n") > 1  # the upstream's own ping, and ours
+    finally:
+        fresh.claude.chunk_delay_s = 0.0
