@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import anthropic
@@ -10,7 +12,8 @@ import openai
 import pytest
 
 from support.gateway import Gateway
-from support.stack import Stack
+from support.openai_upstream import Fault
+from support.stack import KEYS, Stack
 
 
 @pytest.fixture
@@ -98,3 +101,41 @@ async def test_silent_anthropic_stream_gets_ping_events(fresh: Stack, pinging: G
         assert raw.count(b"event: ping\n") > 1  # the upstream's own ping, and ours
     finally:
         fresh.claude.chunk_delay_s = 0.0
+
+
+async def _open_and_leave(http: httpx.AsyncClient, base_url: str, key: str) -> None:
+    async with (
+        http.stream(
+            "POST",
+            f"{base_url}/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "stall"}], "stream": True},
+            headers={"authorization": f"Bearer {key}"},
+        ) as response,
+    ):
+        async for piece in response.aiter_raw():
+            if piece:
+                return  # one piece, then the client goes away
+
+
+async def test_cancelled_streams_release_their_upstream_connections(fresh: Stack) -> None:
+    count = 500
+    fresh.upstream.enqueue(*[Fault.stall_after(1) for _ in range(count)])
+    base, key = fresh.gateway.base_url, KEYS["openai"]
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits) as http:
+        for start in range(0, count, 50):
+            await asyncio.gather(*(_open_and_leave(http, base, key) for _ in range(min(50, count - start))))
+    requests = await fresh.upstream.wait_for_requests(count, timeout_s=20)
+    outcomes = [await r.wait_finished(timeout_s=10) for r in requests]
+    assert outcomes == ["cancelled"] * count
+    await fresh.upstream.wait_open_connections(0, timeout_s=10)  # no upstream connection leaked
+
+
+async def test_a_client_going_away_cancels_the_upstream_promptly(fresh: Stack) -> None:
+    fresh.upstream.enqueue(Fault.stall_after(1))
+    async with httpx.AsyncClient() as http:
+        await _open_and_leave(http, fresh.gateway.base_url, KEYS["openai"])
+    left = time.monotonic()
+    request = fresh.upstream.requests[-1]
+    assert await request.wait_finished(timeout_s=5) == "cancelled"
+    assert time.monotonic() - left < 0.25
