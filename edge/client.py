@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import grpc
@@ -12,8 +13,28 @@ from torouter.proto.v1 import router_pb2_grpc
 if TYPE_CHECKING:
     from torouter.proto.v1.router_pb2_grpc import RouterAsyncStub
 
+# A call that fails with UNAVAILABLE before the router answered (a replica restarting or draining)
+# is tried again, on the next replica of the round robin; once the router has answered, never.
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [
+        {
+            "name": [{"service": "torouter.v1.Router"}],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ],
+}
+
 CHANNEL_OPTIONS = [
     ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.max_send_message_length", 256 * 1024 * 1024),
     # A restarted router is picked up within about a second, without restarting the edge.

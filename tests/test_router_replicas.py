@@ -1,0 +1,59 @@
+"""Several router replicas behind one edge: round robin, and a replica going away is absorbed."""
+
+from __future__ import annotations
+
+import openai
+from aiohttp import web
+
+from support.gateway import free_port
+from support.stack import KEYS, Stack
+from torouter.edge.app import create_app
+from torouter.router.server import RouterServer, build_router
+
+
+async def test_a_replica_going_away_is_absorbed_by_the_others(fresh: Stack) -> None:
+    base = fresh.gateway.config
+    ports = [free_port(), free_port()]
+    routers = []
+    for port in ports:
+        config = type(base)(
+            edge=base.edge,
+            router=type(base.router)(listen=f"127.0.0.1:{port}", state="memory://", retries=0),
+            upstreams=base.upstreams,
+            groups=base.groups,
+            keys=base.keys,
+        )
+        server = RouterServer(config, build_router(config))
+        await server.start()
+        routers.append(server)
+    edge_port = free_port()
+    edge_config = type(base)(
+        edge=type(base.edge)(
+            listen=f"127.0.0.1:{edge_port}", router=f"ipv4:127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}"
+        ),
+        router=base.router,
+        upstreams=base.upstreams,
+        groups=base.groups,
+        keys=base.keys,
+    )
+    runner = web.AppRunner(create_app(edge_config), handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", edge_port).start()
+    client = openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{edge_port}/v1", api_key=KEYS["openai"], max_retries=0
+    )
+    try:
+        for _ in range(4):  # both replicas serve
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        await routers[0].stop(0)
+        for _ in range(6):  # every request still answered, by the replica that is left
+            reply = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "still there?"}]
+            )
+            assert reply.choices[0].message.content == "Mock reply to: still there?"
+    finally:
+        await runner.cleanup()
+        for server in routers[1:]:
+            await server.stop(0)
