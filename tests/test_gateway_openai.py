@@ -286,15 +286,15 @@ async def test_unknown_path_is_404_in_the_callers_protocol(fresh: Stack) -> None
 async def test_later_endpoints_answer_501_in_their_protocol(fresh: Stack) -> None:
     key = KEYS["openai"]
     async with httpx.AsyncClient(base_url=fresh.gateway.base_url) as http:
-        gemini_reply = await http.post(
-            "/v1beta/models/gemini-2.5-pro:generateContent",
-            json={"contents": []},
-            headers={"x-goog-api-key": key},
+        responses = await http.post(
+            "/v1/responses",
+            json={"model": "gpt-4o-mini", "input": "hi"},
+            headers={"authorization": f"Bearer {key}"},
         )
         embeddings = await http.post(
             "/v1/embeddings", json={"model": "x", "input": "hi"}, headers={"authorization": f"Bearer {key}"}
         )
-    assert gemini_reply.status_code == 501 and gemini_reply.json()["error"]["status"] == "UNIMPLEMENTED"
+    assert responses.status_code == 501 and responses.json()["error"]["code"] == "not_implemented"
     assert embeddings.status_code == 501 and embeddings.json()["error"]["code"] == "not_implemented"
 
 

@@ -1,4 +1,4 @@
-"""What the protocol mocks (``MockOpenAI``, ``MockAnthropic``) share: the server, records, faults.
+"""What the protocol mocks (``MockOpenAI``, ``MockAnthropic``, ``MockGemini``) share: server, records, faults.
 
 :class:`MockServer` is a real aiohttp server on 127.0.0.1 (random free port) running in the
 test's event loop. It owns everything that does not depend on the wire protocol:
@@ -13,10 +13,11 @@ test's event loop. It owns everything that does not depend on the wire protocol:
 - one FIFO fault queue per endpoint (``enqueue``/``faults_pending``/``clear_faults``/``reset``)
   and the application of a :class:`BaseFault` (delay, stall, disconnect, error status, and for
   streams: die, stall or send an in-stream error after ``k`` frames);
-- SSE streaming of a list of frames ``chunk_delay_s`` apart, honouring the fault.
+- streaming a list of frames ``chunk_delay_s`` apart, honouring the fault (SSE by default; a
+  protocol may frame per request, as Gemini does with its JSON-array streams).
 
 A protocol subclass adds its routes (``_add_routes``) and the few protocol hooks: response
-headers, how an error payload, an SSE frame and the end of a stream look, which key the client
+headers, how an error payload, a stream frame and the end of a stream look, which key the client
 sent (for ``echo_key_in_errors``), and the status of an ``error_after`` fault met by a
 non-stream request. Its ``Fault`` subclass adds the constructors whose error body is
 protocol-specific (``status``, ``rate_limit``, ``error_after``…).
@@ -239,6 +240,23 @@ class MockServer:
     def _encode_frame(self, frame: Mapping[str, Any]) -> bytes:
         """One SSE message (default: ``data: {json}``, no ``event:`` line)."""
         return b"data: " + orjson.dumps(frame) + b"\n\n"
+
+    def _encode_stream_frame(self, rec: RecordedRequest, index: int, frame: Mapping[str, Any]) -> bytes:
+        """Frame ``index`` (0-based, an in-stream error frame included) of ``rec``'s stream.
+
+        Default: ``_encode_frame``. A protocol whose stream is not SSE for every request (Gemini
+        without ``alt=sse`` streams one JSON array) frames by request here.
+        """
+        return self._encode_frame(frame)
+
+    def _stream_content_type(self, rec: RecordedRequest) -> str:
+        """The content type of ``rec``'s stream (default ``text/event-stream``)."""
+        return "text/event-stream"
+
+    def _stream_end(self, rec: RecordedRequest, *, completed: bool) -> bytes | None:
+        """Bytes closing a stream: after the last frame (``completed``) or after an in-stream
+        error frame. Default: ``terminator`` for a completed stream, nothing after an error."""
+        return self.terminator if completed else None
 
     def _error_after_status(self, fault: BaseFault) -> int:
         """The status answering a non-stream request that meets an ``error_after`` fault."""
@@ -504,7 +522,7 @@ class MockServer:
         """Write ``frames`` as SSE (``chunk_delay_s`` apart), honouring the request's stream fault."""
         fault = rec.fault if rec.fault is not None and rec.fault.kind != "delay" else None
         response = web.StreamResponse(status=200, headers=self._headers(rec, headers))
-        response.content_type = "text/event-stream"
+        response.content_type = self._stream_content_type(rec)
         response.charset = "utf-8"
         response.headers["cache-control"] = "no-cache"
         rec.status = 200
@@ -514,18 +532,22 @@ class MockServer:
             for index, frame in enumerate(frames[:limit]):
                 if index and self.chunk_delay_s:
                     await self._sleep(self.chunk_delay_s)
-                await response.write(self._encode_frame(frame))
+                await response.write(self._encode_stream_frame(rec, index, frame))
                 rec.response_chunks.append(frame)
             if fault is None:
-                if self.terminator is not None:
-                    await response.write(self.terminator)
+                end = self._stream_end(rec, completed=True)
+                if end is not None:
+                    await response.write(end)
                 rec.done_sent = True
                 await response.write_eof()
                 return response
             if fault.kind == "error_after":
                 error_frame = self._stream_error_frame(rec, self._leaky_error(rec, fault.error))
-                await response.write(self._encode_frame(error_frame))
+                await response.write(self._encode_stream_frame(rec, len(rec.response_chunks), error_frame))
                 rec.response_chunks.append(error_frame)
+                end = self._stream_end(rec, completed=False)
+                if end is not None:
+                    await response.write(end)
                 await response.write_eof()
                 return response
             if fault.kind == "stall_after":
