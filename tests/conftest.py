@@ -8,6 +8,7 @@ import pytest
 
 from support.anthropic_upstream import MockAnthropic
 from support.gateway import Gateway
+from support.gemini_upstream import MockGemini
 from support.openai_upstream import MockOpenAI
 from support.stack import Stack, stack_config
 
@@ -21,9 +22,10 @@ async def stack() -> AsyncIterator[Stack]:
         ) as leaky,
         MockOpenAI(name="other", models=["secret-model"], api_key="sk-other-0011223344556677") as other,
         MockAnthropic(name="claude") as claude,
-        Gateway(stack_config(upstream, leaky, other, claude)) as gateway,
+        MockGemini(name="gemini") as gemini,
+        Gateway(stack_config(upstream, leaky, other, claude, gemini)) as gateway,
     ):
-        yield Stack(gateway, upstream, leaky, other, claude)
+        yield Stack(gateway, upstream, leaky, other, claude, gemini)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import openai
 
 from support.anthropic_upstream import MockAnthropic
 from support.gateway import Gateway, free_port
+from support.gemini_upstream import MockGemini
 from support.openai_upstream import MockOpenAI
 
 KEYS = {
@@ -21,6 +22,7 @@ KEYS = {
     "leaky": "tr-test-leaky-key",
     "slow": "tr-test-slow-key",
     "claude": "tr-test-claude-key",
+    "gemini": "tr-test-gemini-key",
     "pair": "tr-test-pair-key",
     "fallback": "tr-test-fallback-key",
 }
@@ -42,6 +44,7 @@ class Stack:
     leaky: MockOpenAI  # group "leaky": echoes the key it received in its error messages
     other: MockOpenAI  # group "other": the only upstream serving "secret-model"
     claude: MockAnthropic  # group "claude"
+    gemini: MockGemini  # group "gemini"
 
     def client(self, group: str = "openai", *, prefix: str = "/v1", **kwargs: Any) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -57,12 +60,13 @@ class Stack:
         if self.gateway.router is not None:
             self.gateway.router.app.dispatcher.cooldowns.reset()
         self.claude.reset()
+        self.gemini.reset()
         for mock in (self.upstream, self.leaky, self.other):
             mock.reset()
 
 
 def stack_config(
-    upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI, claude: MockAnthropic
+    upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI, claude: MockAnthropic, gemini: MockGemini
 ) -> dict[str, Any]:
     return {
         "router": {
@@ -112,12 +116,19 @@ def stack_config(
                 "api_key": claude.api_key,
                 "models": list(claude.models),
             },
+            "gemini": {
+                "kind": "gemini",
+                "base_url": gemini.base_url,
+                "api_key": gemini.api_key,
+                "models": list(gemini.models),
+            },
             "echo": {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo-1", "*"]},
         },
         "groups": {
             "openai": {"upstreams": ["oai"], "model_map": {"house-model": "gpt-4o-mini"}},
             "demo": {"upstreams": ["echo"]},
             "claude": {"upstreams": ["claude"]},
+            "gemini": {"upstreams": ["gemini"]},
             "pair": {"upstreams": ["oai", "oai-leaky"]},
             "fallback": {"upstreams": ["dead", "oai"]},
             "other": {"upstreams": ["oai-other"]},
