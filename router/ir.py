@@ -93,6 +93,10 @@ class ReasoningPart:
     signature: str | None = None  # Anthropic thinking signature / Gemini thoughtSignature
     redacted_data: str | None = None  # Anthropic redacted_thinking.data, OpenAI encrypted_content
     extra: JSONDict = field(default_factory=dict)
+    # The dialect that produced ``signature`` ("anthropic", "gemini"): a signature is only valid
+    # for its own provider, and every other writer treats it as absent. Provenance, not content:
+    # it takes no part in equality.
+    signer: str | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -105,6 +109,7 @@ class ToolCall:
     signature: str | None = None  # Gemini thoughtSignature riding on a functionCall
     cache: CacheHint | None = None
     extra: JSONDict = field(default_factory=dict)
+    signer: str | None = field(default=None, compare=False)  # who made ``signature`` (ReasoningPart)
 
 
 @dataclass(slots=True)
@@ -296,6 +301,7 @@ class ReasoningDelta:
     signature: str | None = None
     redacted_data: str | None = None
     choice: int = 0
+    signer: str | None = field(default=None, compare=False)  # who made ``signature`` (ReasoningPart)
 
 
 @dataclass(slots=True)
@@ -313,6 +319,7 @@ class ToolCallStart:
     name: str
     signature: str | None = None
     choice: int = 0
+    signer: str | None = field(default=None, compare=False)  # who made ``signature`` (ReasoningPart)
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ class _Entry:
     expires: float
     reasoning: list[ReasoningPart]
     signature: str | None
+    signer: str | None  # who made ``signature``
 
 
 class ReasoningMemo:
@@ -41,7 +42,8 @@ class ReasoningMemo:
         expires = time.monotonic() + self._ttl
         for index, call in enumerate(calls):
             # the reasoning leads the turn: replay it once, before the first call
-            self._put((group, call.id), _Entry(expires, reasoning if index == 0 else [], call.signature))
+            entry = _Entry(expires, reasoning if index == 0 else [], call.signature, call.signer)
+            self._put((group, call.id), entry)
 
     def restore(self, group: str, request: ChatRequest) -> None:
         """Puts remembered state back into assistant turns that lost it."""
@@ -58,7 +60,7 @@ class ReasoningMemo:
                 if entry is None or entry.expires < now:
                     continue
                 if part.signature is None:
-                    part.signature = entry.signature
+                    part.signature, part.signer = entry.signature, entry.signer
                 if not has_reasoning:
                     restored.extend(entry.reasoning)
             if restored:
@@ -84,14 +86,19 @@ class StreamRecorder:
                 if event.redacted_data is not None:
                     self.reasoning.append(ReasoningPart(redacted_data=event.redacted_data))
                     continue
+                if event.signer == "gemini" and event.signature and not event.text:
+                    # Gemini's signature rides on the part after it, not on the thoughts before it
+                    self.reasoning.append(ReasoningPart(signature=event.signature, signer=event.signer))
+                    continue
                 if not self.reasoning or self.reasoning[-1].signature or self.reasoning[-1].redacted_data:
                     self.reasoning.append(ReasoningPart())
                 current = self.reasoning[-1]
                 current.text += event.text
                 if event.signature:
-                    current.signature = event.signature
+                    current.signature, current.signer = event.signature, event.signer
             elif isinstance(event, ToolCallStart) and event.choice == 0:
-                self.calls.append(ToolCall(event.id, event.name, "", signature=event.signature))
+                call = ToolCall(event.id, event.name, "", signature=event.signature, signer=event.signer)
+                self.calls.append(call)
 
     def parts(self) -> list[Part]:
         return [*self.reasoning, *self.calls]

@@ -9,6 +9,7 @@ from .anthropic.errors import AnthropicErrors
 from .anthropic.messages import AnthropicMessagesCodec
 from .base import WireProtocol
 from .gemini.errors import GeminiErrors
+from .gemini.generate import GeminiGenerateCodec
 from .openai.chat import OpenAIChatCodec
 from .openai.errors import OpenAIErrors
 
@@ -35,4 +36,13 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             upstream_chat_operation="messages",
         )
     )
-    register(WireProtocol("gemini", GeminiErrors()))
+    register(
+        WireProtocol(
+            "gemini",
+            GeminiErrors(),
+            GeminiGenerateCodec(),
+            stream_terminator=b'"finishReason"',
+            chat_operations=frozenset({"generateContent", "streamGenerateContent"}),
+            upstream_chat_operation="generateContent",
+        )
+    )

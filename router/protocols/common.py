@@ -6,7 +6,9 @@ a codec turns it into a 400 for a caller's request, a 502 for an upstream's resp
 ``StreamFailure`` in a stream.
 
 ``reject_builtin_tools`` is the one check every writer of a foreign request makes on its tools;
-``failure_error`` turns a stream's failure back into the error a stream writer reports.
+``failure_error`` turns a stream's failure back into the error a stream writer reports;
+``own_signature`` keeps a reasoning signature only for the provider that made it; ``fill_slots``
+puts opaque items back among written parts.
 
 Residuals keep what the neutral form cannot hold, shaped like the JSON it came from: a reader
 copies an object and takes out of the copy what the neutral form holds (``take``, ``nest``,
@@ -16,6 +18,7 @@ it (``sub``, ``put``, ``drop_stale``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -241,3 +244,38 @@ def failure_error(failure: StreamFailure) -> GatewayError:
     except ValueError:
         code = code_for_status(failure.status)
     return GatewayError(code, failure.message, status=failure.status)
+
+
+# ---------------------------------------------------------------------------- signatures
+
+
+def own_signature(signature: str | None, signer: str | None, dialect: str, *, unsigned: bool) -> str | None:
+    """``signature`` when ``dialect`` produced it, else None: a provider rejects another one's
+    reasoning signatures. ``unsigned`` says whether a signature of unknown origin (no signer) is
+    taken as the dialect's own."""
+    if not signature:
+        return None
+    if signer == dialect or (signer is None and unsigned):
+        return signature
+    return None
+
+
+# ---------------------------------------------------------------------------- slot lists
+
+
+def fill_slots(written: Iterable[JSONDict], slots: object) -> list[Any]:
+    """A list of wire parts: ``slots`` (``None`` where a neutral part goes, else an opaque item
+    kept as it came) filled with the written parts, in order; parts beyond the slots go last."""
+    parts = iter(written)
+    if not isinstance(slots, list):
+        return list(parts)
+    out: list[Any] = []
+    for slot in slots:
+        if slot is None:
+            part = next(parts, None)
+            if part is not None:
+                out.append(part)
+        else:
+            out.append(slot)
+    out.extend(parts)
+    return out

@@ -80,3 +80,32 @@ def test_stream_recorder_rebuilds_blocks_from_deltas() -> None:
     assert parts[0] == ReasoningPart("think hard", signature="sig-a")
     assert parts[1] == ReasoningPart(redacted_data="opaque")
     assert isinstance(parts[2], ToolCall) and parts[2].id == "toolu_1"
+
+
+def test_signers_survive_the_recorder_and_the_memo() -> None:
+    """Who signed what travels with the signature, so that each writer knows whether it is its own."""
+    recorder = StreamRecorder()
+    recorder.feed(StreamBatch([ReasoningDelta("plan", signature="sig-g", signer="gemini")], "gemini"))
+    recorder.feed(
+        StreamBatch([ToolCallStart(0, "call_1", "f", signature="call-sig", signer="gemini")], "gemini")
+    )
+    parts = recorder.parts()
+    assert [getattr(p, "signer", None) for p in parts] == ["gemini", "gemini"]
+    memo = ReasoningMemo()
+    memo.remember("g", parts)
+    request = history(ToolCall("call_1", "f", "{}"))
+    memo.restore("g", request)
+    thinking, call = request.messages[1].parts
+    assert isinstance(thinking, ReasoningPart) and thinking.signer == "gemini"
+    assert isinstance(call, ToolCall) and (call.signature, call.signer) == ("call-sig", "gemini")
+
+
+def test_a_gemini_signature_without_text_is_a_part_of_its_own() -> None:
+    """Anthropic's signature closes the thinking before it; Gemini's rides on the part after it."""
+    recorder = StreamRecorder()
+    recorder.feed(StreamBatch([ReasoningDelta("thought summary")], "gemini"))
+    recorder.feed(
+        StreamBatch([ReasoningDelta(signature="sig-g", signer="gemini"), TextDelta("Hi")], "gemini")
+    )
+    assert recorder.parts() == [ReasoningPart("thought summary"), ReasoningPart(signature="sig-g")]
+    assert recorder.reasoning[1].signer == "gemini"

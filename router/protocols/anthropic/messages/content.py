@@ -33,6 +33,7 @@ from ...common import (
     obj,
     opt_bool,
     opt_str,
+    own_signature,
     put,
     req_dict,
     req_str,
@@ -44,6 +45,7 @@ from ...common import (
     wrong,
 )
 from .wire import (
+    DIALECT,
     arguments_json,
     cache_control,
     fill_slots,
@@ -78,7 +80,7 @@ def read_block(block: JSONDict, path: str) -> Part | None:
     if kind == "thinking":
         text, signature = req_str(block, "thinking", path), req_str(block, "signature", path)
         del rest["thinking"], rest["signature"]
-        return ReasoningPart(text, signature=signature, extra=rest)
+        return ReasoningPart(text, signature=signature, extra=rest, signer=DIALECT)
     if kind == "redacted_thinking":
         data = req_str(block, "data", path)
         del rest["data"]
@@ -402,10 +404,12 @@ def write_foreign_tool_result(result: ToolResult, path: str) -> JSONDict:
 
 
 def write_foreign_reasoning(part: ReasoningPart) -> JSONDict | None:
-    """A thinking block to replay, or None: thinking without a signature (another provider's
-    reasoning text) is never sent to an Anthropic upstream, which would reject it."""
+    """A thinking block to replay, or None: thinking without an Anthropic signature (another
+    provider's reasoning, signed by it or not) is never sent to an Anthropic upstream, which would
+    reject it."""
     if part.redacted_data:
         return {"type": "redacted_thinking", "data": part.redacted_data}
-    if part.signature:
-        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    signature = own_signature(part.signature, part.signer, DIALECT, unsigned=True)
+    if signature:
+        return {"type": "thinking", "thinking": part.text, "signature": signature}
     return None

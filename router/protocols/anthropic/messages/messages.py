@@ -39,7 +39,7 @@ from .content import (
     write_foreign_tool_result,
     write_foreign_tool_use,
 )
-from .wire import CONTINUES, cache_control, fill_slots, unsupported
+from .wire import CONTINUES, DIALECT, cache_control, fill_slots, unsupported
 
 _ROLES: Final = ("user", "assistant")
 _SYSTEM_ROLES: Final = ("system", "developer")
@@ -150,7 +150,8 @@ def write_native_messages(messages: list[Message]) -> list[JSONDict]:
         if message.as_text:
             content: str | list[Any] = message.text()
         else:
-            content = fill_slots((write_block(p) for p in message.parts), slots)
+            parts = (p for p in message.parts if not _foreign_reasoning(p))
+            content = fill_slots((write_block(p) for p in parts), slots)
         if continues and out:
             previous = out[-1]
             before = previous["content"]
@@ -164,6 +165,11 @@ def write_native_messages(messages: list[Message]) -> list[JSONDict]:
             {"role": "assistant" if message.role == "assistant" else "user", **extra, "content": content}
         )
     return out
+
+
+def _foreign_reasoning(part: Part) -> bool:
+    """Reasoning signed by another provider (put back by the router's memo): never replayed."""
+    return isinstance(part, ReasoningPart) and part.signer not in (None, DIALECT)
 
 
 # ---------------------------------------------------------------------------- writing: foreign

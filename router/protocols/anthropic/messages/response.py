@@ -33,7 +33,7 @@ from ....ir import (
     ToolCall,
     Usage,
 )
-from ...common import nest, obj, opt_dict, opt_int, opt_str, put, req_list, sub, take, without
+from ...common import nest, obj, opt_dict, opt_int, opt_str, own_signature, put, req_list, sub, take, without
 from .content import read_block, write_block
 from .wire import DIALECT, fill_slots, input_object, tool_id
 
@@ -226,8 +226,9 @@ def _foreign_block(part: Part) -> JSONDict | None:
     if isinstance(part, ReasoningPart):
         if part.redacted_data:
             return {"type": "redacted_thinking", "data": part.redacted_data}
-        if part.text or part.signature:
-            return {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
+        signature = own_signature(part.signature, part.signer, DIALECT, unsigned=True)
+        if part.text or signature:  # another provider's signature is no signature here
+            return {"type": "thinking", "thinking": part.text, "signature": signature or ""}
         return None
     if isinstance(part, ToolCall):
         return foreign_tool_use(part.id, part.name, input_object(part.arguments))

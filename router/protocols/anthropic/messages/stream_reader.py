@@ -177,7 +177,10 @@ class AnthropicMessagesStreamReader:
             text = opt_str(block, "thinking", "content_block")
             signature = opt_str(block, "signature", "content_block")
             if text or signature:
-                events.append(ReasoningDelta(text or "", signature=signature or None))
+                signed = signature or None
+                events.append(
+                    ReasoningDelta(text or "", signature=signed, signer=DIALECT if signed else None)
+                )
                 for key, value in (("thinking", text), ("signature", signature)):
                     if value:
                         del rest[key]
@@ -211,7 +214,7 @@ class AnthropicMessagesStreamReader:
             events.append(ReasoningDelta(req_str(delta, "thinking", "delta")))
             del rest["thinking"]
         elif kind == "signature_delta":
-            events.append(ReasoningDelta(signature=req_str(delta, "signature", "delta")))
+            events.append(ReasoningDelta(signature=req_str(delta, "signature", "delta"), signer=DIALECT))
             del rest["signature"]
         return rest  # citations and server tool input stay whole
 

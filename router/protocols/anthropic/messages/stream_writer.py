@@ -48,6 +48,7 @@ from ....ir import (
     UsageReport,
 )
 from ...common import failure_error as _failure_error
+from ...common import own_signature
 from ...sse import format_event
 from ..errors import AnthropicErrors
 from .response import STOP_TO_WIRE, message_id, write_usage
@@ -274,15 +275,17 @@ class AnthropicMessagesStreamWriter:
             self._flush(frames)
             self._open_block("redacted", {"type": "redacted_thinking", "data": event.redacted_data}, frames)
             self._close_block(frames)
-        if not event.text and not event.signature:
+        # another provider's signature is no signature here
+        signature = own_signature(event.signature, event.signer, DIALECT, unsigned=True)
+        if not event.text and not signature:
             return
         if self._open is None or self._open[0] != "thinking" or self._signed:
             self._flush(frames)
             self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""}, frames)
         if event.text:
             self._delta({"type": "thinking_delta", "thinking": event.text}, frames)
-        if event.signature:
-            self._delta({"type": "signature_delta", "signature": event.signature}, frames)
+        if signature:
+            self._delta({"type": "signature_delta", "signature": signature}, frames)
             self._signed = True
 
     # ------------------------------------------------------------------ tool calls
