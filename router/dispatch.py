@@ -15,6 +15,7 @@ from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .chat import ChatHandler
 from .cooldown import Cooldowns
+from .embeddings import EmbeddingsHandler
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy
 from .keys import KeyRing
@@ -65,7 +66,11 @@ class Dispatcher:
         for operation in ("embedContent", "batchEmbedContents"):
             self._handlers[("gemini", operation)] = same_protocol_only
         self.cooldowns = Cooldowns()
-        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns, retry or RetryPolicy())
+        policy = retry or RetryPolicy()
+        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns, policy)
+        self._handlers[("openai", "embeddings")] = EmbeddingsHandler(
+            catalog, upstreams, protocols, self.cooldowns, policy
+        )
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = chat

@@ -370,3 +370,26 @@ class StreamBatch:
     events: list[StreamEvent]
     dialect: str
     extra: JSONDict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+
+@dataclass(slots=True)
+class EmbeddingRequest:
+    """Texts to embed. ``token_inputs`` holds token-id inputs, which only an OpenAI upstream reads."""
+
+    model: str
+    inputs: list[str]
+    dialect: str
+    dimensions: int | None = None
+    task_type: str | None = None
+    token_inputs: list[list[int]] | None = None
+    extra: JSONDict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EmbeddingResponse:
+    model: str
+    vectors: list[list[float]]
+    input_tokens: int | None = None

@@ -291,11 +291,13 @@ async def test_later_endpoints_answer_501_in_their_protocol(fresh: Stack) -> Non
             json={"model": "gpt-4o-mini", "input": "hi"},
             headers={"authorization": f"Bearer {key}"},
         )
-        embeddings = await http.post(
-            "/v1/embeddings", json={"model": "x", "input": "hi"}, headers={"authorization": f"Bearer {key}"}
+        images = await http.post(
+            "/v1/images/generations",
+            json={"model": "x", "prompt": "hi"},
+            headers={"authorization": f"Bearer {key}"},
         )
     assert responses.status_code == 501 and responses.json()["error"]["code"] == "not_implemented"
-    assert embeddings.status_code == 501 and embeddings.json()["error"]["code"] == "not_implemented"
+    assert images.status_code == 501 and images.json()["error"]["code"] == "not_implemented"
 
 
 async def test_request_id_is_propagated(fresh: Stack) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstream import HttpUpstream, UpstreamRequest
 
-OPERATIONS = frozenset({"chat.completions", "models.list", "models.get"})
+OPERATIONS = frozenset({"chat.completions", "embeddings", "models.list", "models.get"})
 
 
 class OpenAIUpstream(HttpUpstream):
@@ -21,6 +21,8 @@ class OpenAIUpstream(HttpUpstream):
         base = self.config.base_url
         if request.operation == "chat.completions":
             return "POST", f"{base}/chat/completions"
+        if request.operation == "embeddings":
+            return "POST", f"{base}/embeddings"
         if request.operation == "models.list":
             return "GET", f"{base}/models"
         if request.operation == "models.get":

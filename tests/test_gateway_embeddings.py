@@ -1,0 +1,48 @@
+"""OpenAI /v1/embeddings on a Gemini group (batchEmbedContents), and a clear 400 on Claude."""
+
+from __future__ import annotations
+
+import math
+
+import openai
+import pytest
+
+from support.stack import Stack
+
+
+async def test_default_base64_and_float_embeddings_from_gemini(fresh: Stack) -> None:
+    client = fresh.client("gemini")
+    default = await client.embeddings.create(model="gemini-embedding-001", input=["one", "two", "three"])
+    assert [d.index for d in default.data] == [0, 1, 2]  # order kept
+    assert all(len(d.embedding) == 768 for d in default.data)  # the SDK decoded our base64
+    sent = fresh.gemini.requests[-1]
+    assert sent.path.endswith("models/gemini-embedding-001:batchEmbedContents")
+    assert [r["content"]["parts"][0]["text"] for r in sent.json["requests"]] == ["one", "two", "three"]
+    assert all(r["model"] == "models/gemini-embedding-001" for r in sent.json["requests"])
+
+    floats = await client.embeddings.create(
+        model="gemini-embedding-001", input="hello", encoding_format="float", dimensions=8
+    )
+    vector = floats.data[0].embedding
+    assert len(vector) == 8 and math.isclose(math.sqrt(sum(v * v for v in vector)), 1.0, rel_tol=1e-6)
+    assert fresh.gemini.requests[-1].json["requests"][0]["outputDimensionality"] == 8
+    assert floats.usage.prompt_tokens > 0 and floats.model == "gemini-embedding-001"
+
+
+async def test_token_ids_cannot_go_to_gemini(fresh: Stack) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        await fresh.client("gemini").embeddings.create(model="gemini-embedding-001", input=[[1, 2, 3]])
+    assert "token ids" in info.value.message and not fresh.gemini.requests
+
+
+async def test_a_claude_group_has_no_embeddings_and_says_so(fresh: Stack) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        await fresh.client("claude").embeddings.create(model="claude-haiku-4-5", input="x")
+    assert "has no embeddings endpoint" in info.value.message and "gemini-embedding-001" in info.value.message
+
+
+async def test_malformed_embedding_requests_are_400(fresh: Stack) -> None:
+    client = fresh.client("gemini")
+    for bad in ({"input": []}, {"input": [""]}, {"input": "x", "dimensions": 0}, {"input": {"a": 1}}):
+        with pytest.raises(openai.BadRequestError):
+            await client.embeddings.create(model="gemini-embedding-001", **bad)  # type: ignore[arg-type]
