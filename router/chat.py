@@ -74,7 +74,8 @@ class ChatHandler:
         request.model = route.model
         if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
             budget = request.reasoning.budget_tokens if request.reasoning else None
-            request.reasoning = Reasoning(effort=None if budget else THINKING_EFFORT, budget_tokens=budget)
+            effort = None if budget else THINKING_EFFORT
+            request.reasoning = Reasoning(effort=effort, budget_tokens=budget, include_thoughts=True)
         assert ctx.caller is not None
         self.memo.restore(ctx.caller.group, request)
         upstream_body = orjson.dumps(upstream_codec.write_request(request))

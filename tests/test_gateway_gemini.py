@@ -227,3 +227,19 @@ async def test_google_genai_tools_on_claude(fresh: Stack) -> None:
     )
     assert reply.function_calls and reply.function_calls[0].name == "get_weather"
     assert reply.function_calls[0].args == {"city": "mock"}
+
+
+async def test_thinking_suffix_turns_on_thinking_config(fresh: Stack) -> None:
+    client = gemini_client(fresh)
+    reply = await client.aio.models.generate_content(model="gemini-2.5-pro-thinking", contents="Think")
+    sent = fresh.gemini.requests[-1]
+    assert "models/gemini-2.5-pro:generateContent" in sent.path
+    config = sent.json["generationConfig"]["thinkingConfig"]
+    assert config["includeThoughts"] is True and config["thinkingBudget"] > 0
+    assert reply.usage_metadata is not None and reply.usage_metadata.thoughts_token_count
+    openai_reply = await fresh.client("gemini").chat.completions.create(
+        model="gemini-2.5-pro-thinking", messages=[{"role": "user", "content": "Think"}]
+    )
+    usage = openai_reply.usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens
