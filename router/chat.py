@@ -68,8 +68,6 @@ class ChatHandler:
                 f"translating {ctx.call.protocol} to {upstream.protocol} is not available in this version.",
             )
         request = caller_codec.read_request(body)
-        if ctx.call.params.get("model"):
-            request.model = ctx.call.params["model"]
         request.stream = ctx.stream
         request.model = route.model
         if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
