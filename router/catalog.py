@@ -8,6 +8,7 @@ trailing ``-thinking`` asks for the upstream's extended reasoning and is strippe
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from .config import Config, GroupConfig, UpstreamConfig
@@ -82,18 +83,19 @@ class Catalog:
         return group
 
     def resolve(self, group_name: str, model: str) -> Resolution:
-        """The ordered routes of a model id in a group; 403 if only other groups have it, else 404."""
+        """The ordered routes of a model id in a group — priority tiers, each spread by weight, then
+        the group's fallback models — 403 if only other groups have it, else 404."""
         group = self.group(group_name)
         routes = self._routes(group, model)
         if routes:
-            return Resolution(model, routes)
+            return Resolution(model, self._ordered(group, routes, model))
         if model.endswith(THINKING_SUFFIX):
             base = model[: -len(THINKING_SUFFIX)]
             routes = tuple(
                 r for r in self._routes(group, base) if supports_thinking(r.upstream.kind, r.model)
             )
             if routes:
-                return Resolution(model, routes, thinking=True)
+                return Resolution(model, self._ordered(group, routes, base), thinking=True)
         if self._served_elsewhere(model):
             raise GatewayError(
                 ErrorCode.PERMISSION_DENIED,
@@ -106,6 +108,23 @@ class Catalog:
             param="model",
             vendor_code="model_not_found",
         )
+
+    def _ordered(self, group: GroupConfig, routes: tuple[Route, ...], model: str) -> tuple[Route, ...]:
+        tier_of = {name: i for i, tier in enumerate(group.priority_tiers()) for name in tier}
+        by_tier: dict[int, list[Route]] = {}
+        for route in routes:
+            by_tier.setdefault(tier_of.get(route.upstream.name, len(tier_of)), []).append(route)
+        ordered: list[Route] = []
+        for tier in sorted(by_tier):
+            members = by_tier[tier]
+            if len(members) > 1:  # weighted random order without replacement (Efraimidis-Spirakis)
+                members.sort(key=lambda r: random.random() ** (1.0 / r.upstream.weight), reverse=True)
+            ordered += members
+        for fallback in group.fallback_models.get(model, ()):
+            for route in self._routes(group, fallback):
+                if route not in ordered:
+                    ordered.append(route)
+        return tuple(ordered)
 
     def _upstreams_of(self, group: GroupConfig) -> list[UpstreamConfig]:
         return [self._upstreams[name] for name in group.upstreams if name in self._upstreams]

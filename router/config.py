@@ -59,9 +59,17 @@ class UpstreamConfig:
 
 @dataclass(slots=True, frozen=True)
 class GroupConfig:
+    """``upstreams`` in priority order; ``tiers`` groups those of equal priority (a nested list in
+    the config), among which requests are spread by the upstreams' ``weight``."""
+
     name: str
     upstreams: tuple[str, ...]
     model_map: dict[str, str] = field(default_factory=dict)
+    tiers: tuple[tuple[str, ...], ...] = ()
+    fallback_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def priority_tiers(self) -> tuple[tuple[str, ...], ...]:
+        return self.tiers or tuple((name,) for name in self.upstreams)
 
 
 @dataclass(slots=True, frozen=True)
@@ -295,15 +303,39 @@ class _Validator:
         )
 
     def group(self, name: str, raw: Any, path: str) -> GroupConfig:
-        section = self.mapping(raw, path, ("upstreams", "model_map"))
-        upstreams = self.string_list(section.get("upstreams", []), f"{path}.upstreams")
-        if not upstreams:
+        section = self.mapping(raw, path, ("upstreams", "model_map", "fallback_models"))
+        tiers = self.tiers(section.get("upstreams", []), f"{path}.upstreams")
+        if not tiers:
             self.fail(f"{path}.upstreams", "must list at least one upstream")
+        fallbacks: dict[str, tuple[str, ...]] = {}
+        raw_fallbacks = section.get("fallback_models", {})
+        if not isinstance(raw_fallbacks, dict):
+            self.fail(f"{path}.fallback_models", "must map a model to a list of fallback models")
+        else:
+            for model, targets in raw_fallbacks.items():
+                fallbacks[str(model)] = self.string_list(targets, f"{path}.fallback_models.{model}")
         return GroupConfig(
             name=name,
-            upstreams=upstreams,
+            upstreams=tuple(u for tier in tiers for u in tier),
             model_map=self.string_map(section.get("model_map", {}), f"{path}.model_map"),
+            tiers=tiers,
+            fallback_models=fallbacks,
         )
+
+    def tiers(self, value: Any, path: str) -> tuple[tuple[str, ...], ...]:
+        """``["a", ["b", "c"], "d"]``: a, then b and c shared by weight, then d."""
+        if not isinstance(value, list):
+            self.fail(path, "must be a list of upstream names (a nested list for equal priority)")
+            return ()
+        tiers: list[tuple[str, ...]] = []
+        for i, item in enumerate(value):
+            if isinstance(item, str) and item:
+                tiers.append((item,))
+            elif isinstance(item, list) and item:
+                tiers.append(self.string_list(item, f"{path}[{i}]"))
+            else:
+                self.fail(f"{path}[{i}]", "must be an upstream name or a list of names of equal priority")
+        return tuple(tiers)
 
     def keys(self, raw: Any, groups: dict[str, GroupConfig]) -> tuple[KeyConfig, ...]:
         if raw is None:

@@ -115,3 +115,13 @@ async def test_retries_never_outlast_the_callers_deadline(fresh: Stack, retrying
         await retrying.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, timeout=2.0)
     assert time.monotonic() - started < 1.5  # retry-after 30 s does not fit in a 2 s budget: give up now
     assert len(fresh.upstream.requests) == 1
+
+
+async def test_model_fallback_to_another_provider_is_translated(fresh: Stack) -> None:
+    raw = await fresh.client("crossfall").chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    )
+    assert raw.headers["x-torouter-upstream"] == "claude"
+    reply = raw.parse()
+    assert reply.choices[0].message.content == "Mock reply to: Hello"
+    assert fresh.claude.requests[-1].json["model"] == "claude-haiku-4-5"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from torouter.router.catalog import Catalog
-from torouter.router.config import parse_config
+from torouter.router.config import ConfigError, parse_config
 from torouter.router.errors import ErrorCode, GatewayError
 
 CONFIG = """
@@ -75,3 +75,37 @@ def test_models_lists_what_the_group_can_use(catalog: Catalog) -> None:
     assert set(ids) == {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-6", "my-alias"}
     assert ids["claude-sonnet-4-5"].owned_by == "anthropic" and ids["claude-sonnet-4-5"].thinking
     assert {m.id for m in catalog.models("router")} == {"anthropic/claude-sonnet-4.5", "openai/gpt-5"}
+
+
+WEIGHTED = """
+upstreams:
+  a: {kind: openai, base_url: "http://a/v1", models: ["gpt-5"], weight: 1}
+  b: {kind: openai, base_url: "http://b/v1", models: ["gpt-5"], weight: 3}
+  c: {kind: openai, base_url: "http://c/v1", models: ["gpt-5"]}
+  claude: {kind: anthropic, base_url: "http://x", models: ["claude-sonnet-4-6"]}
+groups:
+  g:
+    upstreams: [[a, b], c, claude]
+    fallback_models: {"gpt-5": ["claude-sonnet-4-6"]}
+"""
+
+
+def test_equal_priority_tiers_are_spread_by_weight_and_fallback_models_come_last() -> None:
+    catalog = Catalog(parse_config(WEIGHTED, env={}))
+    firsts = {"a": 0, "b": 0}
+    for _ in range(4000):
+        routes = catalog.resolve("g", "gpt-5").routes
+        names = [r.upstream.name for r in routes]
+        assert sorted(names[:2]) == ["a", "b"] and names[2:] == ["c", "claude"]
+        assert routes[3].model == "claude-sonnet-4-6"
+        firsts[names[0]] += 1
+    assert 0.70 < firsts["b"] / 4000 < 0.80  # weight 3 of 4
+
+
+def test_bad_tiers_and_fallbacks_are_config_errors() -> None:
+    bad = WEIGHTED.replace("[[a, b], c, claude]", "[[a, 5], {}]").replace('["claude-sonnet-4-6"]', '"x"')
+    with pytest.raises(ConfigError) as info:
+        parse_config(bad, env={})
+    paths = [p for p, _ in info.value.problems]
+    assert "groups.g.upstreams[0][1]" in paths and "groups.g.upstreams[1]" in paths
+    assert "groups.g.fallback_models.gpt-5" in paths

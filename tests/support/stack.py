@@ -25,6 +25,7 @@ KEYS = {
     "gemini": "tr-test-gemini-key",
     "pair": "tr-test-pair-key",
     "fallback": "tr-test-fallback-key",
+    "crossfall": "tr-test-crossfall-key",
 }
 
 # keys with per-minute limits (each test that uses one runs in a fresh minute window)
@@ -131,6 +132,10 @@ def stack_config(
             "gemini": {"upstreams": ["gemini"]},
             "pair": {"upstreams": ["oai", "oai-leaky"]},
             "fallback": {"upstreams": ["dead", "oai"]},
+            "crossfall": {
+                "upstreams": ["dead", "claude"],
+                "fallback_models": {"gpt-4o-mini": ["claude-haiku-4-5"]},
+            },
             "other": {"upstreams": ["oai-other"]},
             "dead": {"upstreams": ["dead"]},
             "badcred": {"upstreams": ["oai-badcred"]},
