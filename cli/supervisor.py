@@ -125,10 +125,12 @@ def run_up(config: Config, config_path: Path, key_hint: str | None) -> int:
         print(f"torouter up: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        edge.terminate()
-        edge.wait(STOP_TIMEOUT_S)
+        # The router first: it stops taking new calls (the edge answers those 503) and drains the
+        # streams in flight, which the edge keeps relaying; then the edge.
         router.terminate()
         router.wait(STOP_TIMEOUT_S)
+        edge.terminate()
+        edge.wait(STOP_TIMEOUT_S)
     return 0
 
 
