@@ -139,3 +139,59 @@ async def test_a_client_going_away_cancels_the_upstream_promptly(fresh: Stack) -
     request = fresh.upstream.requests[-1]
     assert await request.wait_finished(timeout_s=5) == "cancelled"
     assert time.monotonic() - left < 0.25
+
+
+# ---------------------------------------------------------------------------- mid-stream failures, every SDK
+
+
+async def drain(stream: AsyncIterator[object], into: list[object]) -> None:
+    async for item in stream:
+        into.append(item)
+
+
+async def test_gemini_caller_sees_an_error_when_its_upstream_dies_mid_stream(fresh: Stack) -> None:
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
+
+    from support.gemini_upstream import Fault as GeminiFault
+
+    client = genai.Client(
+        api_key=KEYS["gemini"],
+        http_options=types.HttpOptions(
+            base_url=fresh.gateway.base_url, retry_options=types.HttpRetryOptions(attempts=1)
+        ),
+    )
+    fresh.gemini.enqueue(GeminiFault.die_after(2))
+    received: list[object] = []
+    first = await client.aio.models.generate_content_stream(
+        model="gemini-2.5-flash", contents="one two three four five six"
+    )
+    with pytest.raises(genai_errors.APIError):
+        await drain(first, received)
+    assert len(received) == 2  # what arrived before the break was delivered
+    fresh.upstream.enqueue(Fault.die_after(2))  # translated: an OpenAI upstream behind a Gemini caller
+    openai_behind = genai.Client(
+        api_key=KEYS["openai"],
+        http_options=types.HttpOptions(
+            base_url=fresh.gateway.base_url, retry_options=types.HttpRetryOptions(attempts=1)
+        ),
+    )
+    second = await openai_behind.aio.models.generate_content_stream(
+        model="gpt-4o-mini", contents="one two three four five six"
+    )
+    with pytest.raises(genai_errors.APIError):
+        await drain(second, [])
+
+
+async def test_anthropic_caller_sees_an_error_event_when_claude_dies_mid_stream(fresh: Stack) -> None:
+    from support.anthropic_upstream import Fault as ClaudeFault
+
+    fresh.claude.enqueue(ClaudeFault.die_after(4))
+    client = anthropic.AsyncAnthropic(base_url=fresh.gateway.base_url, api_key=KEYS["claude"], max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        async with client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=100, messages=[{"role": "user", "content": "one two three"}]
+        ) as events:
+            await events.get_final_message()
+    assert "mid-way" in str(info.value)
