@@ -34,12 +34,16 @@ class EdgeConfig:
     keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
 
 
+DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
+
+
 @dataclass(slots=True, frozen=True)
 class RouterConfig:
     listen: str = "127.0.0.1:50051"
     state: str = "sqlite:///./torouter.db"
     shutdown_grace_s: float = 30.0
     retries: int = 1  # extra rounds over a request's routes after upstream failures
+    fallback_on: tuple[int, ...] = DEFAULT_FALLBACK_ON
 
 
 @dataclass(slots=True, frozen=True)
@@ -253,7 +257,7 @@ class _Validator:
         )
 
     def router(self, raw: Any, path: str) -> RouterConfig:
-        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries"))
+        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on"))
         listen = self.string(section, "listen", path, "127.0.0.1:50051")
         self.listen_address(listen, f"{path}.listen")
         state = self.string(section, "state", path, "sqlite:///./torouter.db")
@@ -267,7 +271,18 @@ class _Validator:
                 self.fail(f"{path}.retries", "must be between 0 and 10")
             elif value is not None:
                 retries = value
-        return RouterConfig(listen=listen, state=state, shutdown_grace_s=grace, retries=retries)
+        fallback_on = DEFAULT_FALLBACK_ON
+        if "fallback_on" in section:
+            statuses = section["fallback_on"]
+            if not isinstance(statuses, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in statuses
+            ):
+                self.fail(f"{path}.fallback_on", "must be a list of HTTP statuses (400-599)")
+            else:
+                fallback_on = tuple(statuses)
+        return RouterConfig(
+            listen=listen, state=state, shutdown_grace_s=grace, retries=retries, fallback_on=fallback_on
+        )
 
     def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):

@@ -94,6 +94,7 @@ class GatewayError(Exception):
         self.vendor_type = vendor_type
         self.vendor_code = vendor_code
         self.headers: dict[str, str] = {}  # extra response headers (e.g. x-ratelimit-*)
+        self.upstream_status: int | None = None  # the upstream's own HTTP status, when it answered
 
     def __repr__(self) -> str:
         return f"GatewayError({self.code.value}, {self.status}, {self.message!r})"

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from .call import Context, Outcome
+from .config import DEFAULT_FALLBACK_ON
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .passthrough import Target
@@ -29,6 +30,9 @@ FALLBACK_CODES = frozenset(
         ErrorCode.RATE_LIMITED,
     }
 )
+# Upstream statuses that move a request on (router.fallback_on); connection errors and timeouts
+# always do.
+DEFAULT_FALLBACK_STATUSES = frozenset(DEFAULT_FALLBACK_ON)
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,6 +40,13 @@ class RetryPolicy:
     retries: int = 1  # extra rounds over the routes after the first
     base_delay_s: float = 0.25
     max_delay_s: float = 8.0
+    fallback_on: frozenset[int] = DEFAULT_FALLBACK_STATUSES
+
+    def moves_on(self, error: GatewayError) -> bool:
+        """Whether another attempt may answer where this failure came from."""
+        if error.code not in FALLBACK_CODES:
+            return False
+        return error.upstream_status is None or error.upstream_status in self.fallback_on
 
     def delay(self, round_index: int, retry_after: float | None) -> float:
         backoff = min(self.max_delay_s, self.base_delay_s * (1 << round_index)) * random.uniform(0.5, 1.0)
@@ -73,7 +84,7 @@ async def with_fallbacks(
             try:
                 outcome = await attempt(ctx, target)
             except GatewayError as error:
-                if error.code not in FALLBACK_CODES:
+                if not policy.moves_on(error):
                     raise
                 cooldowns.failed(route.upstream.name)
                 last_error = error

@@ -70,7 +70,7 @@ def build_router(
     upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
-    retry = RetryPolicy(retries=config.router.retries)
+    retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
     dispatcher = Dispatcher(
         Catalog(config), keys, upstreams, registry.protocols, store, request_log, retry=retry
     )

@@ -22,6 +22,13 @@ async def send(
 
 
 def upstream_failure(error: GatewayError, upstream: Upstream, *, same_protocol: bool) -> GatewayError:
+    """What a caller sees of an upstream's error response (``upstream_status`` keeps the original)."""
+    failure = _caller_view(error, upstream, same_protocol=same_protocol)
+    failure.upstream_status = error.status
+    return failure
+
+
+def _caller_view(error: GatewayError, upstream: Upstream, *, same_protocol: bool) -> GatewayError:
     """What a caller sees of an upstream's error response.
 
     4xx caused by the request keep their status and message (and the vendor's type and code when

@@ -125,3 +125,30 @@ async def test_model_fallback_to_another_provider_is_translated(fresh: Stack) ->
     reply = raw.parse()
     assert reply.choices[0].message.content == "Mock reply to: Hello"
     assert fresh.claude.requests[-1].json["model"] == "claude-haiku-4-5"
+
+
+async def test_fallback_statuses_are_configurable(fresh: Stack) -> None:
+    config = {
+        "router": {"retries": 0, "fallback_on": [503]},  # a 500 is final here
+        "upstreams": {
+            name: {
+                "kind": "openai",
+                "base_url": mock.base_url,
+                "api_key": mock.api_key,
+                "models": ["gpt-4o-mini"],
+            }
+            for name, mock in (("first", fresh.upstream), ("second", fresh.leaky))
+        },
+        "groups": {"g": {"upstreams": ["first", "second"]}},
+        "keys": [{"name": "k", "key": "tr-fallback-on", "group": "g"}],
+    }
+    async with Gateway(config) as gateway:
+        client = openai.AsyncOpenAI(
+            base_url=f"{gateway.base_url}/v1", api_key="tr-fallback-on", max_retries=0
+        )
+        fresh.upstream.enqueue(Fault.status(503))
+        assert (await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)).choices
+        fresh.upstream.enqueue(Fault.status(500))
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert len(fresh.leaky.requests) == 1
