@@ -16,6 +16,7 @@ from . import keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
 from .keepalive import KeepAlive
+from .multipart import read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
@@ -29,6 +30,8 @@ _GRPC_ERRORS: dict[grpc.StatusCode, tuple[ErrorCode, str]] = {
         ErrorCode.UNAVAILABLE,
         "The gateway's router is unavailable; retry shortly.",
     ),
+    # the edge cancels calls only for callers that are gone: a CANCELLED it sees is a router stopping
+    grpc.StatusCode.CANCELLED: (ErrorCode.UNAVAILABLE, "The gateway's router went away; retry shortly."),
     grpc.StatusCode.DEADLINE_EXCEEDED: (ErrorCode.UPSTREAM_TIMEOUT, "The request timed out."),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (ErrorCode.REQUEST_TOO_LARGE, "The request is too large."),
 }
@@ -94,20 +97,23 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         return error_response(protocols, protocol, error, request_id)
 
     body = b""
+    files: list[router_pb2.File] = []
     if endpoint.body != "none":
         config = app[keys.CONFIG]
         limit = int(config.edge.max_body_mb * 1024 * 1024)
         if request.content_length is not None and request.content_length > limit:
             return _too_large(protocols, protocol, request_id, limit)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _too_large(protocols, protocol, request_id, limit)
         if endpoint.body == "multipart" and request.content_type.startswith("multipart/"):
-            error = GatewayError(
-                ErrorCode.NOT_IMPLEMENTED, "Multipart uploads are not available in this version."
-            )
-            return error_response(protocols, protocol, error, request_id)
+            try:
+                form = await read_image_edit_form(request, limit)
+            except GatewayError as error:
+                return error_response(protocols, protocol, error, request_id)
+            body, files = form.body, form.files
+        else:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return _too_large(protocols, protocol, request_id, limit)
 
     timeout = client_timeout(request, app[keys.CONFIG].edge.request_timeout_s)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
@@ -125,6 +131,8 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.headers.update(headers)
     if params:
         call.params.update(params)
+    if files:
+        call.files.extend(files)
     metadata = (("x-request-id", request_id),)
     stub = app[keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):

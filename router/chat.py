@@ -16,7 +16,7 @@ from .fallbacks import RetryPolicy, with_fallbacks
 from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from .metering import usage_of
 from .passthrough import Target, pass_through, target_of
-from .protocols.base import WireProtocol
+from .protocols.base import ChatCodec, WireProtocol
 from .protocols.sse import SSEParser
 from .reasoning_memo import ReasoningMemo, StreamRecorder
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
@@ -55,11 +55,24 @@ class ChatHandler:
             return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
+    async def translate(self, ctx: Context, target: Target, codec: ChatCodec) -> Outcome:
+        """One translated attempt with ``codec`` on the caller's side instead of the protocol's chat
+        codec: how the Responses API is served by chat upstreams (see ``responses.py``)."""
+        return await self._translate(
+            ctx, target.body, target.resolution, target.route, target.upstream, codec
+        )
+
     async def _translate(
-        self, ctx: Context, body: JSONDict, resolution: Resolution, route: Route, upstream: Upstream
+        self,
+        ctx: Context,
+        body: JSONDict,
+        resolution: Resolution,
+        route: Route,
+        upstream: Upstream,
+        codec: ChatCodec | None = None,
     ) -> Outcome:
         """Different protocols: caller → neutral form → upstream, and back, event by event."""
-        caller_codec = ctx.protocol.chat
+        caller_codec = codec or ctx.protocol.chat
         target = self.protocols[upstream.protocol]
         upstream_codec = target.chat
         if caller_codec is None or upstream_codec is None:
@@ -105,7 +118,11 @@ class ChatHandler:
             headers.update(JSON_HEADERS)
             return Outcome(200, headers, orjson.dumps(caller_codec.write_response(parsed)))
         headers.update(SSE_HEADERS)
-        return Outcome(200, headers, chunks=self._translate_stream(ctx, upstream, target, request, response))
+        return Outcome(
+            200,
+            headers,
+            chunks=self._translate_stream(ctx, upstream, target, request, response, caller_codec),
+        )
 
     async def _translate_stream(
         self,
@@ -114,11 +131,12 @@ class ChatHandler:
         target: WireProtocol,
         request: ChatRequest,
         response: UpstreamResponse,
+        caller_codec: ChatCodec,
     ) -> AsyncIterator[bytes]:
-        assert response.chunks is not None and target.chat is not None and ctx.protocol.chat is not None
+        assert response.chunks is not None and target.chat is not None
         parser = SSEParser()
         reader = target.chat.stream_reader()
-        writer = ctx.protocol.chat.stream_writer(request)
+        writer = caller_codec.stream_writer(request)
         recorder = StreamRecorder()
         try:
             async for chunk in response.chunks:

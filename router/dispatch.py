@@ -18,6 +18,7 @@ from .cooldown import Cooldowns
 from .embeddings import EmbeddingsHandler
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy
+from .images import ImagesHandler
 from .keys import KeyRing
 from .limits import Limiter
 from .logs import RequestSink, logging_sink
@@ -25,6 +26,7 @@ from .model_lists import FORMATS
 from .passthrough import PassthroughHandler
 from .protocols.base import WireProtocol
 from .reasoning_memo import ReasoningMemo
+from .responses import ResponsesHandler
 from .state import StateStore
 from .token_count import TokenCounter
 from .upstream import Upstream
@@ -71,9 +73,15 @@ class Dispatcher:
         self._handlers[("openai", "embeddings")] = EmbeddingsHandler(
             catalog, upstreams, protocols, self.cooldowns, policy
         )
+        images = ImagesHandler(catalog, upstreams, protocols, self.cooldowns, policy)
+        for operation in ("images.generations", "images.edits"):
+            self._handlers[("openai", operation)] = images
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = chat
+        responses = ResponsesHandler(catalog, upstreams, protocols, chat, store, self.cooldowns, policy)
+        for operation, handler in responses.handlers().items():
+            self._handlers[("openai", operation)] = handler
 
     async def handle(self, call: Call) -> Outcome:
         """Answers a call. Never raises (but for cancellation): failures become error outcomes."""

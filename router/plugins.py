@@ -16,6 +16,7 @@ BUILTINS = (
     "torouter.plugins.openai",
     "torouter.plugins.anthropic",
     "torouter.plugins.gemini",
+    "torouter.plugins.openrouter",
     "torouter.plugins.echo",
 )
 

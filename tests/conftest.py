@@ -23,9 +23,12 @@ async def stack() -> AsyncIterator[Stack]:
         MockOpenAI(name="other", models=["secret-model"], api_key="sk-other-0011223344556677") as other,
         MockAnthropic(name="claude") as claude,
         MockGemini(name="gemini") as gemini,
-        Gateway(stack_config(upstream, leaky, other, claude, gemini)) as gateway,
+        MockOpenAI(
+            name="openrouter", flavour="openrouter", api_key="sk-or-v1-mock-0123456789abcdef0123"
+        ) as openrouter,
+        Gateway(stack_config(upstream, leaky, other, claude, gemini, openrouter)) as gateway,
     ):
-        yield Stack(gateway, upstream, leaky, other, claude, gemini)
+        yield Stack(gateway, upstream, leaky, other, claude, gemini, openrouter)
 
 
 @pytest.fixture

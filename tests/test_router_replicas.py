@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import openai
 from aiohttp import web
 
@@ -57,3 +59,35 @@ async def test_a_replica_going_away_is_absorbed_by_the_others(fresh: Stack) -> N
         await runner.cleanup()
         for server in routers[1:]:
             await server.stop(0)
+
+
+async def test_router_restart_under_load(fresh: Stack) -> None:
+    """Requests keep coming while the only router restarts: each gets an answer (200, or 503 in
+    OpenAI's format while it is away) — no hang, no 500 — and all succeed once it is back."""
+    client = openai.AsyncOpenAI(
+        base_url=f"{fresh.gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0
+    )
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            try:
+                await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+                )
+                statuses.append(200)
+            except openai.APIStatusError as error:
+                statuses.append(error.status_code)
+
+    workers = [asyncio.create_task(load()) for _ in range(8)]
+    await asyncio.sleep(0.3)
+    await fresh.gateway.stop_router(grace=1.0)
+    await asyncio.sleep(0.3)
+    await fresh.gateway.start_router()
+    await fresh.gateway.wait_ready()
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*workers), 20)
+    assert set(statuses) <= {200, 503} and 503 in statuses
+    assert statuses[-8:] == [200] * 8

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstream import HttpUpstream, UpstreamRequest
 
-OPERATIONS = frozenset({"chat.completions", "embeddings", "models.list", "models.get"})
+OPERATIONS = frozenset(
+    {"chat.completions", "embeddings", "images.generations", "images.edits", "models.list", "models.get"}
+) | frozenset(
+    {"responses.create", "responses.get", "responses.delete", "responses.input_items", "responses.cancel"}
+)
+# A stored response's operations: (method, path after /responses/{id}); query parameters forwarded.
+RESPONSE_ROUTES = {
+    "responses.get": ("GET", ""),
+    "responses.delete": ("DELETE", ""),
+    "responses.input_items": ("GET", "/input_items"),
+    "responses.cancel": ("POST", "/cancel"),
+}
 
 
 class OpenAIUpstream(HttpUpstream):
@@ -23,11 +34,26 @@ class OpenAIUpstream(HttpUpstream):
             return "POST", f"{base}/chat/completions"
         if request.operation == "embeddings":
             return "POST", f"{base}/embeddings"
+        if request.operation == "images.generations":
+            return "POST", f"{base}/images/generations"
+        if request.operation == "images.edits":
+            return "POST", f"{base}/images/edits"
+        if request.operation == "responses.create":
+            return "POST", f"{base}/responses"
+        if request.operation in RESPONSE_ROUTES:
+            return self._response_route(request)
         if request.operation == "models.list":
             return "GET", f"{base}/models"
         if request.operation == "models.get":
             return "GET", f"{base}/models/{quote(request.model, safe='')}"
         raise ValueError(f"openai upstream has no operation {request.operation!r}")
+
+    def _response_route(self, request: UpstreamRequest) -> tuple[str, str]:
+        method, tail = RESPONSE_ROUTES[request.operation]
+        response_id = quote(request.params.get("response_id", ""), safe="")
+        query = urlencode([(k, v) for k, v in request.params.items() if k != "response_id"])
+        url = f"{self.config.base_url}/responses/{response_id}{tail}"
+        return method, f"{url}?{query}" if query else url
 
 
 class OpenAIKind:

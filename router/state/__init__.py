@@ -1,7 +1,12 @@
-"""The state store: caller keys now; counters, usage and stored responses as they land.
+"""The state store: caller keys, usage counters and stored Responses.
 
 One small async interface, two backends: SQLite (embedded default, one host) and Redis (several
 router replicas). ``memory://`` is an in-process store for tests and throwaway runs.
+
+Stored Responses (``/v1/responses`` with ``store``) are opaque records to the store: an id, the
+group whose keys may see it, the upstream that holds it (an OpenAI upstream's own stored response,
+reached by passthrough) or the gateway's own record (``data``, JSON written by the Responses
+handler), and a time to live.
 """
 
 from __future__ import annotations
@@ -25,6 +30,18 @@ class KeyRecord:
     revoked: bool = False
 
 
+@dataclass(slots=True, frozen=True)
+class StoredResponse:
+    """A Responses API response the gateway answers for: its own record, or an upstream's id."""
+
+    id: str
+    group: str  # only keys of this group may see it
+    created_at: float
+    upstream: str | None = None  # the upstream that stores it (passthrough); None: ``data`` is it
+    data: bytes = b""  # the gateway's record (JSON) when it stores the response itself
+    expires_at: float = 0.0  # unix time after which it is gone
+
+
 class StateStore(Protocol):
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         """The key with this digest, revoked or not; None when there is none."""
@@ -43,6 +60,18 @@ class StateStore(Protocol):
     async def add_usage(self, counter: str, window: int, amount: int) -> int:
         """Adds to a counter of one time window (e.g. a key's requests this minute); returns its
         new total. Counters expire on their own a window or two later."""
+        ...
+
+    async def put_response(self, record: StoredResponse) -> None:
+        """Stores (or replaces) a response record until its ``expires_at``."""
+        ...
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        """The record with this id; None when there is none or it expired."""
+        ...
+
+    async def delete_response(self, response_id: str) -> bool:
+        """Removes a record; False when there was none."""
         ...
 
     async def close(self) -> None: ...

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
-from . import DuplicateKeyName, KeyRecord, WindowCounters
+from . import DuplicateKeyName, KeyRecord, StoredResponse, WindowCounters
 
 
 class MemoryStore(WindowCounters):
     def __init__(self) -> None:
         super().__init__()
         self._keys: dict[str, KeyRecord] = {}
+        self._responses: dict[str, StoredResponse] = {}
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         return next((k for k in self._keys.values() if k.key_sha256 == key_sha256), None)
@@ -28,6 +30,20 @@ class MemoryStore(WindowCounters):
             return False
         self._keys[name] = replace(self._keys[name], revoked=True)
         return True
+
+    async def put_response(self, record: StoredResponse) -> None:
+        now = time.time()
+        if len(self._responses) > 10_000:  # drop the expired ones now and then
+            self._responses = {k: v for k, v in self._responses.items() if v.expires_at > now}
+        self._responses[record.id] = record
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        record = self._responses.get(response_id)
+        return record if record is not None and record.expires_at > time.time() else None
+
+    async def delete_response(self, response_id: str) -> bool:
+        record = self._responses.pop(response_id, None)
+        return record is not None and record.expires_at > time.time()
 
     async def close(self) -> None:
         return None

@@ -1,16 +1,19 @@
 """The Redis state store, shared by several router replicas.
 
 Layout: ``torouter:key:<sha256>`` is a hash per key; ``torouter:keyname:<name>`` points at its
-digest; the set ``torouter:keys`` holds every digest (for listing).
+digest; the set ``torouter:keys`` holds every digest (for listing); ``torouter:response:<id>`` is
+a hash per stored response, expiring on its own.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from . import DuplicateKeyName, KeyRecord
+from . import DuplicateKeyName, KeyRecord, StoredResponse
 
 PREFIX = "torouter:"
 
@@ -30,6 +33,8 @@ def _record(fields: dict[str, str]) -> KeyRecord:
 class RedisStore:
     def __init__(self, url: str) -> None:
         self._redis: Any = aioredis.from_url(url, decode_responses=True)
+        # stored responses carry JSON bytes: read back undecoded
+        self._raw: Any = aioredis.from_url(url, decode_responses=False)
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         fields = await self._redis.hgetall(f"{PREFIX}key:{key_sha256}")
@@ -73,5 +78,41 @@ class RedisStore:
             total, _ = await pipe.execute()
         return int(total)
 
+    async def put_response(self, record: StoredResponse) -> None:
+        ttl = math.ceil(record.expires_at - time.time())
+        if ttl <= 0:
+            return
+        key = f"{PREFIX}response:{record.id}"
+        fields = {
+            "group": record.group,
+            "upstream": record.upstream or "",
+            "created_at": repr(record.created_at),
+            "expires_at": repr(record.expires_at),
+            "data": record.data,
+        }
+        async with self._raw.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        fields = await self._raw.hgetall(f"{PREFIX}response:{response_id}")
+        if not fields:
+            return None
+        upstream = fields[b"upstream"].decode()
+        return StoredResponse(
+            id=response_id,
+            group=fields[b"group"].decode(),
+            created_at=float(fields[b"created_at"]),
+            upstream=upstream or None,
+            data=fields[b"data"],
+            expires_at=float(fields[b"expires_at"]),
+        )
+
+    async def delete_response(self, response_id: str) -> bool:
+        return bool(await self._redis.delete(f"{PREFIX}response:{response_id}"))
+
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._raw.aclose()

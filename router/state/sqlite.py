@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
-from . import DuplicateKeyName, KeyRecord, WindowCounters
+from . import DuplicateKeyName, KeyRecord, StoredResponse, WindowCounters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -17,7 +18,18 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS responses (
+    id TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    upstream TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_expiry ON responses (expires_at);
 """
+_RESPONSE_COLUMNS = "id, grp, upstream, created_at, expires_at, data"
+_PRUNE_EVERY = 500  # stored responses between two sweeps of the expired ones
 _COLUMNS = "name, key_sha256, grp, rpm, tpm, created_at, revoked"
 
 
@@ -36,6 +48,7 @@ class SQLiteStore(WindowCounters):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._puts = 0
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)).fetchone()
@@ -66,6 +79,39 @@ class SQLiteStore(WindowCounters):
     async def revoke_key(self, name: str) -> bool:
         with self._db:
             cursor = self._db.execute("UPDATE keys SET revoked = 1 WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    async def put_response(self, record: StoredResponse) -> None:
+        self._puts += 1
+        with self._db:
+            if self._puts % _PRUNE_EVERY == 0:
+                self._db.execute("DELETE FROM responses WHERE expires_at <= ?", (time.time(),))
+            self._db.execute(
+                f"INSERT OR REPLACE INTO responses ({_RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.group,
+                    record.upstream,
+                    record.created_at,
+                    record.expires_at,
+                    record.data,
+                ),
+            )
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        row = self._db.execute(
+            f"SELECT {_RESPONSE_COLUMNS} FROM responses WHERE id = ? AND expires_at > ?",
+            (response_id, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredResponse(row[0], row[1], row[3], row[2], bytes(row[5]), row[4])
+
+    async def delete_response(self, response_id: str) -> bool:
+        with self._db:
+            cursor = self._db.execute(
+                "DELETE FROM responses WHERE id = ? AND expires_at > ?", (response_id, time.time())
+            )
         return cursor.rowcount > 0
 
     async def close(self) -> None:

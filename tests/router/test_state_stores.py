@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from support.redis_server import redis_server
-from torouter.router.state import DuplicateKeyName, KeyRecord, open_store, sqlite_path
+from torouter.router.state import (
+    DuplicateKeyName,
+    KeyRecord,
+    StateStore,
+    StoredResponse,
+    open_store,
+    sqlite_path,
+)
 
 
 def test_sqlite_url_paths() -> None:
@@ -48,3 +56,39 @@ async def test_redis_store_against_a_real_server(tmp_path: Path) -> None:
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported state store"):
         open_store("postgres://x")
+
+
+async def _responses_round_trip(store: StateStore) -> None:
+    now = time.time()
+    own = StoredResponse("resp_a", "g", now, None, b'{"response": {"id": "resp_a"}}', now + 60)
+    upstream = StoredResponse("resp_b", "g2", now, "oai", b"", now + 60)
+    expired = StoredResponse("resp_c", "g", now - 120, None, b"{}", now - 60)
+    for record in (own, upstream, expired):
+        await store.put_response(record)
+    assert await store.get_response("resp_a") == own
+    assert await store.get_response("resp_b") == upstream
+    assert await store.get_response("resp_c") is None  # expired: gone
+    assert await store.get_response("resp_x") is None
+    replaced = StoredResponse("resp_a", "g", now, None, b"{}", now + 60)
+    await store.put_response(replaced)
+    assert await store.get_response("resp_a") == replaced
+    assert await store.delete_response("resp_a") and not await store.delete_response("resp_a")
+    assert not await store.delete_response("resp_c")
+    assert await store.get_response("resp_a") is None
+
+
+async def test_stored_responses_in_memory_and_sqlite(tmp_path: Path) -> None:
+    for url in ("memory://", f"sqlite:///{tmp_path}/r.db"):
+        store = open_store(url)
+        await _responses_round_trip(store)
+        await store.close()
+    again = open_store(f"sqlite:///{tmp_path}/r.db")  # persisted across opens
+    assert (await again.get_response("resp_b")) is not None
+    await again.close()
+
+
+async def test_stored_responses_in_redis(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as url:
+        store = open_store(url)
+        await _responses_round_trip(store)
+        await store.close()

@@ -163,6 +163,21 @@ carries ``responseId``/``modelVersion`` and a ``usageMetadata`` with the prompt 
 the last one, which carries the full usage. Stream faults count chunks; ``error_after`` sends
 ``{"error": {"code", "message", "status"}}`` as the next chunk (google-genai raises it).
 
+Image models (a name containing ``-image``, e.g. ``gemini-2.5-flash-image``, served when listed in
+``models``): ``responseModalities`` absent or holding ``IMAGE`` → each candidate is a text part
+``"Mock image of: <text of the last user content>"`` (left out when the modalities are
+``["IMAGE"]``) and one ``inlineData`` PNG (:func:`support.png.png`) whose pixels follow
+``imageConfig.aspectRatio`` (the longer side 16 pixels: ``16:9`` → 16×9, default ``1:1`` → 16×16),
+in a colour seeded by the response id; ``candidatesTokenCount`` adds 1290 per image, and
+``candidatesTokensDetails`` splits TEXT and IMAGE (``promptTokensDetails`` too when the request
+has images: one token per image part, as counted above). In a stream an image part is one chunk.
+``candidateCount`` > 1 → 400 "Multiple candidates is not enabled for models/<model>"; an
+``imageConfig`` key other than ``aspectRatio``/``imageSize`` → 400 'Unknown name … at
+\'generation_config.image_config\''; an ``aspectRatio`` not in :data:`ASPECT_RATIOS` or an
+``imageSize`` not ``1K``/``2K``/``4K`` (``imageSize`` on a ``gemini-3`` image model only) → 400.
+Any other model asked for ``IMAGE`` → 400 "Model does not support the requested response
+modalities: image,text" (the real API's words; the other image messages are the mock's own).
+
 countTokens → ``{"totalTokens", "promptTokensDetails"}``. embedContent → ``{"embedding":
 {"values"}}``; batchEmbedContents (what ``embed_content`` always calls) → ``{"embeddings":
 [{"values"}…]}``: unit-length vectors of ``outputDimensionality`` or ``embedding_dimensions``
@@ -198,6 +213,7 @@ from aiohttp import web
 
 from . import schemas
 from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, sample
+from .png import png
 
 DEFAULT_API_KEY: Final = "AIzaSyMock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6"
 DEFAULT_MODELS: Final = ("gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-pro-preview", "gemini-embedding-001")
@@ -210,6 +226,10 @@ BLOCK_TRIGGER: Final = "BLOCKME"
 SIGNATURES_DOC: Final = "https://ai.google.dev/gemini-api/docs/thought-signatures"
 MAX_EMBEDDING_DIMENSIONS: Final = 3072
 MAX_BATCH_EMBED: Final = 100
+ASPECT_RATIOS: Final = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES: Final = ("1K", "2K", "4K")
+IMAGE_OUTPUT_TOKENS: Final = 1290
+"""Output tokens of one generated image (what the real API reports for a 1024×1024 image)."""
 
 _ENDPOINT_OF: Final = {
     "generateContent": "generate_content",
@@ -1095,6 +1115,7 @@ class MockGemini(MockServer):
             return self._error(rec, 400, "".join(starred))
         problem = conversation_problem(body.get("contents") or []) or self._thinking_problem(body, model)
         problem = problem or self._signature_problem(body.get("contents") or [], model)
+        problem = problem or image_problem(body, model)
         if problem is not None:
             return self._error(rec, 400, problem)
         fault = await self._take_fault(request, rec, "generate_content")
@@ -1108,6 +1129,7 @@ class MockGemini(MockServer):
             signed_text=self.text_signatures and self.requires_signatures(model),
             cached_content_tokens=self.cached_content_tokens,
             signing_key=self.signing_key,
+            images=makes_images(body, model),
         )
         if rec.stream:
             return await self._send_stream(request, rec, planned.chunks(), {})
@@ -1472,6 +1494,83 @@ def is_embedding_model(model: str) -> bool:
     return "embedding" in model
 
 
+def is_image_model(model: str) -> bool:
+    """Image models are those whose name contains "-image" (``gemini-2.5-flash-image``)."""
+    return "-image" in model
+
+
+def response_modalities(body: Mapping[str, Any]) -> list[str]:
+    """``generationConfig.responseModalities`` upper-cased (``["TEXT", "IMAGE"]`` when absent)."""
+    asked = (body.get("generationConfig") or {}).get("responseModalities")
+    return [str(m).upper() for m in asked] if asked else ["TEXT", "IMAGE"]
+
+
+def makes_images(body: Mapping[str, Any], model: str) -> bool:
+    """The answer to this (valid) request carries images."""
+    return is_image_model(model) and "IMAGE" in response_modalities(body)
+
+
+def image_problem(body: Mapping[str, Any], model: str) -> str | None:
+    """What the image rules of the module docstring refuse (None when nothing)."""
+    config = body.get("generationConfig") or {}
+    asked = [str(m).upper() for m in config.get("responseModalities") or []]
+    if not is_image_model(model):
+        if "IMAGE" in asked:
+            wanted = ",".join(sorted(m.lower() for m in asked))
+            return f"Model does not support the requested response modalities: {wanted}"
+        return None
+    if int(config.get("candidateCount") or 1) > 1:
+        return f"Multiple candidates is not enabled for models/{model}"
+    image_config = config.get("imageConfig")
+    if image_config is None:
+        return None
+    if not isinstance(image_config, Mapping):
+        return "Invalid value at 'generation_config.image_config': expected an object."
+    for key in image_config:
+        if key not in ("aspectRatio", "aspect_ratio", "imageSize", "image_size"):
+            return (
+                f'Invalid JSON payload received. Unknown name "{key}" at '
+                "'generation_config.image_config': Cannot find field."
+            )
+    where = "* GenerateContentRequest.generation_config.image_config"
+    ratio = image_config.get("aspectRatio", image_config.get("aspect_ratio"))
+    if ratio is not None and ratio not in ASPECT_RATIOS:
+        return f"{where}.aspect_ratio: {ratio} is not supported.\n"
+    size = image_config.get("imageSize", image_config.get("image_size"))
+    if size is not None and (size not in IMAGE_SIZES or not model.startswith("gemini-3")):
+        return f"{where}.image_size: {size} is not supported for models/{model}.\n"
+    return None
+
+
+def image_dimensions(body: Mapping[str, Any]) -> tuple[int, int]:
+    """The mock image's pixels: the aspect ratio with its longer side 16 (``16:9`` → 16×9)."""
+    image_config = (body.get("generationConfig") or {}).get("imageConfig") or {}
+    ratio = str(image_config.get("aspectRatio", image_config.get("aspect_ratio")) or "1:1")
+    across, _, down = ratio.partition(":")
+    width, height = int(across), int(down)
+    longer = max(width, height)
+    return max(1, round(16 * width / longer)), max(1, round(16 * height / longer))
+
+
+def mock_image(body: Mapping[str, Any], seed: bytes) -> str:
+    """Base64 of the PNG a mock image model answers (size from :func:`image_dimensions`)."""
+    red, green, blue = hashlib.sha256(seed).digest()[:3]
+    width, height = image_dimensions(body)
+    return base64.b64encode(png(width, height, (red, green, blue, 255))).decode()
+
+
+def count_prompt_images(body: Mapping[str, Any]) -> int:
+    """The image parts of a request's contents (each counted as one prompt token)."""
+    return sum(
+        1
+        for content in body.get("contents") or []
+        for part in _parts(content)
+        if str((part.get("inlineData") or part.get("fileData") or {}).get("mimeType", "")).startswith(
+            "image/"
+        )
+    )
+
+
 def supported_methods(model: str) -> tuple[str, ...]:
     """``Model.supportedGenerationMethods`` of a model of the mock."""
     if is_embedding_model(model):
@@ -1643,11 +1742,12 @@ class PlannedCandidate:
     finish_reason: str
     output_tokens: int
     thought_tokens: int
+    image_tokens: int = 0  # of output_tokens, those of generated images
 
     def pieces(self) -> Iterator[dict[str, Any]]:
-        """The parts as stream deltas: one per word of text, a function call whole."""
+        """The parts as stream deltas: one per word of text, a function call or an image whole."""
         for part in self.parts:
-            if "functionCall" in part:
+            if "functionCall" in part or "inlineData" in part:
                 yield dict(part)
                 continue
             words = WORDS.findall(str(part.get("text", ""))) or [""]
@@ -1670,6 +1770,7 @@ class PlannedResponse:
     prompt_tokens: int
     cached_tokens: int
     blocked: bool = False
+    prompt_image_tokens: int = 0  # of prompt_tokens, those of image parts (details split when > 0)
 
     def usage(self, *, final: bool = True) -> dict[str, Any]:
         """``usageMetadata`` (``final=False``: the prompt-only one of an intermediate chunk)."""
@@ -1681,7 +1782,17 @@ class PlannedResponse:
         usage["totalTokenCount"] = self.prompt_tokens + output + thoughts
         if self.cached_tokens:
             usage["cachedContentTokenCount"] = self.cached_tokens
-        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
+        usage["promptTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": self.prompt_tokens - self.prompt_image_tokens}
+        ]
+        if self.prompt_image_tokens:
+            usage["promptTokensDetails"].append({"modality": "IMAGE", "tokenCount": self.prompt_image_tokens})
+        images = sum(c.image_tokens for c in self.candidates) if final else 0
+        if images:
+            usage["candidatesTokensDetails"] = [
+                {"modality": "TEXT", "tokenCount": output - images},
+                {"modality": "IMAGE", "tokenCount": images},
+            ]
         if self.cached_tokens:
             usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.cached_tokens}]
         if thoughts:
@@ -1750,10 +1861,13 @@ def plan_response(
     signed_text: bool = False,
     cached_content_tokens: int = 0,
     signing_key: bytes = DEFAULT_SIGNING_KEY,
+    images: bool = False,
 ) -> PlannedResponse:
-    """Decide the deterministic answer to a valid (parsed) request (rules in the module docstring)."""
+    """Decide the deterministic answer to a valid (parsed) request (rules in the module docstring).
+    ``images``: the model answers with images (:func:`makes_images`)."""
     prompt = count_prompt_tokens(body)
     cached = min(max(cached_content_tokens, 0), prompt)
+    prompt_images = count_prompt_images(body)
     if _blocked(body):
         return PlannedResponse(response_id, model, (), prompt, cached, blocked=True)
     contents = body.get("contents") or []
@@ -1784,6 +1898,19 @@ def plan_response(
             out.append({"text": thought, "thought": True})
         output_tokens = 0
         finish = "STOP"
+        if images:
+            text = f"Mock image of: {asked}"
+            if "TEXT" in response_modalities(body):
+                out.append({"text": text})
+                output_tokens += len(WORDS.findall(text))
+            out.append({"inlineData": {"mimeType": "image/png", "data": mock_image(body, nonce)}})
+            output_tokens += IMAGE_OUTPUT_TOKENS
+            candidates.append(
+                PlannedCandidate(
+                    index, tuple(out), finish, output_tokens, thought_tokens, IMAGE_OUTPUT_TOKENS
+                )
+            )
+            continue
         if calls:
             for k, declaration in enumerate(calls):
                 schema = declaration.get("parametersJsonSchema")
@@ -1816,7 +1943,9 @@ def plan_response(
                 out.append(part)
             output_tokens += len(words)
         candidates.append(PlannedCandidate(index, tuple(out), finish, output_tokens, thought_tokens))
-    return PlannedResponse(response_id, model, tuple(candidates), prompt, cached)
+    return PlannedResponse(
+        response_id, model, tuple(candidates), prompt, cached, prompt_image_tokens=prompt_images
+    )
 
 
 def embedding(model: str, request: Mapping[str, Any], *, default_dimensions: int = 768) -> list[float]:

@@ -70,6 +70,36 @@ a final chunk with ``delta {}`` and ``finish_reason``, then, only with
 ``stream_options.include_obfuscation`` is false or the ``obfuscation`` knob is off. With
 ``n > 1`` the choices' chunks are interleaved round-robin.
 
+OpenRouter flavour (``MockOpenAI(flavour="openrouter")``, openrouter.ai/api/v1 as it answers):
+
+- Models are OpenRouter's full ids (default :data:`OPENROUTER_MODELS`); reasoning models are the
+  ``openai/gpt-5``, ``openai/o…``, ``anthropic/claude…`` and ``google/gemini-2.5…`` ones, and no
+  parameter is refused per model (OpenRouter normalises them).
+- OpenRouter's request fields (``models``, ``provider``, ``transforms``, ``plugins``,
+  ``reasoning``, ``usage``) are accepted (their types checked) and left out of the closed-world
+  check. A ``model`` that is not served falls back to the first served id of ``models``, else
+  400 "``<model>`` is not a valid model ID". ``reasoning: {effort: "none"}`` or ``{enabled:
+  false}`` turns the reasoning tokens off, as ``reasoning_effort: "none"`` does.
+- Errors are ``{"error": {"code": <HTTP status>, "message"}}``. An ``error_after`` fault met by a
+  non-stream request answers HTTP 200 with such a body (OpenRouter's error after it started
+  answering); in a stream its frame is OpenRouter's unified mid-stream error: the chunk fields
+  (``id``, ``object``, ``created``, ``model``, ``provider``), ``error: {code, message}`` (``code``
+  the fault's, default 502) and a choice with ``finish_reason: "error"``; no ``[DONE]`` follows.
+- Answers: ids ``gen-…``, a top-level ``provider``, ``native_finish_reason`` beside each
+  ``finish_reason``, ``message.reasoning: null``; ``usage`` adds ``cost`` (prompt tokens × 1e-6
+  + completion tokens × 5e-6), ``is_byok: false`` and ``cost_details``. Streams carry no
+  ``usage: null``/``obfuscation``; the usage always comes last (``choices: []``), asked for or not.
+- Streams: ``: OPENROUTER PROCESSING`` comment lines (each its own SSE block) twice before the
+  first frame and once before every second frame after it (the error frame included);
+  :meth:`MockOpenAI.stream_bytes` gives back the exact bytes written.
+- :meth:`MockOpenAI.attribution` reads the ``HTTP-Referer``/``X-Title`` headers a request carried.
+
+Responses (``/v1/responses`` and its sub-resources): see :mod:`support.openai_responses`; their
+faults queue under the endpoint ``"responses"``; ``MockOpenAI.responses.stored`` holds what it keeps.
+
+Images (``/v1/images/generations``, ``/v1/images/edits``, multipart and JSON): see
+:mod:`support.openai_images`; their faults queue under the endpoint ``"images"``.
+
 The server, request records, fault queues and stream writing shared with ``MockAnthropic``
 live in :mod:`support.mock_server`.
 """
@@ -88,7 +118,7 @@ import orjson
 from aiohttp import web
 from jsonschema import ValidationError
 
-from . import schemas
+from . import openai_images, openai_responses, schemas
 from .mock_server import WORDS as _WORDS
 from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
 
@@ -99,6 +129,18 @@ DEFAULT_API_KEY: Final = "sk-mock-4f1c0a2e9b7d4c8e8a6b5d3c2e1f0a9bXYZ"
 DEFAULT_MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-5", "gpt-5-mini")
 REASONING_MODEL_PREFIXES: Final = ("gpt-5", "o1", "o3", "o4")
 KEYS_URL: Final = "https://platform.openai.com/account/api-keys"
+
+Flavour = Literal["openai", "openrouter"]
+OPENROUTER_MODELS: Final = (
+    "openai/gpt-5",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-sonnet-4.5",
+    "google/gemini-2.5-flash",
+)
+OPENROUTER_REASONING_PREFIXES: Final = ("openai/gpt-5", "openai/o", "anthropic/claude", "google/gemini-2.5")
+OPENROUTER_COMMENT: Final = b": OPENROUTER PROCESSING\n\n"
+OPENROUTER_FIELDS: Final = ("models", "provider", "transforms", "plugins", "reasoning", "usage")
+_OPENROUTER_EFFORTS: Final = ("xhigh", "high", "medium", "low", "minimal", "none", "max")
 
 _CHAT_PATH: Final = "/v1/chat/completions"
 _ARG_PIECE: Final = 8
@@ -206,9 +248,12 @@ class Fault(BaseFault):
         *,
         message: str = "The server had an error while processing your request. Sorry about that!",
         error_type: str = "server_error",
-        code: str | None = None,
+        code: str | int | None = None,
     ) -> Fault:
-        """Stream: send ``chunks`` chunks, then ``data: {"error": {...}}`` and close (no [DONE])."""
+        """Stream: send ``chunks`` chunks, then ``data: {"error": {...}}`` and close (no [DONE]).
+
+        The OpenRouter flavour sends its unified mid-stream error chunk instead (``code``: an HTTP
+        status such as 502, or a word such as ``"server_error"``; default 502)."""
         error = {"message": message, "type": error_type, "param": None, "code": code}
         return cls(kind="error_after", after_chunks=chunks, error=error)
 
@@ -219,7 +264,12 @@ class Fault(BaseFault):
 class MockOpenAI(MockServer):
     """Fake OpenAI ``/v1`` server; see the module docstring for behaviour and answer rules."""
 
-    endpoints: ClassVar[tuple[str, ...]] = ("chat.completions", "models")
+    endpoints: ClassVar[tuple[str, ...]] = (
+        "chat.completions",
+        "models",
+        openai_images.ENDPOINT,
+        openai_responses.ENDPOINT,
+    )
     fault_type: ClassVar[type[BaseFault]] = Fault
     terminator: ClassVar[bytes | None] = b"data: [DONE]\n\n"
 
@@ -227,37 +277,52 @@ class MockOpenAI(MockServer):
         self,
         *,
         api_key: str = DEFAULT_API_KEY,
-        models: Sequence[str] = DEFAULT_MODELS,
+        models: Sequence[str] | None = None,
         chunk_delay_s: float = 0.0,
         echo_key_in_errors: bool = False,
         strict: bool = True,
         validate_requests: bool = True,
         cached_tokens: int = 0,
         reasoning_tokens: int = 16,
-        reasoning_model_prefixes: Sequence[str] = REASONING_MODEL_PREFIXES,
+        reasoning_model_prefixes: Sequence[str] | None = None,
         obfuscation: bool = True,
         name: str = "",
         shutdown_timeout_s: float = 1.0,
+        flavour: Flavour = "openai",
     ) -> None:
+        openrouter = flavour == "openrouter"
         super().__init__(
             api_key=api_key,
-            models=models,
+            models=models if models is not None else OPENROUTER_MODELS if openrouter else DEFAULT_MODELS,
             chunk_delay_s=chunk_delay_s,
             echo_key_in_errors=echo_key_in_errors,
             name=name,
             shutdown_timeout_s=shutdown_timeout_s,
         )
+        self.flavour: Flavour = flavour
         self.strict = strict
         self.validate_requests = validate_requests
         self.cached_tokens = cached_tokens
         self.reasoning_tokens = reasoning_tokens
-        self.reasoning_model_prefixes = tuple(reasoning_model_prefixes)
-        self.obfuscation = obfuscation
+        default_prefixes = OPENROUTER_REASONING_PREFIXES if openrouter else REASONING_MODEL_PREFIXES
+        prefixes = default_prefixes if reasoning_model_prefixes is None else reasoning_model_prefixes
+        self.reasoning_model_prefixes = tuple(prefixes)
+        self.obfuscation = obfuscation and not openrouter
+        self.responses = openai_responses.Responses(self)
+
+    @property
+    def openrouter(self) -> bool:
+        """True for the OpenRouter flavour."""
+        return self.flavour == "openrouter"
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post(_CHAT_PATH, self._route(self._chat))
         app.router.add_get("/v1/models", self._route(self._list_models))
         app.router.add_get("/v1/models/{model:.+}", self._route(self._get_model))
+        app.router.add_post(openai_images.GENERATIONS_PATH, self._route(self._image_generations))
+        app.router.add_post(openai_images.EDITS_PATH, self._route(self._image_edits))
+        app.router.add_get(openai_images.HOSTED_PREFIX + "{name}", self._route(self._hosted_image))
+        self.responses.add_routes(app)
 
     # ---- addresses and state
 
@@ -272,8 +337,18 @@ class MockOpenAI(MockServer):
         return [r for r in self.requests if r.path == _CHAT_PATH]
 
     def assert_emitted_valid(self) -> None:
-        """Check every body and chunk sent so far against the OpenAI spec (closed world)."""
+        """Check every body and chunk sent so far against the OpenAI spec (closed world; for the
+        OpenRouter flavour, chat answers with OpenRouter's additions taken out, and its errors)."""
+        if self.openrouter:
+            self._assert_openrouter_valid()
+            return
         for rec in self.requests:
+            if rec.path.startswith(openai_responses.PATH):
+                openai_responses.assert_emitted_valid(rec)
+                continue
+            if rec.path in openai_images.PATHS:
+                openai_images.assert_emitted_valid(rec)
+                continue
             body = rec.response_json
             if isinstance(body, dict) and "error" in body:
                 assert set(body) == {"error"}, body
@@ -288,9 +363,37 @@ class MockOpenAI(MockServer):
                 else:
                     schemas.validate("openai", "CreateChatCompletionStreamResponse", chunk, closed=True)
 
+    def _assert_openrouter_valid(self) -> None:
+        for rec in self.requests:
+            body = rec.response_json
+            if isinstance(body, dict) and "error" in body:
+                _assert_openrouter_error(body["error"])
+            elif body is not None and rec.path == _CHAT_PATH:
+                plain = _without_openrouter(body)
+                schemas.validate("openai", "CreateChatCompletionResponse", plain, closed=True)
+            for chunk in rec.response_chunks:
+                if "error" in chunk:
+                    _assert_openrouter_error(chunk["error"])
+                    assert [c["finish_reason"] for c in chunk["choices"]] == ["error"], chunk
+                else:
+                    plain = _without_openrouter(chunk)
+                    schemas.validate("openai", "CreateChatCompletionStreamResponse", plain, closed=True)
+
+    def stream_bytes(self, rec: RecordedRequest) -> bytes:
+        """The exact bytes of ``rec``'s stream as written (frames, comments, ``[DONE]``)."""
+        frames = b"".join(self._encode_stream_frame(rec, i, f) for i, f in enumerate(rec.response_chunks))
+        return frames + (self.terminator or b"" if rec.done_sent else b"")
+
+    @staticmethod
+    def attribution(rec: RecordedRequest) -> dict[str, str | None]:
+        """The OpenRouter attribution headers a request carried (None when absent)."""
+        return {name: rec.headers.get(name) for name in ("HTTP-Referer", "X-Title")}
+
     # ---- protocol hooks
 
     def _headers(self, rec: RecordedRequest, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        if self.openrouter:
+            return dict(extra or {})
         headers = {
             "x-request-id": rec.request_id,
             "openai-version": "2020-10-01",
@@ -301,10 +404,48 @@ class MockOpenAI(MockServer):
         return headers
 
     def _error_body(self, rec: RecordedRequest, error: Mapping[str, Any]) -> dict[str, Any]:
+        if self.openrouter:
+            fault = rec.fault
+            if fault is not None and fault.kind == "status":
+                code: Any = fault.http_status
+            else:
+                code = error.get("code") if isinstance(error.get("code"), int) else 502
+            return {"error": {"code": code, "message": error.get("message")}}
         return {"error": dict(error)}
 
     def _stream_error_frame(self, rec: RecordedRequest, error: Mapping[str, Any]) -> dict[str, Any]:
-        return {"error": dict(error)}
+        if not self.openrouter:
+            return {"error": dict(error)}
+        first = rec.response_chunks[0] if rec.response_chunks else {}
+        model = first.get("model") or (rec.json or {}).get("model")
+        return {
+            "id": first.get("id", f"gen-mock{self.name}{rec.seq:06d}"),
+            "object": "chat.completion.chunk",
+            "created": first.get("created", int(time.time())),
+            "model": model,
+            "provider": first.get("provider", _provider_of(str(model))),
+            "error": {
+                "code": error.get("code") if error.get("code") is not None else 502,
+                "message": error.get("message"),
+            },
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": ""},
+                    "finish_reason": "error",
+                    "native_finish_reason": "error",
+                }
+            ],
+        }
+
+    def _error_after_status(self, fault: BaseFault) -> int:
+        return 200 if self.openrouter else 500  # OpenRouter: the error is in the body of a 200
+
+    def _encode_stream_frame(self, rec: RecordedRequest, index: int, frame: Mapping[str, Any]) -> bytes:
+        encoded = self._encode_frame(frame)
+        if not self.openrouter or index % 2:
+            return encoded
+        return OPENROUTER_COMMENT * (2 if index == 0 else 1) + encoded
 
     def _error(
         self,
@@ -317,6 +458,9 @@ class MockOpenAI(MockServer):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
+        if self.openrouter:
+            error = {"code": status, "message": self._leaky(rec, message)}
+            return self._json(rec, status, {"error": error}, headers)
         error = {"message": self._leaky(rec, message), "type": error_type, "param": param, "code": code}
         return self._json(rec, status, {"error": error}, headers)
 
@@ -354,6 +498,8 @@ class MockOpenAI(MockServer):
         fault = await self._take_fault(request, rec, "models")
         if fault is not None:
             return fault
+        if self.openrouter:
+            return self._json(rec, 200, {"data": [self._model(m) for m in self.models]})
         return self._json(rec, 200, {"object": "list", "data": [self._model(m) for m in self.models]})
 
     async def _get_model(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
@@ -372,6 +518,15 @@ class MockOpenAI(MockServer):
 
     def _model(self, model: str) -> dict[str, Any]:
         created = 1_700_000_000 + int(hashlib.sha256(model.encode()).hexdigest()[:6], 16)
+        if self.openrouter:
+            return {
+                "id": model,
+                "canonical_slug": model,
+                "name": f"{_provider_of(model)}: {model.partition('/')[2]}",
+                "created": created,
+                "context_length": 200_000,
+                "pricing": {"prompt": "0.000001", "completion": "0.000005"},
+            }
         return {"id": model, "object": "model", "created": created, "owned_by": "openai"}
 
     async def _chat(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
@@ -394,6 +549,10 @@ class MockOpenAI(MockServer):
             message, param, code = problem
             return self._error(rec, 400, message, param=param, code=code)
         model = str(body["model"])
+        if model not in self.models and self.openrouter:
+            model = next((str(m) for m in body.get("models") or [] if m in self.models), model)
+            if model not in self.models:
+                return self._error(rec, 400, f"{body['model']} is not a valid model ID")
         if model not in self.models:
             return self._error(
                 rec,
@@ -408,20 +567,29 @@ class MockOpenAI(MockServer):
         fault = await self._take_fault(request, rec, "chat.completions")
         if fault is not None:
             return fault
+        created = int(time.time())
+        prefix = f"gen-{created}-" if self.openrouter else "chatcmpl-"
         answer = plan_answer(
-            body,
-            completion_id=f"chatcmpl-mock{self.name}{rec.seq:06d}",
-            created=int(time.time()),
+            {**body, "model": model},
+            completion_id=f"{prefix}mock{self.name}{rec.seq:06d}",
+            created=created,
             cached_tokens=self.cached_tokens,
-            reasoning_tokens=self.reasoning_tokens if self._reasoning(model) else 0,
+            reasoning_tokens=self.reasoning_tokens if self._reasoning(model, body) else 0,
         )
         if rec.stream:
             return await self._stream(request, rec, body, answer)
+        if self.openrouter:
+            return self._json(rec, 200, openrouter_completion(answer))
         headers = self._rate_headers()
         return self._json(rec, 200, answer.completion(), headers)
 
-    def _reasoning(self, model: str) -> bool:
-        return model.startswith(self.reasoning_model_prefixes)
+    def _reasoning(self, model: str, body: Mapping[str, Any] | None = None) -> bool:
+        if not model.startswith(self.reasoning_model_prefixes):
+            return False
+        reasoning = (body or {}).get("reasoning") if self.openrouter else None
+        if isinstance(reasoning, Mapping):
+            return reasoning.get("effort") != "none" and reasoning.get("enabled") is not False
+        return True
 
     def _rate_headers(self) -> dict[str, str]:
         return {
@@ -440,6 +608,11 @@ class MockOpenAI(MockServer):
                 None,
                 "invalid_type",
             )
+        if self.openrouter:
+            problem = openrouter_fields_problem(body)
+            if problem is not None:
+                return problem
+            body = {k: v for k, v in body.items() if k not in OPENROUTER_FIELDS}
         if self.validate_requests:
             found = schemas.errors("openai", "CreateChatCompletionRequest", body, closed=self.strict)
             if found:
@@ -447,6 +620,8 @@ class MockOpenAI(MockServer):
         return cross_field_problem(body)
 
     def _model_problem(self, model: str, body: dict[str, Any]) -> Problem | None:
+        if self.openrouter:
+            return None  # OpenRouter normalises parameters per model instead of refusing them
         if self._reasoning(model):
             if body.get("max_tokens") is not None:
                 return (
@@ -474,9 +649,27 @@ class MockOpenAI(MockServer):
 
     # ---- streaming
 
+    # ---- images (the rules are in support.openai_images)
+
+    async def _image_generations(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return await openai_images.generations(self, request, rec)
+
+    async def _image_edits(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return await openai_images.edits(self, request, rec)
+
+    async def _hosted_image(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return await openai_images.hosted(self, request, rec)
+
+    @property
+    def image_requests(self) -> list[RecordedRequest]:
+        """The recorded POST /v1/images/generations and /v1/images/edits requests."""
+        return [r for r in self.requests if r.path in openai_images.PATHS]
+
     async def _stream(
         self, request: web.Request, rec: RecordedRequest, body: dict[str, Any], answer: Answer
     ) -> web.StreamResponse:
+        if self.openrouter:
+            return await self._send_stream(request, rec, openrouter_chunks(answer), {})
         options = body.get("stream_options") or {}
         chunks = list(
             answer.chunks(
@@ -762,6 +955,110 @@ def reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
         return "Mock reply to tool results: " + "; ".join(results)
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     return "Mock reply to: " + (message_text(last_user) if last_user is not None else "")
+
+
+# --------------------------------------------------------------------------- OpenRouter's shapes
+
+
+def _provider_of(model: str) -> str:
+    """The provider OpenRouter names for a full model id (``anthropic/…`` → ``Anthropic``)."""
+    author = model.partition("/")[0] if "/" in model else "openai"
+    return {"openai": "OpenAI", "google": "Google AI Studio"}.get(author, author.capitalize())
+
+
+def openrouter_usage(answer: Answer) -> dict[str, Any]:
+    """OpenAI's usage object plus OpenRouter's ``cost``, ``is_byok`` and ``cost_details``."""
+    usage = answer.usage()
+    cost = round(usage["prompt_tokens"] * 1e-6 + usage["completion_tokens"] * 5e-6, 9)
+    usage["cost"] = cost
+    usage["is_byok"] = False
+    usage["cost_details"] = {"upstream_inference_cost": None}
+    return usage
+
+
+def openrouter_completion(answer: Answer) -> dict[str, Any]:
+    """The non-stream body as OpenRouter writes it."""
+    body = answer.completion()
+    del body["service_tier"]
+    body["provider"] = _provider_of(answer.model)
+    for choice in body["choices"]:
+        choice["native_finish_reason"] = choice["finish_reason"]
+        message = choice["message"]
+        del message["annotations"]
+        message["reasoning"] = None
+    body["usage"] = openrouter_usage(answer)
+    return body
+
+
+def openrouter_chunks(answer: Answer) -> list[dict[str, Any]]:
+    """The stream's chunks as OpenRouter writes them; the usage always comes last."""
+    chunks = list(answer.chunks(include_usage=False, obfuscation=False))
+    provider = _provider_of(answer.model)
+    for chunk in chunks:
+        del chunk["service_tier"]
+        chunk["provider"] = provider
+        for choice in chunk["choices"]:
+            choice["native_finish_reason"] = choice["finish_reason"]
+    last: dict[str, Any] = {
+        "id": answer.id,
+        "object": "chat.completion.chunk",
+        "created": answer.created,
+        "model": answer.model,
+        "provider": provider,
+        "system_fingerprint": answer.system_fingerprint,
+        "choices": [],
+        "usage": openrouter_usage(answer),
+    }
+    return [*chunks, last]
+
+
+def _without_openrouter(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A chat answer with OpenRouter's additions taken out (for the OpenAI schema)."""
+    out = {k: v for k, v in body.items() if k != "provider"}
+    out["choices"] = []
+    for choice in body.get("choices") or []:
+        kept = {k: v for k, v in choice.items() if k != "native_finish_reason"}
+        if isinstance(kept.get("message"), Mapping):
+            kept["message"] = {k: v for k, v in kept["message"].items() if k != "reasoning"}
+        out["choices"].append(kept)
+    if isinstance(body.get("usage"), Mapping):
+        extras = ("cost", "is_byok", "cost_details")
+        out["usage"] = {k: v for k, v in body["usage"].items() if k not in extras}
+    return out
+
+
+def _assert_openrouter_error(error: Any) -> None:
+    assert isinstance(error, dict) and set(error) <= {"code", "message", "metadata"}, error
+    assert isinstance(error.get("message"), str) and error["message"], error
+    assert isinstance(error.get("code"), int | str), error
+
+
+def openrouter_fields_problem(body: Mapping[str, Any]) -> Problem | None:
+    """Type checks of OpenRouter's own request fields (the real API answers 400 on these too)."""
+    checks: dict[str, tuple[type, str]] = {
+        "models": (list, "an array"),
+        "provider": (dict, "an object"),
+        "transforms": (list, "an array"),
+        "plugins": (list, "an array"),
+        "reasoning": (dict, "an object"),
+        "usage": (dict, "an object"),
+    }
+    for name, (kind, words) in checks.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, kind):
+            return f"Invalid type for '{name}': expected {words}, but got {_kind(value)} instead.", name, None
+    for name in ("models", "transforms"):
+        if not all(isinstance(item, str) for item in body.get(name) or []):
+            return f"Invalid '{name}': every item must be a string.", name, None
+    if not all(isinstance(p, dict) and isinstance(p.get("id"), str) for p in body.get("plugins") or []):
+        return "Invalid 'plugins': every plugin must be an object with an 'id'.", "plugins", None
+    reasoning = body.get("reasoning") or {}
+    effort = reasoning.get("effort")
+    if effort is not None and effort not in _OPENROUTER_EFFORTS:
+        return f"Invalid value: '{effort}' for 'reasoning.effort'.", "reasoning.effort", None
+    if effort is not None and reasoning.get("max_tokens") is not None:
+        return "Only one of 'reasoning.effort' and 'reasoning.max_tokens' may be given.", "reasoning", None
+    return None
 
 
 # --------------------------------------------------------------------------- OpenAI's messages

@@ -26,7 +26,11 @@ KEYS = {
     "pair": "tr-test-pair-key",
     "fallback": "tr-test-fallback-key",
     "crossfall": "tr-test-crossfall-key",
+    "openrouter": "tr-test-openrouter-key",
 }
+
+# the attribution headers the "openrouter" upstream is configured to send
+OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://torouter.test/app", "X-Title": "ToRouter tests"}
 
 # keys with per-minute limits (each test that uses one runs in a fresh minute window)
 LIMITED_KEYS = {
@@ -46,6 +50,7 @@ class Stack:
     other: MockOpenAI  # group "other": the only upstream serving "secret-model"
     claude: MockAnthropic  # group "claude"
     gemini: MockGemini  # group "gemini"
+    openrouter: MockOpenAI  # group "openrouter": the OpenRouter flavour, full model ids
 
     def client(self, group: str = "openai", *, prefix: str = "/v1", **kwargs: Any) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -62,12 +67,17 @@ class Stack:
             self.gateway.router.app.dispatcher.cooldowns.reset()
         self.claude.reset()
         self.gemini.reset()
-        for mock in (self.upstream, self.leaky, self.other):
+        for mock in (self.upstream, self.leaky, self.other, self.openrouter):
             mock.reset()
 
 
 def stack_config(
-    upstream: MockOpenAI, leaky: MockOpenAI, other: MockOpenAI, claude: MockAnthropic, gemini: MockGemini
+    upstream: MockOpenAI,
+    leaky: MockOpenAI,
+    other: MockOpenAI,
+    claude: MockAnthropic,
+    gemini: MockGemini,
+    openrouter: MockOpenAI,
 ) -> dict[str, Any]:
     return {
         "router": {
@@ -123,6 +133,13 @@ def stack_config(
                 "api_key": gemini.api_key,
                 "models": list(gemini.models),
             },
+            "orouter": {
+                "kind": "openrouter",
+                "base_url": openrouter.base_url,
+                "api_key": openrouter.api_key,
+                "models": list(openrouter.models),
+                "headers": dict(OPENROUTER_ATTRIBUTION),
+            },
             "echo": {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo-1", "*"]},
         },
         "groups": {
@@ -130,6 +147,7 @@ def stack_config(
             "demo": {"upstreams": ["echo"]},
             "claude": {"upstreams": ["claude"]},
             "gemini": {"upstreams": ["gemini"]},
+            "openrouter": {"upstreams": ["orouter"]},
             "pair": {"upstreams": ["oai", "oai-leaky"]},
             "fallback": {"upstreams": ["dead", "oai"]},
             "crossfall": {

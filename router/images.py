@@ -1,0 +1,231 @@
+"""OpenAI ``/v1/images/generations`` and ``/v1/images/edits`` on every group.
+
+- An OpenAI upstream gets the request as the caller sent it, with only the model changed: the JSON
+  body (generations, and the JSON form of edits), or a multipart edit encoded again from the text
+  fields and files the edge decoded. Its answer comes back untouched; a stream is relayed event by
+  event and must end with a ``*.completed`` (or an error) event, else the caller gets an error event.
+- A Gemini upstream gets ``generateContent`` with image output, once per image asked for (``n``
+  calls at once: Gemini image models make one candidate), translated back to an ``ImagesResponse``
+  (``protocols/gemini/images.py``): ``b64_json`` by default, and for ``response_format: url`` a
+  ``data:`` URL (the gateway hosts no files); a stream gets one ``*.completed`` event per image,
+  once all are made (no partial images).
+- Any other upstream (Anthropic, echo, OpenRouter) is a 400 that says what to ask for.
+
+``model`` is required (OpenAI's default of ``dall-e-2`` / ``gpt-image-1.5`` is not assumed: the
+caller's group decides what exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from typing import Any
+
+import orjson
+
+from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
+from .catalog import Catalog
+from .cooldown import Cooldowns
+from .errors import ErrorCode, GatewayError
+from .fallbacks import RetryPolicy, with_fallbacks
+from .ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
+from .passthrough import Target, target_of
+from .protocols.base import WireProtocol
+from .protocols.gemini import images as gemini_images
+from .protocols.openai import images as openai_images
+from .upstream import Upstream, UpstreamRequest, UpstreamResponse
+from .upstream_errors import send
+from .wire import last_event_end, replace_model
+
+_ENDED = (b'.completed"', b'"error"')  # what the last events of a complete image stream contain
+
+
+class ImagesHandler:
+    def __init__(
+        self,
+        catalog: Catalog,
+        upstreams: dict[str, Upstream],
+        protocols: dict[str, WireProtocol],
+        cooldowns: Cooldowns,
+        retry: RetryPolicy,
+    ) -> None:
+        self.catalog = catalog
+        self.upstreams = upstreams
+        self.protocols = protocols
+        self.cooldowns = cooldowns
+        self.retry = retry
+
+    async def __call__(self, ctx: Context) -> Outcome:
+        first = target_of(ctx, self.catalog, self.upstreams)
+        # a malformed request fails here, before any upstream
+        request = openai_images.read_request(ctx.call.operation, first.body, ctx.call.files)
+        ctx.stream = request.stream
+
+        async def attempt(ctx: Context, target: Target) -> Outcome:
+            return await self._attempt(ctx, target, request)
+
+        return await with_fallbacks(ctx, first, self.upstreams, attempt, self.cooldowns, self.retry)
+
+    async def _attempt(self, ctx: Context, target: Target, request: ImageRequest) -> Outcome:
+        upstream, route = target.upstream, target.route
+        if upstream.protocol == "openai" and ctx.call.operation in upstream.operations:
+            return await self._openai(ctx, target)
+        if upstream.protocol == "gemini" and "generateContent" in upstream.operations:
+            return await self._gemini(ctx, target, request)
+        hint = (
+            ' (an OpenRouter image model answers /v1/chat/completions with "modalities": ["image", "text"])'
+            if route.upstream.kind == "openrouter"
+            else ""
+        )
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"The model `{target.model}` is served by the {route.upstream.kind} upstream "
+            f"{route.upstream.name!r}, which cannot make images through /v1/images{hint}. Ask for an "
+            "image model of an OpenAI or Gemini upstream (e.g. gpt-image-1 or gemini-2.5-flash-image).",
+            param="model",
+        )
+
+    # ------------------------------------------------------------------ OpenAI: as sent
+
+    async def _openai(self, ctx: Context, target: Target) -> Outcome:
+        call, route = ctx.call, target.route
+        if call.files:
+            body, content_type = await openai_images.write_form(target.body, call.files, route.model)
+        else:
+            body, content_type = call.body, JSON_HEADERS["content-type"]
+            if route.model != target.model:
+                body = replace_model(call.body, target.body, route.model)
+        request = UpstreamRequest(
+            operation=call.operation,
+            model=route.model,
+            body=body,
+            stream=ctx.stream,
+            request_id=call.request_id,
+            deadline=ctx.deadline,
+            content_type=content_type,
+        )
+        upstream = target.upstream
+        response = await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
+        headers = {"x-torouter-upstream": route.upstream.name}
+        if response.chunks is None:
+            headers["content-type"] = response.headers.get("content-type", JSON_HEADERS["content-type"])
+            if ctx.metered:
+                ctx.usage_tokens = _total_tokens(response.body)
+            return Outcome(response.status, headers, response.body)
+        headers.update(SSE_HEADERS)
+        return Outcome(response.status, headers, chunks=self._relay(ctx, upstream, response))
+
+    async def _relay(
+        self, ctx: Context, upstream: Upstream, response: UpstreamResponse
+    ) -> AsyncIterator[bytes]:
+        """Complete SSE events as they arrive (an image event is one large line: its pieces are
+        collected, not re-joined per chunk); a stream that ends before its last image is reported."""
+        assert response.chunks is not None
+        pieces: list[bytes] = []
+        tail = b""  # the last bytes received, where a boundary may have begun
+        ended = False
+        try:
+            async for chunk in response.chunks:
+                pieces.append(chunk)
+                seen = tail + chunk
+                tail = seen[-3:]
+                if b"\n\n" not in seen and b"\r\n\r\n" not in seen:
+                    continue
+                data = b"".join(pieces)
+                cut = last_event_end(data)
+                ready, rest = data[:cut], data[cut:]
+                pieces, tail = ([rest] if rest else []), rest[-3:]
+                ended = ended or any(marker in ready for marker in _ENDED)
+                yield ready
+        except GatewayError as failure:
+            ctx.error_code = failure.code.value
+            yield ctx.protocol.errors.stream_event(failure)
+            return
+        finally:
+            await response.aclose()
+        rest = b"".join(pieces)
+        if rest.strip():
+            ended = ended or any(marker in rest for marker in _ENDED)
+            yield rest.rstrip(b"\r\n") + b"\n\n"
+        if not ended:
+            error = GatewayError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"upstream {upstream.config.name!r} ended the image stream before the image was complete",
+            )
+            ctx.error_code = error.code.value
+            yield ctx.protocol.errors.stream_event(error)
+
+    # ------------------------------------------------------------------ Gemini: translated
+
+    async def _gemini(self, ctx: Context, target: Target, request: ImageRequest) -> Outcome:
+        gemini_images.check_request(request)
+        body = orjson.dumps(gemini_images.write_request(request, target.route.model))
+
+        async def one() -> ImageResult:
+            upstream_request = UpstreamRequest(
+                operation="generateContent",
+                model=target.route.model,
+                body=body,
+                stream=False,
+                request_id=ctx.call.request_id,
+                deadline=ctx.deadline,
+            )
+            answer = await send(
+                ctx.call.protocol, target.upstream, self.protocols["gemini"], upstream_request
+            )
+            try:
+                parsed = orjson.loads(answer.body)
+            except orjson.JSONDecodeError:
+                parsed = None
+            return gemini_images.read_response(parsed)
+
+        results = await _all(one() for _ in range(request.n))
+        usage = ImageUsage()
+        for result in results:
+            if result.usage is not None:
+                usage.add(result.usage)
+        ctx.usage_tokens = usage.total_tokens
+        created = int(time.time())
+        headers = {"x-torouter-upstream": target.route.upstream.name}
+        if ctx.stream:
+            events = openai_images.completed_events(request, created, results)
+            return Outcome(200, {**SSE_HEADERS, **headers}, chunks=_once(events))
+        images = [image for result in results for image in result.images]
+        response = ImageResponse(created, images, usage)
+        body_out = orjson.dumps(openai_images.write_response(response, request))
+        return Outcome(200, {**JSON_HEADERS, **headers}, body_out)
+
+
+async def _all(calls: Iterable[Coroutine[Any, Any, ImageResult]]) -> list[ImageResult]:
+    """Runs the calls at once; the first failure cancels the others and is raised."""
+    tasks: list[asyncio.Task[ImageResult]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as failed:
+        raise _first(failed) from None
+    return [task.result() for task in tasks]
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first(error)
+        if isinstance(error, GatewayError):
+            return error
+    return group.exceptions[0]
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _total_tokens(body: bytes) -> int | None:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    usage = parsed.get("usage") if isinstance(parsed, dict) else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
