@@ -15,7 +15,7 @@ since wins. The rules that make this exact:
   while it agrees with the neutral value;
 * blocks the neutral form has no part for (server tool use and results, search results, citations
   deltas, blocks newer than this codec) are kept whole, in a *slot list* under the residual's
-  ``content`` where they sat among the parts (``wire.fill_slots``);
+  ``content`` where they sat among the parts (``common.fill_slots``);
 * one wire message may become several neutral messages (tool results go to ``tool`` messages);
   the later ones carry ``wire.CONTINUES`` and are joined again.
 

@@ -1,7 +1,7 @@
 """Content blocks, read and written: text, image, document, thinking, redacted thinking, tool use
 and tool result. Any other block (server tool use and results, search results, container uploads,
 blocks newer than this codec) is *opaque*: the reader returns None for it and the caller keeps it,
-verbatim, in a slot list (``wire.fill_slots``), so a writer of this dialect puts it back where it
+verbatim, in a slot list (``common.fill_slots``), so a writer of this dialect puts it back where it
 was and writers of other dialects never see it.
 
 Native writers (``write_block``) start from each part's residual; foreign writers
@@ -29,6 +29,7 @@ from ....ir import (
     ToolResult,
 )
 from ...common import (
+    fill_slots,
     nest,
     obj,
     opt_bool,
@@ -48,7 +49,6 @@ from .wire import (
     DIALECT,
     arguments_json,
     cache_control,
-    fill_slots,
     input_object,
     take_cache,
     tool_id,

@@ -30,7 +30,7 @@ from ....ir import (
     ToolCall,
     ToolResult,
 )
-from ...common import Malformed, invalid, obj, required, without, wrong
+from ...common import Malformed, fill_slots, invalid, obj, required, without, wrong
 from .content import (
     read_block,
     write_block,
@@ -39,7 +39,7 @@ from .content import (
     write_foreign_tool_result,
     write_foreign_tool_use,
 )
-from .wire import CONTINUES, DIALECT, cache_control, fill_slots, unsupported
+from .wire import CONTINUES, DIALECT, cache_control, unsupported
 
 _ROLES: Final = ("user", "assistant")
 _SYSTEM_ROLES: Final = ("system", "developer")

@@ -33,9 +33,22 @@ from ....ir import (
     ToolCall,
     Usage,
 )
-from ...common import nest, obj, opt_dict, opt_int, opt_str, own_signature, put, req_list, sub, take, without
+from ...common import (
+    fill_slots,
+    nest,
+    obj,
+    opt_dict,
+    opt_int,
+    opt_str,
+    own_signature,
+    put,
+    req_list,
+    sub,
+    take,
+    without,
+)
 from .content import read_block, write_block
-from .wire import DIALECT, fill_slots, input_object, tool_id
+from .wire import DIALECT, input_object, tool_id
 
 # ---------------------------------------------------------------------------- stop reasons
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -99,27 +98,6 @@ def input_object(arguments: str) -> JSONDict:
     except orjson.JSONDecodeError:
         return {"_raw": arguments}
     return value if isinstance(value, dict) else {"_raw": arguments}
-
-
-# ---------------------------------------------------------------------------- slots
-
-
-def fill_slots(written: Iterable[JSONDict], slots: object) -> list[Any]:
-    """A content list: the residual's slots (``None`` where a part goes, else an opaque block kept
-    as it came) filled with the written parts, in order; parts beyond the slots go last."""
-    parts = iter(written)
-    if not isinstance(slots, list):
-        return list(parts)
-    out: list[Any] = []
-    for slot in slots:
-        if slot is None:
-            part = next(parts, None)
-            if part is not None:
-                out.append(part)
-        else:
-            out.append(slot)
-    out.extend(parts)
-    return out
 
 
 # ---------------------------------------------------------------------------- errors
