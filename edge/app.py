@@ -14,6 +14,7 @@ from torouter.router.plugins import load_registry
 from . import keys
 from .client import RouterClient
 from .forward import forward
+from .keepalive import KeepAlive
 from .metrics import Metrics
 from .middleware import edge_middleware
 from .routes import Endpoint, route_table
@@ -60,6 +61,8 @@ def create_app(config: Config) -> web.Application:
     app[keys.PROTOCOLS] = load_registry().protocols
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.append(_router_client)
+    app[keys.KEEPALIVE] = KeepAlive(config.edge.keepalive_s)
+    app.cleanup_ctx.append(app[keys.KEEPALIVE].lifetime)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -15,7 +15,7 @@ from torouter.router.protocols.base import WireProtocol
 from . import keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
-from .keepalive import KeepAlive
+from .keepalive import Line
 from .multipart import read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
@@ -155,7 +155,8 @@ async def _stream(
     written frame by frame. A client that goes away cancels the call, and with it the upstream."""
     protocols = request.app[keys.PROTOCOLS]
     response: web.StreamResponse | None = None
-    line: KeepAlive | None = None
+    line: Line | None = None
+    lines = request.app[keys.KEEPALIVE]
     collected: list[bytes] = []
     head: router_pb2.Head | None = None
     completed = False
@@ -168,7 +169,7 @@ async def _stream(
                     headers["x-request-id"] = request_id
                     response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
-                    line = KeepAlive(response, protocol, request.app[keys.CONFIG].edge.keepalive_s)
+                    line = lines.open(response, protocol)
             if not frame.data:
                 continue
             if line is not None:
@@ -188,7 +189,7 @@ async def _stream(
         return response
     finally:
         if line is not None:
-            await line.stop()
+            lines.close(line)
         if not completed:
             call.cancel()
     if response is not None:

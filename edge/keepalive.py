@@ -1,10 +1,16 @@
 """Idle keep-alive for SSE answers: when nothing was written for a while (a model thinking for
-minutes), a frame every SDK ignores goes out, so proxies and load balancers keep the line open."""
+minutes), a frame every SDK ignores goes out, so proxies and load balancers keep the line open.
+
+One task per edge sweeps the open streams; a stream itself only notes when it last wrote, so the
+common short stream pays for a set insertion and removal, not for a task and a timer of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -14,16 +20,16 @@ PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n'}
 COMMENT = b": keep-alive\n\n"
 
 
-class KeepAlive:
-    """Writes through to the response, and pings from a side task when the line is idle."""
+class Line:
+    """One SSE answer: writes go through it so the sweeper knows when it was last busy."""
 
-    def __init__(self, response: web.StreamResponse, protocol: str, idle_s: float) -> None:
+    __slots__ = ("last_write", "ping", "response", "writing")
+
+    def __init__(self, response: web.StreamResponse, protocol: str) -> None:
         self.response = response
         self.ping = PINGS.get(protocol, COMMENT)
-        self.idle_s = idle_s
         self.last_write = time.monotonic()
         self.writing = False
-        self._task = asyncio.create_task(self._run()) if idle_s > 0 else None
 
     async def write(self, data: bytes) -> None:
         self.writing = True
@@ -33,17 +39,40 @@ class KeepAlive:
             self.writing = False
             self.last_write = time.monotonic()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(max(0.01, self.last_write + self.idle_s - time.monotonic()))
-            if not self.writing and time.monotonic() - self.last_write >= self.idle_s:
-                await self.write(self.ping)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, ConnectionError):
-                pass
-            self._task = None
+class KeepAlive:
+    """The open lines of one edge, and the sweeper that pings the idle ones."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.lines: set[Line] = set()
+
+    def open(self, response: web.StreamResponse, protocol: str) -> Line:
+        line = Line(response, protocol)
+        self.lines.add(line)
+        return line
+
+    def close(self, line: Line) -> None:
+        self.lines.discard(line)
+
+    async def sweep(self) -> None:
+        """Pings every line idle for ``idle_s`` (checked a few times per period)."""
+        now = time.monotonic()
+        idle = [line for line in self.lines if not line.writing and now - line.last_write >= self.idle_s]
+        for line in idle:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await line.write(line.ping)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.idle_s / 4)
+            await self.sweep()
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        """For ``app.cleanup_ctx``: the sweeper runs while the app does."""
+        task = asyncio.create_task(self.run()) if self.idle_s > 0 else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

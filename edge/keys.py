@@ -8,9 +8,11 @@ from torouter.router.config import Config
 from torouter.router.protocols.base import WireProtocol
 
 from .client import RouterClient
+from .keepalive import KeepAlive
 from .metrics import Metrics
 
 CONFIG = web.AppKey("config", Config)
 PROTOCOLS = web.AppKey("protocols", dict[str, WireProtocol])
 METRICS = web.AppKey("metrics", Metrics)
 CLIENT = web.AppKey("router_client", RouterClient)
+KEEPALIVE = web.AppKey("keepalive", KeepAlive)
