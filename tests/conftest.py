@@ -9,14 +9,14 @@ import pytest
 from support.anthropic_upstream import MockAnthropic
 from support.gateway import Gateway
 from support.gemini_upstream import MockGemini
-from support.openai_upstream import MockOpenAI
+from support.openai_upstream import DEFAULT_MODELS, MockOpenAI
 from support.stack import Stack, stack_config
 
 
 @pytest.fixture(scope="session")
 async def stack() -> AsyncIterator[Stack]:
     async with (
-        MockOpenAI(name="main") as upstream,
+        MockOpenAI(name="main", models=(*DEFAULT_MODELS, "text-embedding-3-small")) as upstream,
         MockOpenAI(
             name="leaky", echo_key_in_errors=True, api_key="sk-leaky-9f8e7d6c5b4a39281706aBCD"
         ) as leaky,
@@ -24,7 +24,9 @@ async def stack() -> AsyncIterator[Stack]:
         MockAnthropic(name="claude") as claude,
         MockGemini(name="gemini") as gemini,
         MockOpenAI(
-            name="openrouter", flavour="openrouter", api_key="sk-or-v1-mock-0123456789abcdef0123"
+            name="openrouter",
+            flavour="openrouter",
+            api_key="sk-or-v1-mock-0123456789abcdef0123",
         ) as openrouter,
         Gateway(stack_config(upstream, leaky, other, claude, gemini, openrouter)) as gateway,
     ):

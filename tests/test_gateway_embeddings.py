@@ -46,3 +46,17 @@ async def test_malformed_embedding_requests_are_400(fresh: Stack) -> None:
     for bad in ({"input": []}, {"input": [""]}, {"input": "x", "dimensions": 0}, {"input": {"a": 1}}):
         with pytest.raises(openai.BadRequestError):
             await client.embeddings.create(model="gemini-embedding-001", **bad)  # type: ignore[arg-type]
+
+
+async def test_embeddings_pass_through_to_openai(fresh: Stack) -> None:
+    model = "text-embedding-3-small"
+    client = fresh.client("openai")
+    default = await client.embeddings.create(model=model, input=["one", "two"])  # the SDK asks for base64
+    assert [len(d.embedding) for d in default.data] == [1536, 1536]
+    assert default.usage.prompt_tokens == 2
+    floats = await client.embeddings.create(
+        model=model, input="hello world", encoding_format="float", dimensions=8
+    )
+    assert len(floats.data[0].embedding) == 8
+    tokens = await client.embeddings.create(model=model, input=[[1, 2, 3], [4, 5]], encoding_format="float")
+    assert len(tokens.data) == 2 and tokens.usage.prompt_tokens == 5

@@ -118,7 +118,7 @@ import orjson
 from aiohttp import web
 from jsonschema import ValidationError
 
-from . import openai_images, openai_responses, schemas
+from . import openai_embeddings, openai_images, openai_responses, schemas
 from .mock_server import WORDS as _WORDS
 from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
 
@@ -323,6 +323,7 @@ class MockOpenAI(MockServer):
         app.router.add_post(openai_images.EDITS_PATH, self._route(self._image_edits))
         app.router.add_get(openai_images.HOSTED_PREFIX + "{name}", self._route(self._hosted_image))
         self.responses.add_routes(app)
+        app.router.add_post(openai_embeddings.PATH, self._route(self._embeddings))
 
     # ---- addresses and state
 
@@ -648,6 +649,11 @@ class MockOpenAI(MockServer):
         return None
 
     # ---- streaming
+
+    # ---- embeddings (the rules are in support.openai_embeddings)
+
+    async def _embeddings(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        return await openai_embeddings.embeddings(self, request, rec)
 
     # ---- images (the rules are in support.openai_images)
 
