@@ -16,7 +16,6 @@ from .protocols.gemini import embeddings as gemini_embeddings
 from .protocols.openai import embeddings as openai_embeddings
 from .upstream import Upstream, UpstreamRequest
 from .upstream_errors import send
-from .wire import parse_json_object
 
 
 class EmbeddingsHandler:
@@ -54,7 +53,7 @@ class EmbeddingsHandler:
         )
 
     async def _gemini(self, ctx: Context, target: Target) -> Outcome:
-        request = openai_embeddings.read_request(parse_json_object(ctx.call.body))
+        request = openai_embeddings.read_request(target.body)  # the one parse, done by target_of
         request.model = target.route.model
         vectors: list[list[float]] = []
         for body in gemini_embeddings.write_batches(request):
