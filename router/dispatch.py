@@ -15,6 +15,7 @@ from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .chat import ChatHandler
 from .cooldown import Cooldowns
+from .embeddings import OPERATIONS as EMBEDDING_OPERATIONS
 from .embeddings import EmbeddingsHandler
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy
@@ -23,7 +24,6 @@ from .keys import KeyRing
 from .limits import Limiter
 from .logs import RequestSink, logging_sink
 from .model_lists import FORMATS
-from .passthrough import PassthroughHandler
 from .protocols.base import WireProtocol
 from .reasoning_memo import ReasoningMemo
 from .responses import ResponsesHandler
@@ -64,15 +64,13 @@ class Dispatcher:
         counter = TokenCounter(catalog, upstreams, protocols)
         self._handlers[("anthropic", "messages.count_tokens")] = counter
         self._handlers[("gemini", "countTokens")] = counter
-        same_protocol_only = PassthroughHandler(catalog, upstreams, protocols)
-        for operation in ("embedContent", "batchEmbedContents"):
-            self._handlers[("gemini", operation)] = same_protocol_only
         self.cooldowns = Cooldowns()
         policy = retry or RetryPolicy()
         chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns, policy)
-        self._handlers[("openai", "embeddings")] = EmbeddingsHandler(
-            catalog, upstreams, protocols, self.cooldowns, policy
-        )
+        embeddings = EmbeddingsHandler(catalog, upstreams, protocols, self.cooldowns, policy)
+        for protocol_name, operations in EMBEDDING_OPERATIONS.items():
+            for operation in operations:
+                self._handlers[(protocol_name, operation)] = embeddings
         images = ImagesHandler(catalog, upstreams, protocols, self.cooldowns, policy)
         for operation in ("images.generations", "images.edits"):
             self._handlers[("openai", operation)] = images

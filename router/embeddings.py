@@ -1,5 +1,14 @@
-"""OpenAI ``/v1/embeddings`` on every group: passthrough to OpenAI upstreams, translated to
-``batchEmbedContents`` for Gemini upstreams, a clear 400 where the upstream has no embeddings."""
+"""Embeddings on every group, for OpenAI callers (``/v1/embeddings``) and Gemini callers
+(``:embedContent``, ``:batchEmbedContents``).
+
+- An upstream of the caller's protocol gets the caller's bytes, only the model changed, and its
+  answer comes back untouched (a Gemini request whose model the group maps to another name is
+  translated instead: each request of a batch names its model too).
+- Otherwise the request is read into the neutral form and written for the upstream: OpenAI
+  ``/embeddings`` (floats) or Gemini ``batchEmbedContents`` (100 texts a call, vectors
+  L2-normalised as OpenAI's are); the answer is written back in the caller's protocol.
+- An upstream with no embeddings (Anthropic) is a 400 that says what to ask for.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +19,15 @@ from .catalog import Catalog
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy, with_fallbacks
+from .ir import EmbeddingRequest, EmbeddingResponse, JSONDict
 from .passthrough import Target, pass_through, target_of
 from .protocols.base import WireProtocol
 from .protocols.gemini import embeddings as gemini_embeddings
 from .protocols.openai import embeddings as openai_embeddings
 from .upstream import Upstream, UpstreamRequest
 from .upstream_errors import send
+
+OPERATIONS = {"openai": ("embeddings",), "gemini": ("embedContent", "batchEmbedContents")}
 
 
 class EmbeddingsHandler:
@@ -35,46 +47,74 @@ class EmbeddingsHandler:
 
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
-        openai_embeddings.read_request(first.body)  # a malformed request fails here, before any upstream
-        return await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns, self.retry)
+        request = _read(ctx, first)  # a malformed request fails here, before any upstream
 
-    async def _attempt(self, ctx: Context, target: Target) -> Outcome:
-        upstream, route = target.upstream, target.route
+        async def attempt(ctx: Context, target: Target) -> Outcome:
+            return await self._attempt(ctx, target, request)
+
+        return await with_fallbacks(ctx, first, self.upstreams, attempt, self.cooldowns, self.retry)
+
+    async def _attempt(self, ctx: Context, target: Target, request: EmbeddingRequest) -> Outcome:
+        upstream, route, caller = target.upstream, target.route, ctx.call.protocol
+        same = upstream.protocol == caller and ctx.call.operation in upstream.operations
+        if same and (caller == "openai" or route.model == target.model):
+            return await pass_through(ctx, target, self.protocols, ctx.call.operation)
         if upstream.protocol == "openai" and "embeddings" in upstream.operations:
-            return await pass_through(ctx, target, self.protocols, "embeddings")
-        if upstream.protocol == "gemini" and "batchEmbedContents" in upstream.operations:
-            return await self._gemini(ctx, target)
-        raise GatewayError(
-            ErrorCode.INVALID_REQUEST,
-            f"The model `{target.model}` is served by the {route.upstream.kind} upstream "
-            f"{route.upstream.name!r}, which has no embeddings endpoint. Ask for an embedding model of "
-            "an OpenAI or Gemini upstream (e.g. text-embedding-3-small or gemini-embedding-001).",
-            param="model",
-        )
-
-    async def _gemini(self, ctx: Context, target: Target) -> Outcome:
-        request = openai_embeddings.read_request(target.body)  # the one parse, done by target_of
-        request.model = target.route.model
-        vectors: list[list[float]] = []
-        for body in gemini_embeddings.write_batches(request):
-            upstream_request = UpstreamRequest(
-                operation="batchEmbedContents",
-                model=target.route.model,
-                body=orjson.dumps(body),
-                stream=False,
-                request_id=ctx.call.request_id,
-                deadline=ctx.deadline,
+            response = await self._openai(ctx, target, request)
+        elif upstream.protocol == "gemini" and "batchEmbedContents" in upstream.operations:
+            response = await self._gemini(ctx, target, request)
+        else:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST,
+                f"The model `{target.model}` is served by the {route.upstream.kind} upstream "
+                f"{route.upstream.name!r}, which has no embeddings endpoint. Ask for an embedding model "
+                "of an OpenAI, Gemini or OpenRouter upstream (e.g. text-embedding-3-small or "
+                "gemini-embedding-001).",
+                param="model",
             )
-            answer = await send(
-                ctx.call.protocol, target.upstream, self.protocols["gemini"], upstream_request
-            )
-            try:
-                parsed = orjson.loads(answer.body)
-            except orjson.JSONDecodeError:
-                parsed = None
-            vectors += gemini_embeddings.read_batch(parsed)
-        response = gemini_embeddings.response_of(target.route.model, vectors, request)
         ctx.usage_tokens = response.input_tokens
-        body = openai_embeddings.write_response(response, request)
-        headers = {**JSON_HEADERS, "x-torouter-upstream": target.route.upstream.name}
+        body = _write(caller, response, request)
+        headers = {**JSON_HEADERS, "x-torouter-upstream": route.upstream.name}
         return Outcome(200, headers, orjson.dumps(body))
+
+    async def _call(self, ctx: Context, target: Target, operation: str, body: JSONDict) -> object:
+        upstream = target.upstream
+        upstream_request = UpstreamRequest(
+            operation=operation,
+            model=target.route.model,
+            body=orjson.dumps(body),
+            stream=False,
+            request_id=ctx.call.request_id,
+            deadline=ctx.deadline,
+        )
+        answer = await send(ctx.call.protocol, upstream, self.protocols[upstream.protocol], upstream_request)
+        try:
+            return orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            return None
+
+    async def _openai(self, ctx: Context, target: Target, request: EmbeddingRequest) -> EmbeddingResponse:
+        body = openai_embeddings.write_request(request, target.route.model)
+        response = openai_embeddings.read_response(await self._call(ctx, target, "embeddings", body))
+        response.model = response.model or target.route.model
+        if response.input_tokens is None:
+            response.input_tokens = gemini_embeddings.estimated_tokens(request)
+        return response
+
+    async def _gemini(self, ctx: Context, target: Target, request: EmbeddingRequest) -> EmbeddingResponse:
+        vectors: list[list[float]] = []
+        for body in gemini_embeddings.write_batches(request, target.route.model):
+            vectors += gemini_embeddings.read_batch(await self._call(ctx, target, "batchEmbedContents", body))
+        return gemini_embeddings.response_of(target.route.model, vectors, request)
+
+
+def _read(ctx: Context, target: Target) -> EmbeddingRequest:
+    if ctx.call.protocol == "gemini":
+        return gemini_embeddings.read_request(ctx.call.operation, target.body, target.model)
+    return openai_embeddings.read_request(target.body)  # the one parse, done by target_of
+
+
+def _write(caller: str, response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict:
+    if caller == "gemini":
+        return gemini_embeddings.write_response(response, request)
+    return openai_embeddings.write_response(response, request)

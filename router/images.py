@@ -4,12 +4,15 @@
   body (generations, and the JSON form of edits), or a multipart edit encoded again from the text
   fields and files the edge decoded. Its answer comes back untouched; a stream is relayed event by
   event and must end with a ``*.completed`` (or an error) event, else the caller gets an error event.
-- A Gemini upstream gets ``generateContent`` with image output, once per image asked for (``n``
-  calls at once: Gemini image models make one candidate), translated back to an ``ImagesResponse``
-  (``protocols/gemini/images.py``): ``b64_json`` by default, and for ``response_format: url`` a
+- Other upstreams get the request translated to the call their image models answer, once per image
+  asked for (``n`` calls at once: those models make one image a call), and the answers translated
+  back to an ``ImagesResponse``: ``b64_json`` by default, and for ``response_format: url`` a
   ``data:`` URL (the gateway hosts no files); a stream gets one ``*.completed`` event per image,
-  once all are made (no partial images).
-- Any other upstream (Anthropic, echo, OpenRouter) is a 400 that says what to ask for.
+  once all are made (no partial images). A Gemini upstream gets ``generateContent`` with image
+  output (``protocols/gemini/images.py``); an OpenAI-protocol upstream without the images
+  endpoints (OpenRouter, echo) gets chat completions with ``modalities``
+  (``protocols/openai/chat_images.py``).
+- Anthropic upstreams make no images: a 400 that says what to ask for.
 
 ``model`` is required (OpenAI's default of ``dall-e-2`` / ``gpt-image-1.5`` is not assumed: the
 caller's group decides what exists).
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -29,16 +32,35 @@ from .catalog import Catalog
 from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy, with_fallbacks
+from .ir import JSONDict
 from .ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
 from .passthrough import Target, target_of
 from .protocols.base import WireProtocol
 from .protocols.gemini import images as gemini_images
+from .protocols.openai import chat_images
 from .protocols.openai import images as openai_images
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 from .upstream_errors import send
 from .wire import last_event_end, replace_model
 
 _ENDED = (b'.completed"', b'"error"')  # what the last events of a complete image stream contain
+
+
+class ImageCodec(Protocol):
+    """An images request as one call of another kind (a module of ``protocols/``)."""
+
+    def check_request(self, request: ImageRequest) -> None: ...
+
+    def write_request(self, request: ImageRequest, model: str) -> JSONDict: ...
+
+    def read_response(self, body: Any) -> ImageResult: ...
+
+
+# By upstream protocol: the operation its image models answer, and the codec of that call.
+TRANSLATED: dict[str, tuple[str, ImageCodec]] = {
+    "gemini": ("generateContent", gemini_images),
+    "openai": ("chat.completions", chat_images),
+}
 
 
 class ImagesHandler:
@@ -71,18 +93,15 @@ class ImagesHandler:
         upstream, route = target.upstream, target.route
         if upstream.protocol == "openai" and ctx.call.operation in upstream.operations:
             return await self._openai(ctx, target)
-        if upstream.protocol == "gemini" and "generateContent" in upstream.operations:
-            return await self._gemini(ctx, target, request)
-        hint = (
-            ' (an OpenRouter image model answers /v1/chat/completions with "modalities": ["image", "text"])'
-            if route.upstream.kind == "openrouter"
-            else ""
-        )
+        operation, codec = TRANSLATED.get(upstream.protocol, ("", chat_images))
+        if operation in upstream.operations:
+            return await self._translated(ctx, target, request, operation, codec)
         raise GatewayError(
             ErrorCode.INVALID_REQUEST,
             f"The model `{target.model}` is served by the {route.upstream.kind} upstream "
-            f"{route.upstream.name!r}, which cannot make images through /v1/images{hint}. Ask for an "
-            "image model of an OpenAI or Gemini upstream (e.g. gpt-image-1 or gemini-2.5-flash-image).",
+            f"{route.upstream.name!r}, which cannot make images. Ask for an image model of an OpenAI, "
+            "Gemini or OpenRouter upstream (e.g. gpt-image-1, gemini-2.5-flash-image or "
+            "google/gemini-2.5-flash-image).",
             param="model",
         )
 
@@ -156,29 +175,30 @@ class ImagesHandler:
             ctx.error_code = error.code.value
             yield ctx.protocol.errors.stream_event(error)
 
-    # ------------------------------------------------------------------ Gemini: translated
+    # ------------------------------------------------------------------ other kinds: translated
 
-    async def _gemini(self, ctx: Context, target: Target, request: ImageRequest) -> Outcome:
-        gemini_images.check_request(request)
-        body = orjson.dumps(gemini_images.write_request(request, target.route.model))
+    async def _translated(
+        self, ctx: Context, target: Target, request: ImageRequest, operation: str, codec: ImageCodec
+    ) -> Outcome:
+        codec.check_request(request)
+        body = orjson.dumps(codec.write_request(request, target.route.model))
+        protocol = self.protocols[target.upstream.protocol]
 
         async def one() -> ImageResult:
             upstream_request = UpstreamRequest(
-                operation="generateContent",
+                operation=operation,
                 model=target.route.model,
                 body=body,
                 stream=False,
                 request_id=ctx.call.request_id,
                 deadline=ctx.deadline,
             )
-            answer = await send(
-                ctx.call.protocol, target.upstream, self.protocols["gemini"], upstream_request
-            )
+            answer = await send(ctx.call.protocol, target.upstream, protocol, upstream_request)
             try:
                 parsed = orjson.loads(answer.body)
             except orjson.JSONDecodeError:
                 parsed = None
-            return gemini_images.read_response(parsed)
+            return codec.read_response(parsed)
 
         results = await _all(one() for _ in range(request.n))
         usage = ImageUsage()

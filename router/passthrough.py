@@ -109,25 +109,3 @@ async def relay(ctx: Context, upstream: Upstream, response: UpstreamResponse) ->
         )
         ctx.error_code = error.code.value
         yield ctx.protocol.errors.stream_event(error)
-
-
-class PassthroughHandler:
-    """Operations served only by an upstream of the caller's own protocol (e.g. Gemini embeddings
-    on a Gemini group); other groups get a clear 400 until a translation exists."""
-
-    def __init__(self, catalog: Catalog, upstreams: dict[str, Upstream], protocols: dict[str, WireProtocol]):
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
-
-    async def __call__(self, ctx: Context) -> Outcome:
-        target = target_of(ctx, self.catalog, self.upstreams)
-        upstream = target.upstream
-        if upstream.protocol != ctx.call.protocol or ctx.call.operation not in upstream.operations:
-            raise GatewayError(
-                ErrorCode.INVALID_REQUEST,
-                f"{ctx.call.operation} is not available for the model `{target.model}`: its upstream "
-                f"{target.route.upstream.name!r} ({target.route.upstream.kind}) does not offer it.",
-                param="model",
-            )
-        return await pass_through(ctx, target, self.protocols, ctx.call.operation)

@@ -1,6 +1,7 @@
 """OpenAI /v1/images/generations and /v1/images/edits through the gateway, with the official openai
 SDK: passthrough to OpenAI upstreams (JSON, multipart encoded again), translated to generateContent
-for Gemini image models, a clear 400 elsewhere; bad multipart bodies get a clear 4xx, never a 500.
+for Gemini image models and to chat completions with ``modalities`` for OpenRouter's image models
+(and echo's), a clear 400 for Claude; bad multipart bodies get a clear 4xx, never a 500.
 
 These tests run their own gateway (image models on the mocks, and the default 32 MB body limit, so
 that the 25 MiB per-file limit can be met before the body limit).
@@ -33,11 +34,19 @@ from support.png import is_png, png, png_size
 from torouter.router.call import Call, Context
 from torouter.router.images import ImagesHandler
 from torouter.router.plugins import load_registry
-from torouter.router.protocols.gemini.images import MASK_NOTE
+from torouter.router.protocols.image_options import MASK_NOTE
 from torouter.router.upstream import UpstreamResponse
 
 GEMINI_IMAGE = "gemini-2.5-flash-image"
-KEYS = {"openai": "tr-images-openai", "gemini": "tr-images-gemini", "claude": "tr-images-claude"}
+OPENROUTER_IMAGE = "google/gemini-2.5-flash-image"
+FLUX = "black-forest-labs/flux.2-pro"
+KEYS = {
+    "openai": "tr-images-openai",
+    "gemini": "tr-images-gemini",
+    "claude": "tr-images-claude",
+    "openrouter": "tr-images-openrouter",
+    "echo": "tr-images-echo",
+}
 MIB = 1024 * 1024
 
 
@@ -46,6 +55,7 @@ class ImagesStack:
     gateway: Gateway
     oai: MockOpenAI
     gemini: MockGemini
+    orouter: MockOpenAI
 
     def client(self, group: str) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=f"{self.gateway.base_url}/v1", api_key=KEYS[group], max_retries=0)
@@ -62,6 +72,7 @@ async def images_stack() -> AsyncIterator[ImagesStack]:
             name="images", models=[*GEMINI_MODELS, GEMINI_IMAGE, "gemini-3-pro-image-preview"]
         ) as gemini,
         MockAnthropic(name="images") as claude,
+        MockOpenAI(name="images-or", flavour="openrouter") as orouter,
     ):
         config = {
             "router": {"retries": 0},
@@ -84,22 +95,32 @@ async def images_stack() -> AsyncIterator[ImagesStack]:
                     "api_key": claude.api_key,
                     "models": claude.models,
                 },
+                "orouter": {
+                    "kind": "openrouter",
+                    "base_url": orouter.base_url,
+                    "api_key": orouter.api_key,
+                    "models": orouter.models,
+                },
+                "echo": {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo-image"]},
             },
             "groups": {
                 "openai": {"upstreams": ["oai"]},
                 "gemini": {"upstreams": ["gem"]},
                 "claude": {"upstreams": ["claude"]},
+                "openrouter": {"upstreams": ["orouter"]},
+                "echo": {"upstreams": ["echo"]},
             },
             "keys": [{"name": f"{group}-images", "key": key, "group": group} for group, key in KEYS.items()],
         }
         async with Gateway(config, max_body_mb=32) as gateway:
-            yield ImagesStack(gateway, oai, gemini)
+            yield ImagesStack(gateway, oai, gemini, orouter)
 
 
 @pytest.fixture
 async def images(images_stack: ImagesStack) -> ImagesStack:
     images_stack.oai.reset()
     images_stack.gemini.reset()
+    images_stack.orouter.reset()
     return images_stack
 
 
@@ -251,6 +272,120 @@ async def test_what_gemini_cannot_do_is_a_400_naming_the_field(images: ImagesSta
     assert "response modalities" in info.value.message
 
 
+async def test_generate_on_an_openrouter_group_goes_through_chat_with_modalities(images: ImagesStack) -> None:
+    client = images.client("openrouter")
+    raw = await client.images.with_raw_response.generate(
+        model=OPENROUTER_IMAGE,
+        prompt="a lighthouse at dusk",
+        n=2,
+        size="1792x1024",
+        quality="high",
+        extra_body={"provider": {"order": ["google-ai-studio"]}, "style": "vivid"},
+    )
+    valid_images_response(raw.http_response)
+    assert raw.http_response.headers["x-torouter-upstream"] == "orouter"
+    result = raw.parse()
+    assert result.data is not None and len(result.data) == 2
+    pictures = [decoded(d.b64_json) for d in result.data]
+    assert [png_size(p) for p in pictures] == [(16, 9), (16, 9)]
+    assert pictures[0] != pictures[1]  # two calls, two images
+    assert result.data[0].revised_prompt == "Mock image of: a lighthouse at dusk"
+    assert result.data[1].revised_prompt == "Mock image of: a lighthouse at dusk"
+    sent = images.orouter.chat_requests
+    assert len(sent) == 2 and all(r.path == "/v1/chat/completions" for r in sent)
+    assert sent[0].json == {
+        "model": OPENROUTER_IMAGE,
+        "messages": [{"role": "user", "content": "a lighthouse at dusk"}],
+        "modalities": ["image", "text"],
+        "image_config": {"aspect_ratio": "16:9"},  # no image_size: a Gemini 2.5 model
+        "provider": {"order": ["google-ai-studio"]},  # OpenRouter's routing, from extra_body
+    }  # `style` has no place in a chat request: dropped
+    usage = result.usage
+    assert usage is not None and usage.output_tokens_details is not None
+    assert usage.output_tokens_details.image_tokens == 2 * 1290
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    images.orouter.assert_emitted_valid()
+
+    flux = await client.images.generate(
+        model=FLUX, prompt="a fox", response_format="url", extra_body={"image_config": {"image_size": "2K"}}
+    )
+    assert flux.data and (flux.data[0].url or "").startswith("data:image/png;base64,")
+    assert flux.data[0].revised_prompt is None  # an image-only model says nothing
+    assert images.orouter.chat_requests[-1].json["modalities"] == ["image"]
+    assert images.orouter.chat_requests[-1].json["image_config"] == {"image_size": "2K"}
+
+    stream = await client.images.generate(model=OPENROUTER_IMAGE, prompt="a kite", n=2, stream=True)
+    events = [event async for event in stream]
+    assert [e.type for e in events] == ["image_generation.completed"] * 2
+    for event in events:
+        schemas.validate(
+            "openai", "ImageGenCompletedEvent", event.model_dump(exclude_unset=True), closed=True
+        )
+    assert not any(r.stream for r in images.orouter.chat_requests)  # images come whole
+
+
+async def test_what_an_openrouter_image_model_cannot_do(images: ImagesStack) -> None:
+    client = images.client("openrouter")
+    for bad, param in (
+        ({"background": "transparent"}, "background"),
+        ({"output_format": "webp"}, "output_format"),
+        ({"size": "big"}, "size"),
+        ({"extra_body": {"modalities": ["text"]}}, "modalities"),
+    ):
+        arguments: dict[str, Any] = {"model": OPENROUTER_IMAGE, "prompt": "x", **bad}
+        with pytest.raises(openai.BadRequestError) as info:
+            await client.images.generate(**arguments)
+        assert info.value.param == param, info.value.message
+    assert not images.orouter.chat_requests  # refused before any upstream
+    with pytest.raises(openai.NotFoundError) as missing:  # a text model: OpenRouter's own answer
+        await client.images.generate(model="openai/gpt-4o-mini", prompt="x")
+    assert "output modalities" in missing.value.message
+    by_id = {"model": OPENROUTER_IMAGE, "prompt": "x", "images": [{"file_id": "file-1"}]}
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.post("/images/edits", body=by_id, cast_to=ImagesResponse)
+    assert "file ids" in refused.value.message and refused.value.param == "images[0]"
+
+
+async def test_edit_on_an_openrouter_group_sends_image_parts(images: ImagesStack) -> None:
+    first, second, mask = uploads()
+    result = await edit_with_a_mask(images.client("openrouter"), OPENROUTER_IMAGE)
+    sent = images.orouter.chat_requests[-1].json
+    content = sent["messages"][0]["content"]
+    assert content[0] == {"type": "text", "text": f"put a hat on it\n\n{MASK_NOTE}"}
+    urls = [part["image_url"]["url"] for part in content[1:]]
+    assert all(url.startswith("data:image/png;base64,") for url in urls)  # sniffed, not as declared
+    assert [base64.b64decode(url.partition(",")[2]) for url in urls] == [first, second, mask]
+    assert sent["image_config"] == {"aspect_ratio": "2:3"}
+    assert result.usage is not None and result.usage.input_tokens_details.image_tokens == 3
+    images.orouter.assert_emitted_valid()
+
+    body = {
+        "model": OPENROUTER_IMAGE,
+        "prompt": "brighter",
+        "images": [{"image_url": "https://example.com/c.png"}],
+    }
+    by_url = await images.client("openrouter").post("/images/edits", body=body, cast_to=ImagesResponse)
+    assert by_url.data  # the JSON form: http(s) URLs as they are, OpenRouter fetches them
+    parts = images.orouter.chat_requests[-1].json["messages"][0]["content"]
+    assert parts[1] == {"type": "image_url", "image_url": {"url": "https://example.com/c.png"}}
+
+
+async def test_the_echo_upstream_makes_images_too(images: ImagesStack) -> None:
+    client = images.client("echo")
+    made = await client.images.generate(model="echo-image", prompt="a red boat", size="1024x1536", n=2)
+    assert made.data and len(made.data) == 2
+    pictures = [decoded(d.b64_json) for d in made.data]
+    assert [png_size(p) for p in pictures] == [(43, 64)] * 2  # 2:3, longer side 64
+    assert made.data[0].revised_prompt == "a red boat"
+    assert made.usage is not None and made.usage.output_tokens_details is not None
+    assert made.usage.output_tokens_details.image_tokens == 2 * 1290
+    first, _, mask = uploads()
+    edited = await client.images.edit(
+        model="echo-image", image=("a.png", first, "image/png"), mask=("m.png", mask), prompt="x", stream=True
+    )
+    assert [e.type async for e in edited] == ["image_edit.completed"]
+
+
 async def test_image_streams(images: ImagesStack) -> None:
     stream = await images.client("openai").images.generate(
         model="gpt-image-1", prompt="a kite", stream=True, partial_images=1
@@ -298,6 +433,22 @@ def uploads() -> tuple[bytes, bytes, bytes]:
     return png(8, 8, (10, 20, 30, 255)), png(8, 8, (40, 50, 60, 255)), png(8, 8, (0, 0, 0, 0))
 
 
+async def edit_with_a_mask(client: openai.AsyncOpenAI, model: str) -> ImagesResponse:
+    """Two images (the second declared as octet-stream) and a mask, 2:3; checked and parsed."""
+    first, second, mask = uploads()
+    raw = await client.images.with_raw_response.edit(
+        model=model,
+        image=[("first.png", first, "image/png"), ("second.png", second, "application/octet-stream")],
+        mask=("mask.png", mask, "image/png"),
+        prompt="put a hat on it",
+        size="1024x1536",
+    )
+    valid_images_response(raw.http_response)
+    result = raw.parse()
+    assert result.data and png_size(decoded(result.data[0].b64_json)) == (11, 16)  # 2:3
+    return result
+
+
 async def test_edit_on_an_openai_group_sends_the_multipart_form_again(images: ImagesStack) -> None:
     first, second, mask = uploads()
     raw = await images.client("openai").images.with_raw_response.edit(
@@ -337,16 +488,7 @@ async def test_edit_on_an_openai_group_sends_the_multipart_form_again(images: Im
 
 async def test_edit_on_a_gemini_group_sends_inline_images(images: ImagesStack) -> None:
     first, second, mask = uploads()
-    raw = await images.client("gemini").images.with_raw_response.edit(
-        model=GEMINI_IMAGE,
-        image=[("first.png", first, "image/png"), ("second.png", second, "application/octet-stream")],
-        mask=("mask.png", mask, "image/png"),
-        prompt="put a hat on it",
-        size="1024x1536",
-    )
-    valid_images_response(raw.http_response)
-    result = raw.parse()
-    assert result.data and png_size(decoded(result.data[0].b64_json)) == (11, 16)  # 2:3
+    result = await edit_with_a_mask(images.client("gemini"), GEMINI_IMAGE)
     sent = images.gemini.generate_requests[-1].json
     parts = sent["contents"][0]["parts"]
     assert parts[0] == {"text": f"put a hat on it\n\n{MASK_NOTE}"}

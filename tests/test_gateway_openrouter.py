@@ -101,13 +101,14 @@ async def test_openrouter_request_fields_reach_the_upstream_untouched(fresh: Sta
 
 async def test_models_fallback_array_is_honoured_upstream(fresh: Stack) -> None:
     # OpenRouter picks the first of `models` it can serve; the gateway only resolves `model`.
+    served = list(fresh.openrouter.models)
     fresh.openrouter.models.remove(MODEL)
     try:
         reply = await fresh.client("openrouter").chat.completions.create(
             model=MODEL, messages=MESSAGES, extra_body={"models": [MODEL, "openai/gpt-4o-mini"]}
         )
     finally:
-        fresh.openrouter.models.insert(2, MODEL)
+        fresh.openrouter.models[:] = served
     assert reply.model == "openai/gpt-4o-mini"
     assert fresh.openrouter.requests[-1].json["models"] == [MODEL, "openai/gpt-4o-mini"]
 
@@ -274,6 +275,7 @@ async def test_error_in_a_200_body_is_an_upstream_failure(fresh: Stack) -> None:
 
 
 async def test_openrouter_http_errors_keep_their_message(fresh: Stack) -> None:
+    served = list(fresh.openrouter.models)
     fresh.openrouter.models.remove("google/gemini-2.5-flash")  # configured, but gone upstream
     try:
         with pytest.raises(openai.BadRequestError, match="is not a valid model ID"):
@@ -281,7 +283,7 @@ async def test_openrouter_http_errors_keep_their_message(fresh: Stack) -> None:
                 model="google/gemini-2.5-flash", messages=MESSAGES
             )
     finally:
-        fresh.openrouter.models.append("google/gemini-2.5-flash")
+        fresh.openrouter.models[:] = served
     fresh.openrouter.enqueue(Fault.rate_limit(retry_after=1))
     with pytest.raises(openai.RateLimitError):
         await fresh.client("openrouter").chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -402,7 +404,7 @@ def test_body_error_only_for_a_top_level_error() -> None:
 
 async def test_mock_flavour_checks_openrouters_fields_and_answers_in_its_shapes() -> None:
     async with MockOpenAI(flavour="openrouter") as mock:
-        client = openai.AsyncOpenAI(base_url=mock.base_url, api_key=mock.api_key, max_retries=0)
+        client = openai.AsyncOpenAI(base_url=mock.base_url, api_key=mock.api_key, max_retries=0, timeout=10)
         with pytest.raises(openai.BadRequestError, match="'provider'"):
             await client.chat.completions.create(
                 model=MODEL, messages=MESSAGES, extra_body={"provider": "Anthropic"}

@@ -1,7 +1,11 @@
 """An in-process upstream that speaks the OpenAI protocol through the one OpenAI codec.
 
 It lets a newcomer see every endpoint work before adding a real key (CONTRACT §3), and gives
-the test suite an upstream that exercises the codec writers.
+the test suite an upstream that exercises the codec writers. It answers chat completions (the last
+user message, echoed), embeddings (:mod:`.embeddings`) and, through chat completions with
+``modalities``, images (:mod:`.images`; so ``/v1/images/*`` work as they do on OpenRouter). Every
+other operation (the Responses API, Anthropic and Gemini callers) is served by the gateway's
+translation to chat completions.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from torouter.router.ir import (
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
 from torouter.router.upstream import UpstreamRequest, UpstreamResponse
 
-OPERATIONS = frozenset({"chat.completions"})
+from . import embeddings, images
+
+OPERATIONS = frozenset({"chat.completions", "embeddings"})
+_JSON = {"content-type": "application/json"}
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 
@@ -60,7 +67,16 @@ class EchoUpstream:
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         if request.operation not in OPERATIONS:
             raise GatewayError(ErrorCode.NOT_IMPLEMENTED, f"the echo upstream has no {request.operation}")
+        if request.operation == "embeddings":
+            return UpstreamResponse(200, dict(_JSON), embeddings.embed(request.body, estimate_tokens))
         chat = self._codec.read_request(orjson.loads(request.body))
+        draws = images.wants_images(chat.extra)
+        if draws and chat.stream:
+            raise GatewayError(
+                ErrorCode.INVALID_REQUEST,
+                "the echo upstream makes images only in whole answers: leave out 'stream'",
+                param="stream",
+            )
         text = echo_text(chat)
         prompt = sum(estimate_tokens(m.text()) for m in chat.messages)
         usage = Usage(input_tokens=prompt, output_tokens=estimate_tokens(text))
@@ -72,8 +88,10 @@ class EchoUpstream:
                 for i in range(chat.n or 1)
             ]
             response = ChatResponse(ident, chat.model, created, choices, "echo", usage)
-            body = orjson.dumps(self._codec.write_response(response))
-            return UpstreamResponse(200, {"content-type": "application/json"}, body)
+            written = self._codec.write_response(response)
+            if draws:
+                images.add_images(written, text, chat.extra)
+            return UpstreamResponse(200, dict(_JSON), orjson.dumps(written))
         return UpstreamResponse(
             200, {"content-type": "text/event-stream"}, chunks=self._stream(chat, text, usage, ident, created)
         )

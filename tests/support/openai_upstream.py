@@ -93,6 +93,8 @@ OpenRouter flavour (``MockOpenAI(flavour="openrouter")``, openrouter.ai/api/v1 a
   first frame and once before every second frame after it (the error frame included);
   :meth:`MockOpenAI.stream_bytes` gives back the exact bytes written.
 - :meth:`MockOpenAI.attribution` reads the ``HTTP-Referer``/``X-Title`` headers a request carried.
+- Image models (``modalities``, ``image_config``, ``message.images``) and
+  ``openai/text-embedding-3-small``: see :mod:`support.openrouter_images`.
 
 Responses (``/v1/responses`` and its sub-resources): see :mod:`support.openai_responses`; their
 faults queue under the endpoint ``"responses"``; ``MockOpenAI.responses.stored`` holds what it keeps.
@@ -118,7 +120,7 @@ import orjson
 from aiohttp import web
 from jsonschema import ValidationError
 
-from . import openai_embeddings, openai_images, openai_responses, schemas
+from . import openai_embeddings, openai_images, openai_responses, openrouter_images, schemas
 from .mock_server import WORDS as _WORDS
 from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
 
@@ -136,10 +138,20 @@ OPENROUTER_MODELS: Final = (
     "openai/gpt-4o-mini",
     "anthropic/claude-sonnet-4.5",
     "google/gemini-2.5-flash",
+    "openai/text-embedding-3-small",
+    *openrouter_images.MODELS,
 )
 OPENROUTER_REASONING_PREFIXES: Final = ("openai/gpt-5", "openai/o", "anthropic/claude", "google/gemini-2.5")
 OPENROUTER_COMMENT: Final = b": OPENROUTER PROCESSING\n\n"
-OPENROUTER_FIELDS: Final = ("models", "provider", "transforms", "plugins", "reasoning", "usage")
+OPENROUTER_FIELDS: Final = (
+    "models",
+    "provider",
+    "transforms",
+    "plugins",
+    "reasoning",
+    "usage",
+    *openrouter_images.FIELDS,
+)
 _OPENROUTER_EFFORTS: Final = ("xhigh", "high", "medium", "low", "minimal", "none", "max")
 
 _CHAT_PATH: Final = "/v1/chat/completions"
@@ -565,6 +577,16 @@ class MockOpenAI(MockServer):
         if problem is not None:
             message, param, code = problem
             return self._error(rec, 400, message, param=param, code=code)
+        images = self.openrouter and openrouter_images.wants_images(body)
+        if self.openrouter:
+            missing = openrouter_images.modality_problem(body, model)
+            if missing is not None:
+                return self._error(rec, 404, missing)
+            unreadable = openrouter_images.input_image_problem(body)
+            if unreadable is not None:
+                return self._error(rec, 400, unreadable)
+            if images and rec.stream:
+                return self._error(rec, 400, "mock: streamed image answers are not modelled")
         fault = await self._take_fault(request, rec, "chat.completions")
         if fault is not None:
             return fault
@@ -580,7 +602,10 @@ class MockOpenAI(MockServer):
         if rec.stream:
             return await self._stream(request, rec, body, answer)
         if self.openrouter:
-            return self._json(rec, 200, openrouter_completion(answer))
+            completion = openrouter_completion(answer)
+            if images:
+                openrouter_images.add_images(completion, body, model)
+            return self._json(rec, 200, completion)
         headers = self._rate_headers()
         return self._json(rec, 200, answer.completion(), headers)
 
@@ -1025,11 +1050,16 @@ def _without_openrouter(body: Mapping[str, Any]) -> dict[str, Any]:
     for choice in body.get("choices") or []:
         kept = {k: v for k, v in choice.items() if k != "native_finish_reason"}
         if isinstance(kept.get("message"), Mapping):
-            kept["message"] = {k: v for k, v in kept["message"].items() if k != "reasoning"}
+            message = openrouter_images.without_images(kept["message"])
+            kept["message"] = {k: v for k, v in message.items() if k != "reasoning"}
         out["choices"].append(kept)
     if isinstance(body.get("usage"), Mapping):
         extras = ("cost", "is_byok", "cost_details")
-        out["usage"] = {k: v for k, v in body["usage"].items() if k not in extras}
+        usage = {k: v for k, v in body["usage"].items() if k not in extras}
+        for key in ("prompt_tokens_details", "completion_tokens_details"):
+            if isinstance(usage.get(key), Mapping):
+                usage[key] = {k: v for k, v in usage[key].items() if k != "image_tokens"}
+        out["usage"] = usage
     return out
 
 
@@ -1053,6 +1083,9 @@ def openrouter_fields_problem(body: Mapping[str, Any]) -> Problem | None:
         value = body.get(name)
         if value is not None and not isinstance(value, kind):
             return f"Invalid type for '{name}': expected {words}, but got {_kind(value)} instead.", name, None
+    image_problem = openrouter_images.fields_problem(body)
+    if image_problem is not None:
+        return image_problem, None, None
     for name in ("models", "transforms"):
         if not all(isinstance(item, str) for item in body.get(name) or []):
             return f"Invalid '{name}': every item must be a string.", name, None

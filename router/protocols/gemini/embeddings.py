@@ -1,29 +1,38 @@
-"""Gemini's batchEmbedContents request and response, for OpenAI embeddings callers (TRANSLATION §10.1)."""
+"""Gemini's embeddings (TRANSLATION §10.1): ``batchEmbedContents`` written for an upstream, and a
+Gemini caller's ``embedContent`` / ``batchEmbedContents`` read into the neutral form and answered.
+
+A caller's request is read as texts (each content's text parts joined), one ``outputDimensionality``
+and one ``taskType`` for all (OpenAI has one ``dimensions``: requests that differ are a 400);
+``title`` is dropped for upstreams that have none. Non-text parts cannot be embedded by another
+provider's text models: a 400. Gemini reports no token usage for embeddings, so none is written.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 from ...errors import ErrorCode, GatewayError
 from ...ir import EmbeddingRequest, EmbeddingResponse, JSONDict
+from ..common import Malformed, join_path, obj, opt_int, opt_str, req_dict, req_list
 
 BATCH_LIMIT = 100  # requests per batchEmbedContents call
+SINGLE: Final = "embedContent"
 
 
 def model_name(model: str) -> str:
     return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
-def write_batches(request: EmbeddingRequest) -> list[JSONDict]:
-    """One batchEmbedContents body per 100 texts, in order."""
+def write_batches(request: EmbeddingRequest, model: str) -> list[JSONDict]:
+    """One batchEmbedContents body per 100 texts, in order, for ``model``."""
     if request.token_inputs is not None:
         raise GatewayError(
             ErrorCode.INVALID_REQUEST,
             "Gemini embedding models take text, not token ids: send 'input' as strings.",
             param="input",
         )
-    name = model_name(request.model)
+    name = model_name(model)
     bodies: list[JSONDict] = []
     for start in range(0, len(request.inputs), BATCH_LIMIT):
         requests: list[JSONDict] = []
@@ -57,6 +66,82 @@ def normalized(vector: list[float]) -> list[float]:
     return [v / norm for v in vector] if norm else vector
 
 
+def estimated_tokens(request: EmbeddingRequest) -> int:
+    """About four characters a token (what is charged when an upstream reports no usage)."""
+    texts = sum(max(1, len(text) // 4) for text in request.inputs)
+    return texts + sum(len(ids) for ids in request.token_inputs or [])
+
+
 def response_of(model: str, vectors: list[list[float]], request: EmbeddingRequest) -> EmbeddingResponse:
-    estimate = sum(max(1, len(text) // 4) for text in request.inputs)  # Gemini reports no usage here
-    return EmbeddingResponse(model=model, vectors=[normalized(v) for v in vectors], input_tokens=estimate)
+    if len(vectors) != len(request.inputs):
+        raise GatewayError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"the upstream sent {len(vectors)} embeddings for {len(request.inputs)} inputs",
+        )
+    normal = [normalized(v) for v in vectors]  # Gemini reports no usage here
+    return EmbeddingResponse(model=model, vectors=normal, input_tokens=estimated_tokens(request))
+
+
+# ---------------------------------------------------------------------------- a Gemini caller
+
+
+def _bad(message: str, param: str | None) -> GatewayError:
+    return GatewayError(ErrorCode.INVALID_REQUEST, message, param=param)
+
+
+def _text(item: JSONDict, path: str) -> str:
+    content = req_dict(item, "content", path)
+    parts = req_list(content, "parts", join_path(path, "content"))
+    texts: list[str] = []
+    for index, raw in enumerate(parts):
+        part_path = f"{join_path(path, 'content.parts')}[{index}]"
+        part = obj(raw, part_path)
+        text = opt_str(part, "text", part_path)
+        if text is None:
+            raise _bad("Only text can be embedded by this model's upstream: send text parts.", part_path)
+        texts.append(text)
+    joined = "".join(texts)
+    if not joined:
+        raise _bad("The content to embed is empty.", join_path(path, "content"))
+    return joined
+
+
+def read_request(operation: str, body: JSONDict, model: str) -> EmbeddingRequest:
+    """A caller's ``embedContent`` (one content) or ``batchEmbedContents`` (``requests``) body."""
+    try:
+        if operation == SINGLE:
+            items, paths = [body], [""]
+        else:
+            items = [obj(item, f"requests[{i}]") for i, item in enumerate(req_list(body, "requests", ""))]
+            paths = [f"requests[{i}]" for i in range(len(items))]
+            if not items:
+                raise _bad("'requests' must not be empty.", "requests")
+        texts = [_text(item, path) for item, path in zip(items, paths, strict=True)]
+        sizes = {opt_int(item, "outputDimensionality", path) for item, path in zip(items, paths, strict=True)}
+        tasks = {opt_str(item, "taskType", path) for item, path in zip(items, paths, strict=True)}
+    except Malformed as bad:
+        raise _bad(bad.message, bad.param) from None
+    if len(sizes) > 1 or len(tasks) > 1:
+        raise _bad(
+            "Every request of the batch must ask for the same outputDimensionality and taskType "
+            "when the model's upstream is not Gemini.",
+            "requests",
+        )
+    size, task = sizes.pop(), tasks.pop()
+    if size is not None and size < 1:
+        raise _bad("outputDimensionality must be a positive integer.", "outputDimensionality")
+    return EmbeddingRequest(
+        model=model,
+        inputs=texts,
+        dialect="gemini",
+        dimensions=size,
+        task_type=task,
+        extra={"operation": operation},
+    )
+
+
+def write_response(response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict:
+    """``{embedding: {values}}`` for ``embedContent``, ``{embeddings: [{values}]}`` for a batch."""
+    if request.extra.get("operation") == SINGLE:
+        return {"embedding": {"values": response.vectors[0] if response.vectors else []}}
+    return {"embeddings": [{"values": vector} for vector in response.vectors]}

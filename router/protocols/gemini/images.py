@@ -22,21 +22,15 @@ is a 400 ``content_policy_violation``; an answer without an image a 502.
 from __future__ import annotations
 
 import base64
-import math
 from typing import Any, Final
 
 from ...errors import ErrorCode, GatewayError
 from ...ir import JSONDict
 from ...ir_images import GeneratedImage, ImageRequest, ImageResult, ImageUsage, InputImage
 from ..common import split_data_url
+from ..image_options import check_common, image_config, result_of, with_mask_note
 
 RESPONSE_MODALITIES: Final = ("TEXT", "IMAGE")
-ASPECT_RATIOS: Final = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-IMAGE_SIZES: Final = {"low": "1K", "standard": "1K", "medium": "2K", "hd": "2K", "high": "4K"}
-MASK_NOTE: Final = (
-    "The last image is a mask: edit only the areas where it is fully transparent, and keep "
-    "everything else of the first image unchanged."
-)
 _BLOCKED_FINISHES: Final = frozenset(
     {
         "SAFETY",
@@ -49,7 +43,6 @@ _BLOCKED_FINISHES: Final = frozenset(
         "IMAGE_RECITATION",
     }
 )
-_SHOWN_TEXT: Final = 300
 
 
 def _bad(message: str, param: str | None) -> GatewayError:
@@ -61,28 +54,6 @@ def is_imagen(model: str) -> bool:
     return model.removeprefix("models/").startswith("imagen-")
 
 
-def takes_image_size(model: str) -> bool:
-    return model.removeprefix("models/").startswith("gemini-3")
-
-
-def aspect_ratio(size: str | None) -> str | None:
-    """``1536x1024`` → ``3:2``: the Gemini aspect ratio nearest to the size's (None for ``auto``)."""
-    if size is None or size == "auto":
-        return None
-    width, x, height = size.lower().partition("x")
-    if not x or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise _bad(
-            f"Invalid value for 'size': {size!r}. Use 'auto' or WIDTHxHEIGHT, e.g. '1024x1024'.", "size"
-        )
-    wanted = math.log(int(width) / int(height))
-
-    def distance(ratio: str) -> float:
-        w, _, h = ratio.partition(":")
-        return abs(math.log(int(w) / int(h)) - wanted)
-
-    return min(ASPECT_RATIOS, key=distance)
-
-
 def check_request(request: ImageRequest) -> None:
     """A 400 for what a Gemini image model cannot do (module docstring), before any call."""
     if is_imagen(request.model):
@@ -91,24 +62,7 @@ def check_request(request: ImageRequest) -> None:
             "image model such as gemini-2.5-flash-image.",
             "model",
         )
-    if request.background == "transparent":
-        raise _bad("Gemini image models cannot make transparent backgrounds.", "background")
-    if request.output_format not in (None, "png"):
-        raise _bad(
-            f"Gemini image models make PNG images, and the gateway does not convert them to "
-            f"{request.output_format!r}: ask for 'png' or leave 'output_format' out.",
-            "output_format",
-        )
-    if request.other_files:
-        raise _bad(
-            f"Gemini image models take 'image' and 'mask' files only, not {request.other_files[0]!r}.",
-            request.other_files[0],
-        )
-    aspect_ratio(request.size)
-    for index, image in enumerate(request.images):
-        _check_reference(image, f"images[{index}]")
-    if request.mask is not None:
-        _check_reference(request.mask, "mask")
+    check_common(request, "Gemini image models", _check_reference)
 
 
 def _check_reference(image: InputImage, param: str) -> None:
@@ -135,20 +89,15 @@ def _inline(image: InputImage, param: str) -> JSONDict:
 
 def write_request(request: ImageRequest, model: str) -> JSONDict:
     """The ``generateContent`` body of one image (the handler sends it ``n`` times)."""
-    prompt = request.prompt if request.mask is None else f"{request.prompt}\n\n{MASK_NOTE}"
+    prompt = with_mask_note(request.prompt, request.mask is not None)
     parts: list[JSONDict] = [{"text": prompt}]
     parts += [_inline(image, f"images[{i}]") for i, image in enumerate(request.images)]
     if request.mask is not None:
         parts.append(_inline(request.mask, "mask"))
     config: JSONDict = {"responseModalities": list(RESPONSE_MODALITIES)}
-    image_config: JSONDict = {}
-    ratio = aspect_ratio(request.size)
-    if ratio is not None:
-        image_config["aspectRatio"] = ratio
-    if takes_image_size(model) and request.quality in IMAGE_SIZES:
-        image_config["imageSize"] = IMAGE_SIZES[request.quality]
-    if image_config:
-        config["imageConfig"] = image_config
+    sizes = image_config(request, model, "aspectRatio", "imageSize")
+    if sizes:
+        config["imageConfig"] = sizes
     return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
 
 
@@ -223,20 +172,5 @@ def read_response(body: Any) -> ImageResult:
             elif isinstance(part.get("text"), str):
                 texts.append(part["text"])
     text = " ".join(t.strip() for t in texts if t.strip())
-    if not images:
-        blocked = next((f for f in finishes if f in _BLOCKED_FINISHES), None)
-        said = f" It said: {text[:_SHOWN_TEXT]}" if text else ""
-        if blocked is not None:
-            raise GatewayError(
-                ErrorCode.INVALID_REQUEST,
-                f"The upstream's safety system stopped the image ({blocked}).{said}",
-                vendor_code="content_policy_violation",
-            )
-        finish = finishes[0] if finishes else "none"
-        raise GatewayError(
-            ErrorCode.UPSTREAM_ERROR,
-            f"The upstream answered without an image (finish reason {finish}).{said}",
-        )
-    if text:
-        images[0].revised_prompt = text
-    return ImageResult(images, read_usage(body.get("usageMetadata")))
+    usage = read_usage(body.get("usageMetadata"))
+    return result_of(images, text, finishes, _BLOCKED_FINISHES, usage)

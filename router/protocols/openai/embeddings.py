@@ -1,4 +1,6 @@
-"""OpenAI's embeddings request and response (``CreateEmbeddingRequest`` / ``CreateEmbeddingResponse``)."""
+"""OpenAI's embeddings request and response (``CreateEmbeddingRequest`` / ``CreateEmbeddingResponse``):
+read from a caller and written back; written for an upstream (floats asked for, ``user`` and the
+caller's Gemini ``taskType`` dropped) and its answer read."""
 
 from __future__ import annotations
 
@@ -89,3 +91,36 @@ def write_response(response: EmbeddingResponse, request: EmbeddingRequest) -> JS
         "model": response.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+
+
+def write_request(request: EmbeddingRequest, model: str) -> JSONDict:
+    """The body for an OpenAI upstream (floats: the gateway decodes nothing it need not)."""
+    body: JSONDict = {"model": model, "input": request.token_inputs or request.inputs}
+    if request.dimensions is not None:
+        body["dimensions"] = request.dimensions
+    body["encoding_format"] = "float"
+    return body
+
+
+def _vector(value: Any) -> list[float]:
+    if isinstance(value, str):  # base64 of little-endian float32, should an upstream send it anyway
+        raw = base64.b64decode(value)
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw[: len(raw) // 4 * 4]))
+    if isinstance(value, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    raise GatewayError(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed embedding")
+
+
+def read_response(body: Any) -> EmbeddingResponse:
+    """An upstream's ``CreateEmbeddingResponse``, its vectors in input order."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise GatewayError(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed embeddings response")
+    ordered = sorted(data, key=lambda item: item.get("index") if isinstance(item.get("index"), int) else 0)
+    usage = body.get("usage")
+    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return EmbeddingResponse(
+        model=str(body.get("model") or ""),
+        vectors=[_vector(item.get("embedding")) for item in ordered],
+        input_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
+    )
