@@ -1,9 +1,13 @@
-"""Shared fixtures: mock upstreams and the whole gateway, started once per test session."""
+"""Shared fixtures: mock upstreams and the whole gateway, started once per test session; and the
+closing of every SDK client a test made."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import anthropic._base_client
+import openai._base_client
 import pytest
 
 from support.anthropic_upstream import MockAnthropic
@@ -38,3 +42,33 @@ async def fresh(stack: Stack) -> Stack:
     """The session stack with recorded requests and queued faults cleared."""
     stack.reset()
     return stack
+
+
+_SDK_HTTP_CLIENTS = (
+    openai._base_client.AsyncHttpxClientWrapper,
+    anthropic._base_client.AsyncHttpxClientWrapper,
+)
+
+
+@pytest.fixture(autouse=True)
+async def close_sdk_clients(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Closes the HTTP client of every openai/anthropic SDK client the test made, once it is over.
+
+    Left to the garbage collector, an unclosed one schedules ``aclose()`` from ``__del__``; when
+    its connections' transports were finalized in the same collection (closing their sockets),
+    that late ``aclose()`` removes the event loop's reader of whatever socket has since been given
+    the same file descriptor — once it was a mock server's listening socket, which then never
+    accepted again (a request that hung for the SDK's 600 s)."""
+    made: list[Any] = []
+    for kind in _SDK_HTTP_CLIENTS:
+        original = kind.__init__
+
+        def track(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            __original(self, *args, **kwargs)
+            made.append(self)
+
+        monkeypatch.setattr(kind, "__init__", track)
+    yield
+    for client in made:
+        if not client.is_closed:
+            await client.aclose()

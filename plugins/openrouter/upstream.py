@@ -29,7 +29,8 @@ from torouter.router.upstream_errors import scrub
 from .errors import body_error, error_message, error_status, watch_stream
 
 # OpenRouter's own endpoints among the openai plugin's paths: no /images/* (its image models answer
-# through chat completions with `modalities`) and no /models/{id} (ids hold a slash).
+# chat completions asked with `modalities`, which is how router/images.py calls them) and no
+# /models/{id} (ids hold a slash).
 OPERATIONS = frozenset({"chat.completions", "embeddings", "models.list"})
 
 
