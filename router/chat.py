@@ -88,7 +88,7 @@ class ChatHandler:
             effort = None if budget else THINKING_EFFORT
             request.reasoning = Reasoning(effort=effort, budget_tokens=budget, include_thoughts=True)
         assert ctx.caller is not None
-        self.memo.restore(ctx.caller.group, request)
+        await self.memo.restore(ctx.caller.group, request)
         upstream_body = orjson.dumps(upstream_codec.write_request(request))
         response = await send(
             ctx.call.protocol,
@@ -112,7 +112,7 @@ class ChatHandler:
                     ErrorCode.UPSTREAM_ERROR, f"upstream {route.upstream.name!r} sent a malformed response"
                 ) from None
             if parsed.choices:
-                self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
+                await self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
             if parsed.usage is not None:
                 ctx.usage_tokens = parsed.usage.total()
             headers.update(JSON_HEADERS)
@@ -157,7 +157,7 @@ class ChatHandler:
             await response.aclose()
         if reader.finished:
             assert ctx.caller is not None
-            self.memo.remember(ctx.caller.group, recorder.parts())
+            await self.memo.remember(ctx.caller.group, recorder.parts())
             yield writer.close()
         else:
             error = GatewayError(

@@ -52,7 +52,7 @@ class Dispatcher:
     ) -> None:
         self.request_log = request_log
         self.limiter = Limiter(store)
-        self.memo = memo or ReasoningMemo()
+        self.memo = memo or ReasoningMemo(store)
         self.catalog = catalog
         self.keys = keys
         self.upstreams = upstreams

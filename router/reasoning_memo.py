@@ -6,58 +6,115 @@ the upstream needs them back on the next tool-use turn ("Expected `thinking`... 
 returned (per group, so one tenant can never replay another's) and puts them back when those ids
 come back in the history.
 
-In-process and bounded (LRU with a time-to-live): several router replicas behind one edge need a
-shared store for this, like the other state.
+Two tiers: an in-process LRU (the turn after usually reaches the same router) in front of the
+state store's memos (SQLite on one host, Redis shared by every replica), so that the next turn
+finds them on another replica or after a restart. The store is asked only for the tool-call ids
+of a history that the LRU does not know; a store that fails costs the memo, never the request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from .ir import ChatRequest, Part, ReasoningDelta, ReasoningPart, StreamBatch, ToolCall, ToolCallStart
+from .state import StateStore
+
+log = logging.getLogger("torouter.router.memo")
 
 
 @dataclass(slots=True)
 class _Entry:
-    expires: float
+    expires: float  # unix time
     reasoning: list[ReasoningPart]
     signature: str | None
     signer: str | None  # who made ``signature``
 
+    def encode(self) -> bytes:
+        parts = [[p.text, p.signature, p.signer, p.redacted_data] for p in self.reasoning]
+        return orjson.dumps({"r": parts, "s": self.signature, "g": self.signer, "e": self.expires})
+
+    @staticmethod
+    def decode(data: bytes) -> _Entry | None:
+        try:
+            raw: Any = orjson.loads(data)
+            reasoning = [
+                ReasoningPart(text=t, signature=s, signer=g, redacted_data=r) for t, s, g, r in raw["r"]
+            ]
+            return _Entry(float(raw["e"]), reasoning, raw["s"], raw["g"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+
+def memo_id(group: str, call_id: str) -> str:
+    """The store's id of a memo: a digest, so that ids and group names never mix."""
+    return "reasoning:" + hashlib.sha256(f"{group}\x00{call_id}".encode()).hexdigest()
+
 
 class ReasoningMemo:
-    def __init__(self, max_entries: int = 50_000, ttl_s: float = 6 * 3600) -> None:
+    def __init__(
+        self, store: StateStore | None = None, max_entries: int = 50_000, ttl_s: float = 6 * 3600
+    ) -> None:
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._store = store
         self._max = max_entries
         self._ttl = ttl_s
 
-    def remember(self, group: str, parts: list[Part]) -> None:
+    async def remember(self, group: str, parts: list[Part]) -> None:
         """Keeps an assistant turn's signed reasoning and call signatures under its tool-call ids."""
         reasoning = [p for p in parts if isinstance(p, ReasoningPart) and (p.signature or p.redacted_data)]
         calls = [p for p in parts if isinstance(p, ToolCall)]
         if not calls or (not reasoning and not any(c.signature for c in calls)):
             return
-        expires = time.monotonic() + self._ttl
+        expires = time.time() + self._ttl
+        stored: dict[str, bytes] = {}
         for index, call in enumerate(calls):
             # the reasoning leads the turn: replay it once, before the first call
             entry = _Entry(expires, reasoning if index == 0 else [], call.signature, call.signer)
             self._put((group, call.id), entry)
+            stored[memo_id(group, call.id)] = entry.encode()
+        if self._store is not None:
+            try:
+                await self._store.put_memos(stored, expires)
+            except Exception as exc:  # the memo is a help, not a duty: the answer goes out anyway
+                log.warning("reasoning memo not stored: %s", type(exc).__name__)
 
-    def restore(self, group: str, request: ChatRequest) -> None:
+    async def restore(self, group: str, request: ChatRequest) -> None:
         """Puts remembered state back into assistant turns that lost it."""
-        now = time.monotonic()
+        now = time.time()
+        calls = [
+            part
+            for message in request.messages
+            if message.role == "assistant"
+            for part in message.parts
+            if isinstance(part, ToolCall)
+        ]
+        if not calls:
+            return
+        found: dict[str, _Entry] = {}
+        for call in calls:
+            entry = self._entries.get((group, call.id))
+            if entry is not None and entry.expires > now:
+                found[call.id] = entry
+        missing = [call.id for call in calls if call.id not in found]
+        if missing and self._store is not None:
+            found.update(await self._fetch(group, missing, now))
+        if not found:
+            return
         for message in request.messages:
             if message.role != "assistant":
                 continue
             has_reasoning = any(isinstance(p, ReasoningPart) and p.signature for p in message.parts)
             restored: list[Part] = []
             for part in message.parts:
-                if not isinstance(part, ToolCall):
-                    continue
-                entry = self._entries.get((group, part.id))
-                if entry is None or entry.expires < now:
+                entry = found.get(part.id) if isinstance(part, ToolCall) else None
+                if entry is None or not isinstance(part, ToolCall):
                     continue
                 if part.signature is None:
                     part.signature, part.signer = entry.signature, entry.signer
@@ -65,6 +122,22 @@ class ReasoningMemo:
                     restored.extend(entry.reasoning)
             if restored:
                 message.parts[:0] = restored
+
+    async def _fetch(self, group: str, call_ids: list[str], now: float) -> dict[str, _Entry]:
+        assert self._store is not None
+        ids = {memo_id(group, call_id): call_id for call_id in call_ids}
+        try:
+            stored = await self._store.get_memos(list(ids))
+        except Exception as exc:
+            log.warning("reasoning memo not read: %s", type(exc).__name__)
+            return {}
+        found: dict[str, _Entry] = {}
+        for stored_id, data in stored.items():
+            entry = _Entry.decode(data)
+            if entry is not None and entry.expires > now:
+                found[ids[stored_id]] = entry
+                self._put((group, ids[stored_id]), entry)
+        return found
 
     def _put(self, key: tuple[str, str], entry: _Entry) -> None:
         self._entries[key] = entry

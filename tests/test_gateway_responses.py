@@ -20,7 +20,7 @@ from support.openai_responses import assert_event_valid, assert_response_valid
 from support.openai_upstream import Fault as OpenAIFault
 from support.redis_server import redis_server
 from support.schemas import validate
-from support.stack import KEYS, Stack
+from support.stack import KEYS, Stack, upstream_config
 from torouter.router.protocols.sse import SSEParser
 
 WEATHER: Any = {
@@ -501,12 +501,7 @@ async def test_a_gateway_held_conversation_moves_to_an_openai_upstream(fresh: St
     config = {
         "router": {"retries": 0},
         "upstreams": {
-            "claude": {
-                "kind": "anthropic",
-                "base_url": fresh.claude.base_url,
-                "api_key": fresh.claude.api_key,
-                "models": list(fresh.claude.models),
-            },
+            "claude": upstream_config("anthropic", fresh.claude),
             "oai": {
                 "kind": "openai",
                 "base_url": fresh.upstream.base_url,

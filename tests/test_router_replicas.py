@@ -1,14 +1,18 @@
-"""Several router replicas behind one edge: round robin, and a replica going away is absorbed."""
+"""Several router replicas: round robin behind one edge, a replica going away is absorbed, and
+state shared through Redis (a tool turn served by another replica)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import openai
 from aiohttp import web
 
-from support.gateway import free_port
-from support.stack import KEYS, Stack
+from support.gateway import Gateway, free_port
+from support.redis_server import redis_server
+from support.stack import KEYS, Stack, upstream_config
 from torouter.edge.app import create_app
 from torouter.router.server import RouterServer, build_router
 
@@ -91,3 +95,42 @@ async def test_router_restart_under_load(fresh: Stack) -> None:
     await asyncio.wait_for(asyncio.gather(*workers), 20)
     assert set(statuses) <= {200, 503} and 503 in statuses
     assert statuses[-8:] == [200] * 8
+
+
+WEATHER_TOOL: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+async def test_signed_thinking_survives_a_turn_served_by_another_replica(
+    fresh: Stack, tmp_path: Path
+) -> None:
+    """Two gateways sharing one Redis state store: the tool turn that comes back through the
+    second finds the signed thinking the first one remembered (Anthropic refuses the turn without it)."""
+    with redis_server(tmp_path) as url:
+        config: dict[str, Any] = {
+            "router": {"state": url, "retries": 0},
+            "upstreams": {"claude": upstream_config("anthropic", fresh.claude)},
+            "groups": {"claude": {"upstreams": ["claude"]}},
+            "keys": [{"name": "c", "key": "tr-replicas-claude", "group": "claude"}],
+        }
+        async with Gateway(config) as first, Gateway(config) as second:
+            ask: dict[str, Any] = {"model": "claude-sonnet-4-5-thinking", "tools": [WEATHER_TOOL]}
+            messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+            one = openai.AsyncOpenAI(base_url=f"{first.base_url}/v1", api_key="tr-replicas-claude")
+            reply = await one.chat.completions.create(messages=messages, **ask)
+            call = reply.choices[0].message.tool_calls[0]  # type: ignore[index]
+            messages += [
+                reply.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+            ]
+            other = openai.AsyncOpenAI(base_url=f"{second.base_url}/v1", api_key="tr-replicas-claude")
+            answer = await other.chat.completions.create(messages=messages, **ask)
+            assert answer.choices[0].message.content
+            replayed = fresh.claude.requests[-1].json["messages"][1]["content"]
+            assert replayed[0]["type"] == "thinking" and replayed[0]["signature"]

@@ -1,4 +1,4 @@
-"""The state store: caller keys, usage counters and stored Responses.
+"""The state store: caller keys, usage counters, stored Responses and memos.
 
 One small async interface, two backends: SQLite (embedded default, one host) and Redis (several
 router replicas). ``memory://`` is an in-process store for tests and throwaway runs.
@@ -7,6 +7,10 @@ Stored Responses (``/v1/responses`` with ``store``) are opaque records to the st
 group whose keys may see it, the upstream that holds it (an OpenAI upstream's own stored response,
 reached by passthrough) or the gateway's own record (``data``, JSON written by the Responses
 handler), and a time to live.
+
+Memos are small opaque records under an id, with a time to live: the reasoning memo
+(``reasoning_memo.py``) keeps there what a caller's protocol cannot carry between turns, so that
+the next turn finds it whichever router replica serves it, and after a router restart.
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ class StateStore(Protocol):
 
     async def delete_response(self, response_id: str) -> bool:
         """Removes a record; False when there was none."""
+        ...
+
+    async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
+        """Stores (or replaces) memos by id until ``expires_at`` (unix time)."""
+        ...
+
+    async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
+        """The memos among ``ids`` that exist and have not expired."""
         ...
 
     async def close(self) -> None: ...

@@ -13,6 +13,7 @@ class MemoryStore(WindowCounters):
         super().__init__()
         self._keys: dict[str, KeyRecord] = {}
         self._responses: dict[str, StoredResponse] = {}
+        self._memos: dict[str, tuple[float, bytes]] = {}
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         return next((k for k in self._keys.values() if k.key_sha256 == key_sha256), None)
@@ -44,6 +45,18 @@ class MemoryStore(WindowCounters):
     async def delete_response(self, response_id: str) -> bool:
         record = self._responses.pop(response_id, None)
         return record is not None and record.expires_at > time.time()
+
+    async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
+        if len(self._memos) > 50_000:  # drop the expired ones now and then
+            now = time.time()
+            self._memos = {k: v for k, v in self._memos.items() if v[0] > now}
+        for memo_id, data in memos.items():
+            self._memos[memo_id] = (expires_at, data)
+
+    async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
+        now = time.time()
+        found = ((memo_id, self._memos.get(memo_id)) for memo_id in ids)
+        return {memo_id: entry[1] for memo_id, entry in found if entry is not None and entry[0] > now}
 
     async def close(self) -> None:
         return None

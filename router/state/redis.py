@@ -2,7 +2,8 @@
 
 Layout: ``torouter:key:<sha256>`` is a hash per key; ``torouter:keyname:<name>`` points at its
 digest; the set ``torouter:keys`` holds every digest (for listing); ``torouter:response:<id>`` is
-a hash per stored response, expiring on its own.
+a hash per stored response, and ``torouter:memo:<id>`` a string per memo, both expiring on their
+own.
 """
 
 from __future__ import annotations
@@ -112,6 +113,21 @@ class RedisStore:
 
     async def delete_response(self, response_id: str) -> bool:
         return bool(await self._redis.delete(f"{PREFIX}response:{response_id}"))
+
+    async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
+        ttl = math.ceil(expires_at - time.time())
+        if ttl <= 0 or not memos:
+            return
+        async with self._raw.pipeline(transaction=False) as pipe:
+            for memo_id, data in memos.items():
+                pipe.set(f"{PREFIX}memo:{memo_id}", data, ex=ttl)
+            await pipe.execute()
+
+    async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
+        if not ids:
+            return {}
+        values = await self._raw.mget([f"{PREFIX}memo:{memo_id}" for memo_id in ids])
+        return {memo_id: value for memo_id, value in zip(ids, values, strict=True) if value is not None}
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -27,9 +27,16 @@ CREATE TABLE IF NOT EXISTS responses (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_expiry ON responses (expires_at);
+CREATE TABLE IF NOT EXISTS memos (
+    id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memos_expiry ON memos (expires_at);
 """
 _RESPONSE_COLUMNS = "id, grp, upstream, created_at, expires_at, data"
-_PRUNE_EVERY = 500  # stored responses between two sweeps of the expired ones
+_PRUNE_EVERY = 500  # stored responses (or memo writes) between two sweeps of the expired ones
+_MEMO_BATCH = 500  # ids per query (SQLite bounds the parameters of one statement)
 _COLUMNS = "name, key_sha256, grp, rpm, tpm, created_at, revoked"
 
 
@@ -113,6 +120,28 @@ class SQLiteStore(WindowCounters):
                 "DELETE FROM responses WHERE id = ? AND expires_at > ?", (response_id, time.time())
             )
         return cursor.rowcount > 0
+
+    async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
+        self._puts += 1
+        with self._db:
+            if self._puts % _PRUNE_EVERY == 0:
+                self._db.execute("DELETE FROM memos WHERE expires_at <= ?", (time.time(),))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO memos (id, expires_at, data) VALUES (?, ?, ?)",
+                [(memo_id, expires_at, data) for memo_id, data in memos.items()],
+            )
+
+    async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        now = time.time()
+        for start in range(0, len(ids), _MEMO_BATCH):
+            batch = ids[start : start + _MEMO_BATCH]
+            marks = ", ".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT id, data FROM memos WHERE id IN ({marks}) AND expires_at > ?", (*batch, now)
+            ).fetchall()
+            found.update((row[0], bytes(row[1])) for row in rows)
+        return found
 
     async def close(self) -> None:
         self._db.close()

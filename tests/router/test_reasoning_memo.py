@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from support.redis_server import redis_server
 from torouter.router.ir import (
     ChatRequest,
     Message,
@@ -13,6 +16,8 @@ from torouter.router.ir import (
     ToolResult,
 )
 from torouter.router.reasoning_memo import ReasoningMemo, StreamRecorder
+from torouter.router.state import open_store
+from torouter.router.state.memory import MemoryStore
 
 
 def history(*calls: ToolCall) -> ChatRequest:
@@ -28,45 +33,45 @@ def history(*calls: ToolCall) -> ChatRequest:
     )
 
 
-def test_signed_thinking_comes_back_before_the_calls_it_led_to() -> None:
+async def test_signed_thinking_comes_back_before_the_calls_it_led_to() -> None:
     memo = ReasoningMemo()
     thinking = ReasoningPart("let me check", signature="sig-1")
-    memo.remember(
+    await memo.remember(
         "g", [thinking, TextPart("ok"), ToolCall("toolu_1", "weather", "{}"), ToolCall("toolu_2", "t", "{}")]
     )
     request = history(ToolCall("toolu_1", "weather", "{}"), ToolCall("toolu_2", "t", "{}"))
-    memo.restore("g", request)
+    await memo.restore("g", request)
     assert request.messages[1].parts[0] == thinking
     assert sum(isinstance(p, ReasoningPart) for p in request.messages[1].parts) == 1  # once, not per call
 
 
-def test_other_groups_never_see_it_and_unsigned_reasoning_is_not_kept() -> None:
+async def test_other_groups_never_see_it_and_unsigned_reasoning_is_not_kept() -> None:
     memo = ReasoningMemo()
-    memo.remember("g", [ReasoningPart("secret", signature="sig"), ToolCall("toolu_1", "f", "{}")])
-    memo.remember("g", [ReasoningPart("plain, unsigned"), ToolCall("toolu_9", "f", "{}")])
+    await memo.remember("g", [ReasoningPart("secret", signature="sig"), ToolCall("toolu_1", "f", "{}")])
+    await memo.remember("g", [ReasoningPart("plain, unsigned"), ToolCall("toolu_9", "f", "{}")])
     other = history(ToolCall("toolu_1", "f", "{}"))
-    memo.restore("other-group", other)
+    await memo.restore("other-group", other)
     assert not any(isinstance(p, ReasoningPart) for p in other.messages[1].parts)
     unsigned = history(ToolCall("toolu_9", "f", "{}"))
-    memo.restore("g", unsigned)
+    await memo.restore("g", unsigned)
     assert not any(isinstance(p, ReasoningPart) for p in unsigned.messages[1].parts)
 
 
-def test_gemini_call_signatures_are_put_back_on_their_calls() -> None:
+async def test_gemini_call_signatures_are_put_back_on_their_calls() -> None:
     memo = ReasoningMemo()
-    memo.remember("g", [ToolCall("call_1", "f", "{}", signature="thought-sig")])
+    await memo.remember("g", [ToolCall("call_1", "f", "{}", signature="thought-sig")])
     request = history(ToolCall("call_1", "f", "{}"))
-    memo.restore("g", request)
+    await memo.restore("g", request)
     call = request.messages[1].parts[0]
     assert isinstance(call, ToolCall) and call.signature == "thought-sig"
 
 
-def test_the_memo_is_bounded() -> None:
+async def test_the_memo_is_bounded() -> None:
     memo = ReasoningMemo(max_entries=2)
     for i in range(3):
-        memo.remember("g", [ReasoningPart("t", signature=f"s{i}"), ToolCall(f"id{i}", "f", "{}")])
+        await memo.remember("g", [ReasoningPart("t", signature=f"s{i}"), ToolCall(f"id{i}", "f", "{}")])
     first = history(ToolCall("id0", "f", "{}"))
-    memo.restore("g", first)
+    await memo.restore("g", first)
     assert not any(isinstance(p, ReasoningPart) for p in first.messages[1].parts)
 
 
@@ -82,7 +87,7 @@ def test_stream_recorder_rebuilds_blocks_from_deltas() -> None:
     assert isinstance(parts[2], ToolCall) and parts[2].id == "toolu_1"
 
 
-def test_signers_survive_the_recorder_and_the_memo() -> None:
+async def test_signers_survive_the_recorder_and_the_memo() -> None:
     """Who signed what travels with the signature, so that each writer knows whether it is its own."""
     recorder = StreamRecorder()
     recorder.feed(StreamBatch([ReasoningDelta("plan", signature="sig-g", signer="gemini")], "gemini"))
@@ -92,9 +97,9 @@ def test_signers_survive_the_recorder_and_the_memo() -> None:
     parts = recorder.parts()
     assert [getattr(p, "signer", None) for p in parts] == ["gemini", "gemini"]
     memo = ReasoningMemo()
-    memo.remember("g", parts)
+    await memo.remember("g", parts)
     request = history(ToolCall("call_1", "f", "{}"))
-    memo.restore("g", request)
+    await memo.restore("g", request)
     thinking, call = request.messages[1].parts
     assert isinstance(thinking, ReasoningPart) and thinking.signer == "gemini"
     assert isinstance(call, ToolCall) and (call.signature, call.signer) == ("call-sig", "gemini")
@@ -109,3 +114,50 @@ def test_a_gemini_signature_without_text_is_a_part_of_its_own() -> None:
     )
     assert recorder.parts() == [ReasoningPart("thought summary"), ReasoningPart(signature="sig-g")]
     assert recorder.reasoning[1].signer == "gemini"
+
+
+async def test_replicas_sharing_a_store_find_each_others_memos(tmp_path: Path) -> None:
+    """The turn after often reaches another router replica, or the same router after a restart."""
+    with redis_server(tmp_path) as url:
+        first, second = open_store(url), open_store(url)
+        thinking = ReasoningPart("let me check", signature="sig-1", signer="anthropic")
+        await ReasoningMemo(first).remember("g", [thinking, ToolCall("toolu_1", "weather", "{}")])
+        request = history(ToolCall("toolu_1", "weather", "{}"))
+        await ReasoningMemo(second).restore("g", request)  # another replica: its LRU is empty
+        assert request.messages[1].parts[0] == thinking
+        assert request.messages[1].parts[0].signer == "anthropic"
+        elsewhere = history(ToolCall("toolu_1", "weather", "{}"))
+        await ReasoningMemo(second).restore("other-group", elsewhere)  # per group, in the store too
+        assert not any(isinstance(p, ReasoningPart) for p in elsewhere.messages[1].parts)
+        await first.close()
+        await second.close()
+    restarted = open_store(f"sqlite:///{tmp_path}/state.db")
+    await ReasoningMemo(restarted).remember(
+        "g", [ToolCall("call_1", "f", "{}", signature="ts", signer="gemini")]
+    )
+    await restarted.close()
+    reopened = open_store(f"sqlite:///{tmp_path}/state.db")
+    request = history(ToolCall("call_1", "f", "{}"))
+    await ReasoningMemo(reopened).restore("g", request)
+    call = request.messages[1].parts[0]
+    assert isinstance(call, ToolCall) and (call.signature, call.signer) == ("ts", "gemini")
+    await reopened.close()
+
+
+class BrokenStore(MemoryStore):
+    async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
+        raise ConnectionError("redis went away")
+
+    async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
+        raise ConnectionError("redis went away")
+
+
+async def test_a_failing_store_costs_the_memo_not_the_request() -> None:
+    memo = ReasoningMemo(BrokenStore())
+    await memo.remember("g", [ReasoningPart("t", signature="s"), ToolCall("toolu_1", "f", "{}")])
+    request = history(ToolCall("toolu_1", "f", "{}"))
+    await memo.restore("g", request)  # the in-process tier still has it
+    assert isinstance(request.messages[1].parts[0], ReasoningPart)
+    unknown = history(ToolCall("toolu_2", "f", "{}"))
+    await memo.restore("g", unknown)  # the store fails: no memo, no exception
+    assert not any(isinstance(p, ReasoningPart) for p in unknown.messages[1].parts)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,19 @@ async def _responses_round_trip(store: StateStore) -> None:
     assert await store.get_response("resp_a") is None
 
 
-async def test_stored_responses_in_memory_and_sqlite(tmp_path: Path) -> None:
-    for url in ("memory://", f"sqlite:///{tmp_path}/r.db"):
-        store = open_store(url)
-        await _responses_round_trip(store)
+async def _embedded_stores(url: str, round_trip: Callable[[StateStore], Awaitable[None]]) -> StateStore:
+    """Runs ``round_trip`` on a memory store and on the SQLite store at ``url``; returns that
+    SQLite store opened again (to see what persisted)."""
+    for each in ("memory://", url):
+        store = open_store(each)
+        await round_trip(store)
         await store.close()
-    again = open_store(f"sqlite:///{tmp_path}/r.db")  # persisted across opens
-    assert (await again.get_response("resp_b")) is not None
+    return open_store(url)
+
+
+async def test_stored_responses_in_memory_and_sqlite(tmp_path: Path) -> None:
+    again = await _embedded_stores(f"sqlite:///{tmp_path}/r.db", _responses_round_trip)
+    assert (await again.get_response("resp_b")) is not None  # persisted across opens
     await again.close()
 
 
@@ -91,4 +98,27 @@ async def test_stored_responses_in_redis(tmp_path: Path) -> None:
     with redis_server(tmp_path) as url:
         store = open_store(url)
         await _responses_round_trip(store)
+        await store.close()
+
+
+async def _memos_round_trip(store: StateStore) -> None:
+    now = time.time()
+    await store.put_memos({"a": b"one", "b": b"\x00two"}, now + 60)
+    await store.put_memos({"old": b"x"}, now - 1)  # already expired: never found
+    assert await store.get_memos(["a", "b", "old", "nope"]) == {"a": b"one", "b": b"\x00two"}
+    await store.put_memos({"a": b"uno"}, now + 60)
+    assert await store.get_memos(["a"]) == {"a": b"uno"}
+    assert await store.get_memos([]) == {}
+    many = [f"id{i}" for i in range(1200)]  # more ids than one SQLite statement takes
+    await store.put_memos(dict.fromkeys(many, b"m"), now + 60)
+    assert len(await store.get_memos(many)) == 1200
+
+
+async def test_memos_in_every_store(tmp_path: Path) -> None:
+    again = await _embedded_stores(f"sqlite:///{tmp_path}/m.db", _memos_round_trip)
+    assert await again.get_memos(["b"]) == {"b": b"\x00two"}  # persisted across opens
+    await again.close()
+    with redis_server(tmp_path) as url:
+        store = open_store(url)
+        await _memos_round_trip(store)
         await store.close()

@@ -40,6 +40,12 @@ LIMITED_KEYS = {
 }
 
 
+def upstream_config(kind: str, mock: Any) -> dict[str, Any]:
+    """The config entry (CONTRACT §2) of an upstream of ``kind`` served by a mock: its URL, key
+    and models."""
+    return {"kind": kind, "base_url": mock.base_url, "api_key": mock.api_key, "models": list(mock.models)}
+
+
 @dataclass
 class Stack:
     """The gateway and the upstreams behind it."""

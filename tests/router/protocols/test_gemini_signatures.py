@@ -170,14 +170,14 @@ def test_gemini_writers_send_only_gemini_signatures() -> None:
 # ---------------------------------------------------------------------------- end to end
 
 
-def test_gemini_signatures_come_back_through_an_openai_caller() -> None:
+async def test_gemini_signatures_come_back_through_an_openai_caller() -> None:
     """Gemini stream → OpenAI caller (no signatures on its wire) → next OpenAI request → Gemini."""
     batches, _ = read_all(FIXTURE)
     recorder = StreamRecorder()
     for batch in batches:
         recorder.feed(batch)
     memo = ReasoningMemo()
-    memo.remember("group", recorder.parts())
+    await memo.remember("group", recorder.parts())
     calls = [(e.id, e.name) for b in batches for e in b.events if type(e).__name__ == "ToolCallStart"]
     history = {
         "model": "gpt-4.1",
@@ -195,7 +195,7 @@ def test_gemini_signatures_come_back_through_an_openai_caller() -> None:
         ],
     }
     request = OpenAIChatCodec().read_request(history)
-    memo.restore("group", request)
+    await memo.restore("group", request)
     written = codec().write_request(request)
     validate_request(written)
     parts = written["contents"][1]["parts"]
