@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import orjson
+
 from .call import SSE_HEADERS, Context, Outcome
 from .catalog import Catalog, Resolution, Route
 from .errors import ErrorCode, GatewayError
 from .ir import JSONDict
 from .metering import StreamMeter, body_usage
-from .protocols.base import WireProtocol
+from .protocols.base import StreamUsage, WireProtocol
 from .upstream import Upstream, UpstreamRequest, UpstreamResponse
 from .upstream_errors import send
-from .wire import last_event_end, last_event_start, parse_json_object, replace_model
+from .wire import drop_events, last_event_end, last_event_start, parse_json_object, replace_model
 
 
 @dataclass(slots=True, frozen=True)
@@ -45,10 +47,13 @@ def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) ->
 async def pass_through(
     ctx: Context, target: Target, protocols: dict[str, WireProtocol], operation: str
 ) -> Outcome:
-    call, route = ctx.call, target.route
+    call, route, upstream = ctx.call, target.route, target.upstream
     raw = call.body
     if "model" in target.body and route.model != target.model:
         raw = replace_model(call.body, target.body, route.model)
+    usage_asked = _ask_stream_usage(ctx, target, operation)
+    if usage_asked is not None:
+        raw = orjson.dumps({**usage_asked, "model": route.model})
     request = UpstreamRequest(
         operation=operation,
         model=route.model,
@@ -59,7 +64,6 @@ async def pass_through(
         headers=dict(call.headers),
         params=dict(call.params),
     )
-    upstream = target.upstream
     response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
     headers = {"x-torouter-upstream": route.upstream.name}
     if response.chunks is None:
@@ -70,11 +74,26 @@ async def pass_through(
     headers.update(SSE_HEADERS)
     if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
         headers["content-type"] = response.headers["content-type"]
-    return Outcome(response.status, headers, chunks=relay(ctx, upstream, response))
+    dropped = ctx.protocol.stream_usage if usage_asked is not None else None
+    return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped))
 
 
-async def relay(ctx: Context, upstream: Upstream, response: UpstreamResponse) -> AsyncIterator[bytes]:
-    """Relays complete SSE events as they arrive; a stream cut short ends with an error event."""
+def _ask_stream_usage(ctx: Context, target: Target, operation: str) -> JSONDict | None:
+    """For a key with a token limit, the body of a chat stream asking the upstream for the usage it
+    would not report otherwise (None: nothing to ask)."""
+    hook = ctx.protocol.stream_usage
+    if hook is None or not ctx.metered or not ctx.stream or target.upstream.reports_stream_usage:
+        return None
+    if operation != ctx.protocol.upstream_chat_operation:
+        return None
+    return hook.ask(target.body)
+
+
+async def relay(
+    ctx: Context, upstream: Upstream, response: UpstreamResponse, drop: StreamUsage | None = None
+) -> AsyncIterator[bytes]:
+    """Relays complete SSE events as they arrive; a stream cut short ends with an error event.
+    With ``drop``, the usage event the router asked for is metered and left out."""
     assert response.chunks is not None
     terminator = ctx.protocol.stream_terminator
     pending = b""
@@ -92,6 +111,10 @@ async def relay(ctx: Context, upstream: Upstream, response: UpstreamResponse) ->
                 continue
             ready, pending = data[:cut], data[cut:]
             last_event = ready[last_event_start(ready) :]
+            if drop is not None:
+                ready = drop_events(ready, drop.is_usage_only)
+                if not ready:
+                    continue
             yield ready
     except GatewayError as failure:
         ctx.error_code = failure.code.value

@@ -59,6 +59,8 @@ class Upstream(Protocol):
     config: UpstreamConfig
     protocol: str
     operations: frozenset[str]
+    # Its streams report their usage unasked (OpenRouter), where the protocol's would not.
+    reports_stream_usage: bool
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         """Calls the upstream. Connection failures and timeouts raise GatewayError (502/504)."""
@@ -86,6 +88,7 @@ class HttpUpstream:
 
     protocol: str = ""
     operations: frozenset[str] = frozenset()
+    reports_stream_usage: bool = False
 
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config

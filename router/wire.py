@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,6 +43,12 @@ def last_event_end(data: bytes) -> int:
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def drop_events(block: bytes, unwanted: Callable[[bytes], bool]) -> bytes:
+    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says."""
+    events = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", block)
+    return b"".join(event for event in events if event and not unwanted(event))
 
 
 def last_event_start(data: bytes) -> int:

@@ -71,3 +71,27 @@ async def test_tpm_limit_counts_reported_usage(fresh: Stack) -> None:
         await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert refused.value.response.headers["x-ratelimit-remaining-tokens"] == "0"
     assert refused.value.response.headers["x-ratelimit-limit-tokens"] == "20"
+
+
+@pytest.mark.usefixtures("new_window")
+async def test_a_stream_that_does_not_ask_for_usage_is_charged_all_the_same(fresh: Stack) -> None:
+    """A key with a tpm limit cannot stream around it: the router asks OpenAI for the usage and
+    keeps the usage chunk (``choices: []``) from a caller that did not ask for it."""
+    client = await _openai(fresh, LIMITED_KEYS["tpm-stream"])
+    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    chunks = [chunk async for chunk in stream]
+    assert chunks and all(chunk.choices for chunk in chunks)  # no usage-only chunk reached it
+    sent = fresh.upstream.requests[-1]
+    assert sent.json["stream_options"] == {"include_usage": True}  # asked on the caller's behalf
+    assert sent.response_chunks[-1]["choices"] == [] and sent.response_chunks[-1]["usage"]
+    # the stream's tokens are counted: after one more answer, the window's 20 are spent
+    await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+
+async def test_a_key_without_a_token_limit_streams_its_bytes_untouched(fresh: Stack) -> None:
+    client = fresh.client("openai")
+    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    _ = [chunk async for chunk in stream]
+    assert "stream_options" not in fresh.upstream.requests[-1].json

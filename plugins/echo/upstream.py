@@ -59,6 +59,7 @@ def estimate_tokens(text: str) -> int:
 class EchoUpstream:
     protocol = "openai"
     operations = OPERATIONS
+    reports_stream_usage = False
 
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config

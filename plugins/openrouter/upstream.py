@@ -37,6 +37,7 @@ OPERATIONS = frozenset({"chat.completions", "embeddings", "models.list"})
 class OpenRouterUpstream(OpenAIUpstream):
     protocol = "openai"
     operations = OPERATIONS
+    reports_stream_usage = True  # OpenRouter ends every stream with its usage, asked or not
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         response = await super().send(request)

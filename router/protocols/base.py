@@ -89,6 +89,18 @@ class ChatCodec(Protocol):
     def stream_writer(self, request: ChatRequest) -> ChatStreamWriter: ...
 
 
+class StreamUsage(Protocol):
+    """For a protocol whose streams report usage only when asked (OpenAI's ``include_usage``)."""
+
+    def ask(self, body: JSONDict) -> JSONDict | None:
+        """The request body asking for the stream's usage; None when it asks already."""
+        ...
+
+    def is_usage_only(self, event: bytes) -> bool:
+        """Whether an SSE event is the one that asking added (dropped for a caller who did not)."""
+        ...
+
+
 @dataclass(slots=True, frozen=True)
 class WireProtocol:
     """Everything the gateway knows about one wire protocol, registered through the plugin hook.
@@ -106,3 +118,5 @@ class WireProtocol:
     # upstream of this protocol is sent.
     chat_operations: frozenset[str] = frozenset()
     upstream_chat_operation: str = ""
+    # None: the protocol's streams always report their usage.
+    stream_usage: StreamUsage | None = None

@@ -12,6 +12,7 @@ from .gemini.errors import GeminiErrors
 from .gemini.generate import GeminiGenerateCodec
 from .openai.chat import OpenAIChatCodec
 from .openai.errors import OpenAIErrors
+from .openai.stream_usage import OpenAIStreamUsage
 
 
 @hookimpl
@@ -24,6 +25,7 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             stream_terminator=b"[DONE]",
             chat_operations=frozenset({"chat.completions"}),
             upstream_chat_operation="chat.completions",
+            stream_usage=OpenAIStreamUsage(),
         )
     )
     register(

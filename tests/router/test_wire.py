@@ -4,7 +4,14 @@ import orjson
 import pytest
 
 from torouter.router.errors import GatewayError
-from torouter.router.wire import last_event_end, last_event_start, parse_json_object, replace_model
+from torouter.router.protocols.openai.stream_usage import OpenAIStreamUsage
+from torouter.router.wire import (
+    drop_events,
+    last_event_end,
+    last_event_start,
+    parse_json_object,
+    replace_model,
+)
 
 
 def test_replace_model_edits_bytes_in_place() -> None:
@@ -39,3 +46,20 @@ def test_parse_json_object_rejects_what_is_not_an_object() -> None:
 def test_event_bounds(data: bytes, end: int, start: int) -> None:
     assert last_event_end(data) == end
     assert last_event_start(data[:end]) == start
+
+
+def test_drop_events_keeps_the_others_whole() -> None:
+    usage = OpenAIStreamUsage()
+    text = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}\n\n'
+    usage_only = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1,"total_tokens":2}}\n\n'
+    done = b"data: [DONE]\n\n"
+    assert drop_events(text + usage_only + done, usage.is_usage_only) == text + done
+    assert drop_events(usage_only.replace(b"\n\n", b"\r\n\r\n"), usage.is_usage_only) == b""
+    assert drop_events(b": comment\n\n" + text, usage.is_usage_only) == b": comment\n\n" + text
+    quoted = b'data: {"choices":[{"delta":{"content":"\\"choices\\":[] \\"usage\\":{"}}]}\n\n'
+    assert drop_events(quoted, usage.is_usage_only) == quoted  # only the real thing is dropped
+    assert usage.ask({"stream": True}) == {"stream": True, "stream_options": {"include_usage": True}}
+    assert usage.ask({"stream_options": {"include_usage": True}}) is None
+    assert usage.ask({"stream_options": {"include_obfuscation": False}}) == {
+        "stream_options": {"include_obfuscation": False, "include_usage": True}
+    }

@@ -36,6 +36,7 @@ OPENROUTER_ATTRIBUTION = {"HTTP-Referer": "https://torouter.test/app", "X-Title"
 LIMITED_KEYS = {
     "rpm": "tr-test-rpm-limited",
     "tpm": "tr-test-tpm-limited",
+    "tpm-stream": "tr-test-tpm-stream",
     "claude-rpm": "tr-test-claude-rpm",
 }
 
@@ -170,6 +171,7 @@ def stack_config(
         + [
             {"name": "rpm-limited", "key": LIMITED_KEYS["rpm"], "group": "openai", "rpm": 2},
             {"name": "tpm-limited", "key": LIMITED_KEYS["tpm"], "group": "openai", "tpm": 20},
+            {"name": "tpm-stream", "key": LIMITED_KEYS["tpm-stream"], "group": "openai", "tpm": 20},
             {"name": "claude-rpm-limited", "key": LIMITED_KEYS["claude-rpm"], "group": "claude", "rpm": 1},
         ],
     }

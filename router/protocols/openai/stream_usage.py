@@ -1,0 +1,43 @@
+"""Asking an OpenAI chat stream for its usage, for a key with a token limit whose caller did not.
+
+OpenAI reports a stream's usage only with ``stream_options.include_usage``: a final chunk with
+``choices: []`` and the ``usage`` (every chunk before it then carries ``"usage": null``). A
+passthrough stream of a key with a ``tpm`` limit must be charged, so the router asks for it, and
+drops that final chunk on the way back to a caller that did not ask (a client reading
+``choices[0]`` of every chunk would fail on it). The ``"usage": null`` fields stay: they are part
+of the chunk's schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ...ir import JSONDict
+
+_CHEAP = (b'"choices":[]', b'"usage":{')
+
+
+class OpenAIStreamUsage:
+    def ask(self, body: JSONDict) -> JSONDict | None:
+        """The body asking for the usage, or None when the caller asked already."""
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return None
+        merged = dict(options) if isinstance(options, dict) else {}
+        merged["include_usage"] = True
+        return {**body, "stream_options": merged}
+
+    def is_usage_only(self, event: bytes) -> bool:
+        """Whether one SSE event is the usage chunk that asking added."""
+        if not all(marker in event for marker in _CHEAP):
+            return False
+        for line in event.splitlines():
+            if line.startswith(b"data:"):
+                try:
+                    chunk: Any = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    return False
+                return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))
+        return False
