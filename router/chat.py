@@ -83,6 +83,7 @@ class ChatHandler:
         request = caller_codec.read_request(body)
         request.stream = ctx.stream
         request.model = route.model
+        request.upstream_kind = route.upstream.kind
         if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
             budget = request.reasoning.budget_tokens if request.reasoning else None
             effort = None if budget else THINKING_EFFORT

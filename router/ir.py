@@ -225,6 +225,9 @@ class ChatRequest:
     user: str | None = None
     metadata: dict[str, str] | None = None
     extra: JSONDict = field(default_factory=dict)
+    # The kind of upstream it is written for (set by the router), for a codec that serves a kind's
+    # own dialect of its protocol (OpenRouter's ``reasoning_details`` on the OpenAI wire).
+    upstream_kind: str | None = None
 
 
 # ---------------------------------------------------------------------------- response

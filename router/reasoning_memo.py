@@ -37,7 +37,7 @@ class _Entry:
     signer: str | None  # who made ``signature``
 
     def encode(self) -> bytes:
-        parts = [[p.text, p.signature, p.signer, p.redacted_data] for p in self.reasoning]
+        parts = [[p.text, p.signature, p.signer, p.redacted_data, p.extra] for p in self.reasoning]
         return orjson.dumps({"r": parts, "s": self.signature, "g": self.signer, "e": self.expires})
 
     @staticmethod
@@ -45,7 +45,8 @@ class _Entry:
         try:
             raw: Any = orjson.loads(data)
             reasoning = [
-                ReasoningPart(text=t, signature=s, signer=g, redacted_data=r) for t, s, g, r in raw["r"]
+                ReasoningPart(text=t, signature=s, signer=g, redacted_data=r, extra=x)
+                for t, s, g, r, x in raw["r"]
             ]
             return _Entry(float(raw["e"]), reasoning, raw["s"], raw["g"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

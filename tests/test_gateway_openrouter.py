@@ -17,6 +17,7 @@ from google import genai
 from google.genai import types as genai_types
 
 from support.openai_upstream import OPENROUTER_COMMENT, Fault, MockOpenAI
+from support.openrouter_reasoning import signature_of
 from support.schemas import validate
 from support.stack import KEYS, OPENROUTER_ATTRIBUTION, Stack
 from torouter.plugins.openrouter.errors import body_error, error_message, error_status, watch_stream
@@ -163,7 +164,9 @@ async def test_anthropic_sdk_non_stream_from_openrouter(fresh: Stack) -> None:
     message = await fresh.anthropic("openrouter").messages.create(
         model=MODEL, max_tokens=200, messages=[{"role": "user", "content": "Say hello"}]
     )
-    assert message.content[0].type == "text" and message.content[0].text == "Mock reply to: Say hello"
+    thinking, text = message.content  # the mock's Claude reasons unasked: its reasoning comes along
+    assert thinking.type == "thinking" and thinking.signature == signature_of(thinking.thinking)
+    assert text.type == "text" and text.text == "Mock reply to: Say hello"
     assert message.usage.input_tokens > 0
 
 
@@ -424,3 +427,82 @@ async def test_mock_flavour_checks_openrouters_fields_and_answers_in_its_shapes(
         listed = await client.models.with_raw_response.list()
         assert [m["id"] for m in listed.http_response.json()["data"]] == list(mock.models)
         mock.assert_emitted_valid()
+
+
+# ---------------------------------------------------------------------------- Claude's reasoning
+
+CLAUDE_TOOL: Any = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+async def _claude_tool_turns(fresh: Stack, *, stream: bool) -> None:
+    """An Anthropic caller (Claude Code, say) on Claude through OpenRouter: the signed thinking
+    comes back as a thinking block and goes back as OpenRouter's reasoning_details, which the mock
+    requires to continue the tool-use turn (as Anthropic does behind OpenRouter)."""
+    client = fresh.anthropic("openrouter")
+    ask: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 4096,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "tools": [CLAUDE_TOOL],
+    }
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    if stream:
+        async with client.messages.stream(messages=messages, **ask) as events:
+            first = await events.get_final_message()
+    else:
+        first = await client.messages.create(messages=messages, **ask)
+    thinking = first.content[0]
+    assert thinking.type == "thinking" and thinking.signature == signature_of(thinking.thinking)
+    tool_use = next(block for block in first.content if block.type == "tool_use")
+    messages += [
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny"}],
+        },
+    ]
+    second = await client.messages.create(messages=messages, **ask)
+    assert second.content[-1].type == "text"
+    sent = fresh.openrouter.requests[-1].json["messages"][1]
+    assert sent["reasoning_details"][0]["signature"] == thinking.signature
+    assert sent["reasoning_details"][0]["format"] == "anthropic-claude-v1"
+    fresh.openrouter.assert_emitted_valid()
+
+
+async def test_claude_thinking_through_openrouter_goes_back_on_the_tool_turn(fresh: Stack) -> None:
+    await _claude_tool_turns(fresh, stream=False)
+
+
+async def test_claude_thinking_streamed_through_openrouter_goes_back_too(fresh: Stack) -> None:
+    await _claude_tool_turns(fresh, stream=True)
+
+
+async def test_a_gemini_caller_on_claude_through_openrouter_gets_it_back_from_the_memo(fresh: Stack) -> None:
+    """Gemini's wire has no place for Claude's signature: the router's memo puts it back."""
+    client = genai.Client(
+        api_key=KEYS["openrouter"], http_options=genai_types.HttpOptions(base_url=fresh.gateway.base_url)
+    )
+    tool = genai_types.Tool(
+        function_declarations=[
+            genai_types.FunctionDeclaration(
+                name="get_weather",
+                description="The weather in a city.",
+                parameters_json_schema=CLAUDE_TOOL["input_schema"],
+            )
+        ]
+    )
+    config = genai_types.GenerateContentConfig(tools=[tool])
+    question = genai_types.Content(role="user", parts=[genai_types.Part(text="Weather in Oslo?")])
+    first = await client.aio.models.generate_content(model=MODEL, contents=[question], config=config)
+    assert first.candidates and first.candidates[0].content and first.function_calls
+    call = first.function_calls[0]
+    answer = genai_types.Part.from_function_response(name=call.name or "", response={"output": "3°C"})
+    history = [question, first.candidates[0].content, genai_types.Content(role="user", parts=[answer])]
+    second = await client.aio.models.generate_content(model=MODEL, contents=history, config=config)
+    assert second.text
+    sent = fresh.openrouter.requests[-1].json["messages"][1]
+    assert sent["reasoning_details"][0]["signature"] == signature_of(sent["reasoning_details"][0]["text"])

@@ -86,15 +86,23 @@ OpenRouter flavour (``MockOpenAI(flavour="openrouter")``, openrouter.ai/api/v1 a
   (``id``, ``object``, ``created``, ``model``, ``provider``), ``error: {code, message}`` (``code``
   the fault's, default 502) and a choice with ``finish_reason: "error"``; no ``[DONE]`` follows.
 - Answers: ids ``gen-…``, a top-level ``provider``, ``native_finish_reason`` beside each
-  ``finish_reason``, ``message.reasoning: null``; ``usage`` adds ``cost`` (prompt tokens × 1e-6
-  + completion tokens × 5e-6), ``is_byok: false`` and ``cost_details``. Streams carry no
-  ``usage: null``/``obfuscation``; the usage always comes last (``choices: []``), asked for or not.
+  ``finish_reason``, ``message.reasoning: null`` (Claude's reasoning: see below); ``usage`` adds
+  ``cost`` (prompt tokens × 1e-6 + completion tokens × 5e-6), ``is_byok: false`` and
+  ``cost_details``. Streams carry no ``usage: null``/``obfuscation``; the usage always comes last
+  (``choices: []``), asked for or not.
 - Streams: ``: OPENROUTER PROCESSING`` comment lines (each its own SSE block) twice before the
   first frame and once before every second frame after it (the error frame included);
   :meth:`MockOpenAI.stream_bytes` gives back the exact bytes written.
 - :meth:`MockOpenAI.attribution` reads the ``HTTP-Referer``/``X-Title`` headers a request carried.
 - Image models (``modalities``, ``image_config``, ``message.images``) and
   ``openai/text-embedding-3-small``: see :mod:`support.openrouter_images`.
+- Claude's signed reasoning (see :mod:`support.openrouter_reasoning`): an ``anthropic/claude…``
+  model that reasons answers ``message.reasoning`` and ``message.reasoning_details`` (a
+  ``reasoning.text`` item signed by ``signature_of``), streamed as two ``delta.reasoning``/
+  ``delta.reasoning_details`` chunks per choice before the content. Assistant messages sent back
+  may carry ``reasoning``/``reasoning_details`` (type-checked, then left out of the closed-world
+  check); a tool-use continuation whose last assistant message lost its signed ``reasoning.text``
+  → 400 with Anthropic's "Expected `thinking` or `redacted_thinking`, but found `tool_use`" message.
 
 Responses (``/v1/responses`` and its sub-resources): see :mod:`support.openai_responses`; their
 faults queue under the endpoint ``"responses"``; ``MockOpenAI.responses.stored`` holds what it keeps.
@@ -120,7 +128,14 @@ import orjson
 from aiohttp import web
 from jsonschema import ValidationError
 
-from . import openai_embeddings, openai_images, openai_responses, openrouter_images, schemas
+from . import (
+    openai_embeddings,
+    openai_images,
+    openai_responses,
+    openrouter_images,
+    openrouter_reasoning,
+    schemas,
+)
 from .mock_server import WORDS as _WORDS
 from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
 
@@ -587,6 +602,10 @@ class MockOpenAI(MockServer):
                 return self._error(rec, 400, unreadable)
             if images and rec.stream:
                 return self._error(rec, 400, "mock: streamed image answers are not modelled")
+            if self._signed_reasoning(model, body):
+                unsigned = openrouter_reasoning.tool_loop_problem(body["messages"])
+                if unsigned is not None:
+                    return self._error(rec, 400, unsigned)
         fault = await self._take_fault(request, rec, "chat.completions")
         if fault is not None:
             return fault
@@ -599,12 +618,15 @@ class MockOpenAI(MockServer):
             cached_tokens=self.cached_tokens,
             reasoning_tokens=self.reasoning_tokens if self._reasoning(model, body) else 0,
         )
+        thoughts = self._reasoning_text(model, body)
         if rec.stream:
-            return await self._stream(request, rec, body, answer)
+            return await self._stream(request, rec, body, answer, thoughts)
         if self.openrouter:
             completion = openrouter_completion(answer)
             if images:
                 openrouter_images.add_images(completion, body, model)
+            if thoughts is not None:
+                openrouter_reasoning.add_reasoning(completion, thoughts)
             return self._json(rec, 200, completion)
         headers = self._rate_headers()
         return self._json(rec, 200, answer.completion(), headers)
@@ -616,6 +638,23 @@ class MockOpenAI(MockServer):
         if isinstance(reasoning, Mapping):
             return reasoning.get("effort") != "none" and reasoning.get("enabled") is not False
         return True
+
+    def _signed_reasoning(self, model: str, body: Mapping[str, Any]) -> bool:
+        """OpenRouter flavour: the model signs its reasoning and reasons for this request."""
+        return (
+            self.openrouter
+            and openrouter_reasoning.signs(model)
+            and self._reasoning(model, body)
+            and body.get("reasoning_effort") != "none"
+        )
+
+    def _reasoning_text(self, model: str, body: Mapping[str, Any]) -> str | None:
+        """The reasoning the answer shows (see :mod:`support.openrouter_reasoning`), else None."""
+        if not self._signed_reasoning(model, body):
+            return None
+        messages = list(body.get("messages") or [])
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        return openrouter_reasoning.reasoning_text(message_text(last_user) if last_user is not None else "")
 
     def _rate_headers(self) -> dict[str, str]:
         return {
@@ -638,7 +677,12 @@ class MockOpenAI(MockServer):
             problem = openrouter_fields_problem(body)
             if problem is not None:
                 return problem
-            body = {k: v for k, v in body.items() if k not in OPENROUTER_FIELDS}
+            reasoning_problem = openrouter_reasoning.messages_problem(body)
+            if reasoning_problem is not None:
+                return reasoning_problem, "messages", None
+            body = openrouter_reasoning.without_message_fields(
+                {k: v for k, v in body.items() if k not in OPENROUTER_FIELDS}
+            )
         if self.validate_requests:
             found = schemas.errors("openai", "CreateChatCompletionRequest", body, closed=self.strict)
             if found:
@@ -697,10 +741,18 @@ class MockOpenAI(MockServer):
         return [r for r in self.requests if r.path in openai_images.PATHS]
 
     async def _stream(
-        self, request: web.Request, rec: RecordedRequest, body: dict[str, Any], answer: Answer
+        self,
+        request: web.Request,
+        rec: RecordedRequest,
+        body: dict[str, Any],
+        answer: Answer,
+        thoughts: str | None = None,
     ) -> web.StreamResponse:
         if self.openrouter:
-            return await self._send_stream(request, rec, openrouter_chunks(answer), {})
+            chunks = openrouter_chunks(answer)
+            if thoughts is not None:
+                chunks = openrouter_reasoning.with_reasoning_chunks(chunks, thoughts)
+            return await self._send_stream(request, rec, chunks, {})
         options = body.get("stream_options") or {}
         chunks = list(
             answer.chunks(
@@ -1051,7 +1103,9 @@ def _without_openrouter(body: Mapping[str, Any]) -> dict[str, Any]:
         kept = {k: v for k, v in choice.items() if k != "native_finish_reason"}
         if isinstance(kept.get("message"), Mapping):
             message = openrouter_images.without_images(kept["message"])
-            kept["message"] = {k: v for k, v in message.items() if k != "reasoning"}
+            kept["message"] = openrouter_reasoning.without_reasoning(message)
+        if isinstance(kept.get("delta"), Mapping):
+            kept["delta"] = openrouter_reasoning.without_reasoning(kept["delta"])
         out["choices"].append(kept)
     if isinstance(body.get("usage"), Mapping):
         extras = ("cost", "is_byok", "cost_details")

@@ -18,6 +18,7 @@ from ....ir import (
     ToolResult,
 )
 from .parts import _is_content, _plain_text, _read_part, _text, _write_foreign_part, _write_native_content
+from .reasoning import read_message_reasoning, write_details
 from .residual import _nest, _put, _take, _tool_kind, _without
 from .validate import _invalid, _obj, _opt_dict, _opt_list, _opt_str, _req_dict, _req_str, _required, _wrong
 
@@ -91,10 +92,7 @@ def _read_assistant(
 ) -> Message:
     """An assistant turn (request history, or a response's message)."""
     name = _take(rest, "name", _opt_str(message, "name", path))
-    parts: list[Part] = []
-    reasoning = _take(rest, "reasoning_content", _opt_str(message, "reasoning_content", path))
-    if reasoning is not None:
-        parts.append(ReasoningPart(reasoning))
+    parts: list[Part] = [*read_message_reasoning(message, rest, path)]
     content, as_text = _take_content(message, rest, path)
     parts.extend(content)
     refusal = _take(rest, "refusal", _opt_str(message, "refusal", path))
@@ -148,13 +146,14 @@ def _read_function_message(message: JSONDict, rest: JSONDict, path: str, call_id
 # ---------------------------------------------------------------------------- writing
 
 
-def _write_messages(messages: list[Message], native: bool) -> list[JSONDict]:
+def _write_messages(messages: list[Message], native: bool, details: bool = False) -> list[JSONDict]:
+    """``details``: the upstream takes OpenRouter's ``reasoning_details`` back (see ``reasoning.py``)."""
     out: list[JSONDict] = []
     for message in messages:
         if message.role == "tool" or any(isinstance(p, ToolResult) for p in message.parts):
             out.extend(_write_tool_results(message, native))
         elif message.role == "assistant":
-            out.append(_write_assistant(message, native))
+            out.append(_write_assistant(message, native, details))
         else:
             out.append(_write_plain(message, native))
     return out
@@ -178,29 +177,32 @@ def _write_plain(message: Message, native: bool) -> JSONDict:
     return out
 
 
-def _write_assistant(message: Message, native: bool) -> JSONDict:
+def _write_assistant(message: Message, native: bool, details: bool = False) -> JSONDict:
     out = dict(message.extra) if native else {}
     out["role"] = "assistant"
     _put(out, "name", message.name)
     content: list[ContentPart] = []
     refusals: list[str] = []
-    reasoning: list[str] = []
+    reasoning: list[ReasoningPart] = []
     calls: list[ToolCall] = []
     for part in message.parts:
         if isinstance(part, ToolCall):
             calls.append(part)
         elif isinstance(part, ReasoningPart):
-            reasoning.append(part.text)
+            reasoning.append(part)
         elif isinstance(part, RefusalPart) and not (native and part.extra.get("type") == "refusal"):
             refusals.append(part.text)
         elif _is_content(part):
             content.append(part)
+    written_details = write_details(reasoning) if details else []
+    if written_details:
+        out["reasoning_details"] = written_details
     if native:
-        if reasoning:
-            out["reasoning_content"] = "".join(reasoning)
+        if reasoning and not written_details:
+            out["reasoning_content"] = "".join(p.text for p in reasoning)
         _write_native_content(out, content, message.as_text)
         calls = _write_legacy_call(out, calls)
-    else:  # foreign reasoning is dropped: OpenAI cannot take another vendor's thoughts (§7.2)
+    else:  # other foreign reasoning is dropped: OpenAI cannot take another vendor's thoughts (§7.2)
         out["content"] = _foreign_assistant_content(content, bool(calls))
     if refusals:
         out["refusal"] = "".join(refusals)

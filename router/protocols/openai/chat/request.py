@@ -129,7 +129,7 @@ def _write_request(request: ChatRequest) -> JSONDict:
     native = request.dialect == DIALECT
     out: JSONDict = dict(request.extra) if native else {}
     out["model"] = request.model
-    out["messages"] = _write_messages(request.messages, native)
+    out["messages"] = _write_messages(request.messages, native, request.upstream_kind == "openrouter")
     if request.stream:
         out["stream"] = True
     if request.include_usage and (request.stream or native):

@@ -10,7 +10,6 @@ from ....errors import code_for_status
 from ....ir import (
     Finish,
     JSONDict,
-    ReasoningDelta,
     RefusalDelta,
     RoleStart,
     StreamBatch,
@@ -23,6 +22,7 @@ from ....ir import (
     UsageReport,
 )
 from ...sse import SSEEvent
+from .reasoning import DELTA_KEYS, read_delta_reasoning
 from .residual import DIALECT, _nest, _without
 from .response import _FINISH_TO_WIRE, _finish_from_wire, _read_usage
 from .validate import _Malformed, _obj, _opt_dict, _opt_int, _opt_list, _opt_str
@@ -185,9 +185,7 @@ class OpenAIChatStreamReader:
     def _read_delta(self, delta: JSONDict, choice: int, path: str, events: list[StreamEvent]) -> JSONDict:
         if delta.get("role") == "assistant":
             events.append(RoleStart(choice))
-        reasoning = _opt_str(delta, "reasoning_content", path)
-        if reasoning is not None:
-            events.append(ReasoningDelta(reasoning, choice=choice))
+        events.extend(read_delta_reasoning(delta, choice, path))
         content = _opt_str(delta, "content", path)
         if content is not None:
             events.append(TextDelta(content, choice))
@@ -274,6 +272,8 @@ def _delta_key_read(key: str, value: object) -> bool:
     """True when a delta key's value became events (the rest stays in the residual)."""
     if key == "role":
         return value == "assistant"
-    if key in ("content", "reasoning_content", "refusal"):
+    if key in ("content", "refusal"):
         return isinstance(value, str)
+    if key in DELTA_KEYS:
+        return True
     return key == "tool_calls" and isinstance(value, list) and bool(value)
