@@ -15,7 +15,7 @@ from torouter.router.protocols.base import WireProtocol
 from . import keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
-from .keepalive import Line
+from .keepalive import JSON_STREAM, Line
 from .multipart import read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
@@ -142,7 +142,8 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
             app[keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
-    return await _stream(request, stub.Stream(call, timeout=timeout, metadata=metadata), protocol, request_id)
+    rpc = stub.Stream(call, timeout=timeout, metadata=metadata)
+    return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent")
 
 
 async def _stream(
@@ -150,9 +151,11 @@ async def _stream(
     call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
     protocol: str,
     request_id: str,
+    always_streams: bool = False,
 ) -> web.StreamResponse:
-    """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer is
-    written frame by frame. A client that goes away cancels the call, and with it the upstream."""
+    """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer, and
+    a successful answer of an operation that ``always_streams`` (Gemini's stream as a JSON array),
+    is written frame by frame. A client that goes away cancels the call, and with it the upstream."""
     protocols = request.app[keys.PROTOCOLS]
     response: web.StreamResponse | None = None
     line: Line | None = None
@@ -164,12 +167,13 @@ async def _stream(
         async for frame in call:
             if head is None:
                 head = frame.head
-                if head.headers.get("content-type", "").startswith("text/event-stream"):
+                sse = head.headers.get("content-type", "").startswith("text/event-stream")
+                if sse or (always_streams and head.status == 200):
                     headers = dict(head.headers)
                     headers["x-request-id"] = request_id
                     response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
-                    line = lines.open(response, protocol)
+                    line = lines.open(response, protocol if sse else JSON_STREAM)
             if not frame.data:
                 continue
             if line is not None:

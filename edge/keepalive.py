@@ -1,4 +1,4 @@
-"""Idle keep-alive for SSE answers: when nothing was written for a while (a model thinking for
+"""Idle keep-alive for streamed answers: when nothing was written for a while (a model thinking for
 minutes), a frame every SDK ignores goes out, so proxies and load balancers keep the line open.
 
 One task per edge sweeps the open streams; a stream itself only notes when it last wrote, so the
@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 # Anthropic's SDK drops frames without an event line; it skips `ping` events. OpenAI's and
-# google-genai's parsers skip SSE comment lines.
-PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n'}
+# google-genai's parsers skip SSE comment lines. A streamed JSON array (Gemini without alt=sse)
+# takes whitespace between its elements.
+JSON_STREAM = "json-stream"
+PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n', JSON_STREAM: b"\n"}
 COMMENT = b": keep-alive\n\n"
 
 

@@ -48,7 +48,12 @@ class ChatHandler:
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
         ctx.stream = ctx.call.operation == "streamGenerateContent" or first.body.get("stream") is True
-        return await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns, self.retry)
+        outcome = await with_fallbacks(ctx, first, self.upstreams, self._attempt, self.cooldowns, self.retry)
+        framing = ctx.protocol.stream_framing
+        if outcome.chunks is not None and framing is not None and framing.applies(ctx.call.params):
+            outcome.headers["content-type"] = framing.content_type
+            outcome.chunks = framing.frame(outcome.chunks)
+        return outcome
 
     async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:

@@ -12,6 +12,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from support.gemini_upstream import Fault as GeminiFault
 from support.schemas import validate
 from support.stack import KEYS, Stack
 
@@ -243,3 +244,63 @@ async def test_thinking_suffix_turns_on_thinking_config(fresh: Stack) -> None:
     usage = openai_reply.usage
     assert usage is not None and usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens
+
+
+# ---------------------------------------------------------------------------- the JSON-array stream
+
+STREAM_BODY = {"contents": [{"role": "user", "parts": [{"text": "count to three"}]}]}
+
+
+async def _stream_raw(
+    stack: Stack, group: str, model: str, query: str = ""
+) -> tuple[httpx.Response, list[bytes]]:
+    url = f"{stack.gateway.base_url}/v1beta/models/{model}:streamGenerateContent{query}"
+    pieces: list[bytes] = []
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("POST", url, json=STREAM_BODY, headers={"x-goog-api-key": KEYS[group]}) as response,
+    ):
+        async for piece in response.aiter_raw():
+            pieces.append(piece)
+    return response, pieces
+
+
+def _text_of(chunks: list[Any]) -> str:
+    return "".join(
+        part.get("text", "")
+        for chunk in chunks
+        for candidate in chunk.get("candidates", [])
+        for part in candidate.get("content", {}).get("parts", [])
+    )
+
+
+@pytest.mark.parametrize(("group", "model"), [("gemini", "gemini-2.5-flash"), ("openai", "gpt-4o-mini")])
+async def test_without_alt_sse_the_stream_is_a_json_array_as_it_comes(
+    fresh: Stack, group: str, model: str
+) -> None:
+    """What the Gemini API sends when ``alt`` is absent: one JSON array, streamed element by element
+    (passthrough on a Gemini group, translated elsewhere); the upstream is always asked for SSE."""
+    fresh.gemini.chunk_delay_s = fresh.upstream.chunk_delay_s = 0.02
+    try:
+        response, pieces = await _stream_raw(fresh, group, model)
+    finally:
+        fresh.gemini.chunk_delay_s = fresh.upstream.chunk_delay_s = 0.0
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    chunks = json.loads(b"".join(pieces))
+    assert isinstance(chunks, list) and len(chunks) > 2
+    assert len(pieces) >= len(chunks) - 1  # written as they came, not gathered first
+    assert _text_of(chunks) == "Mock reply to: count to three"
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    if group == "gemini":
+        assert fresh.gemini.requests[-1].query.get("alt") == "sse"
+    as_sse, _ = await _stream_raw(fresh, group, model, "?alt=sse")
+    assert as_sse.headers["content-type"].startswith("text/event-stream")
+
+
+async def test_a_json_array_stream_cut_short_ends_with_an_error_element(fresh: Stack) -> None:
+    fresh.gemini.enqueue(GeminiFault.die_after(2))
+    response, pieces = await _stream_raw(fresh, "gemini", "gemini-2.5-flash")
+    chunks = json.loads(b"".join(pieces))  # still one well-formed array
+    assert response.status_code == 200 and len(chunks) == 3
+    error = chunks[-1]["error"]
+    assert (error["code"], error["status"]) == (502, "UNAVAILABLE") and "broke the stream" in error["message"]

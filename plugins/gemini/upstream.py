@@ -34,9 +34,8 @@ class GeminiUpstream(HttpUpstream):
         if request.operation == "models.get":
             return "GET", f"{base}/{model_path(request.model)}"
         if request.operation == "generateContent" and request.stream:
-            # SSE unless a passthrough caller asked for the streamed JSON array (no ?alt=sse)
-            alt = "?alt=sse" if request.params.get("alt", "sse") == "sse" else ""
-            return "POST", f"{base}/{model_path(request.model)}:streamGenerateContent{alt}"
+            # always SSE: a caller that asked for the JSON array gets it framed by the router
+            return "POST", f"{base}/{model_path(request.model)}:streamGenerateContent?alt=sse"
         if request.operation in OPERATIONS:
             return "POST", f"{base}/{model_path(request.model)}:{request.operation}"
         raise ValueError(f"gemini upstream has no operation {request.operation!r}")

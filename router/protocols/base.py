@@ -7,6 +7,7 @@ gateway's errors in its protocol's format.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -101,6 +102,21 @@ class StreamUsage(Protocol):
         ...
 
 
+class StreamFraming(Protocol):
+    """Another framing of the protocol's SSE streams that a caller can ask for (Gemini's JSON array
+    without ``alt=sse``)."""
+
+    content_type: str
+
+    def applies(self, params: Mapping[str, str]) -> bool:
+        """Whether a caller's URL parameters ask for this framing."""
+        ...
+
+    def frame(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The SSE stream ``chunks`` (whole events) in this framing, as they come."""
+        ...
+
+
 @dataclass(slots=True, frozen=True)
 class WireProtocol:
     """Everything the gateway knows about one wire protocol, registered through the plugin hook.
@@ -120,3 +136,4 @@ class WireProtocol:
     upstream_chat_operation: str = ""
     # None: the protocol's streams always report their usage.
     stream_usage: StreamUsage | None = None
+    stream_framing: StreamFraming | None = None

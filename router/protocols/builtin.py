@@ -10,6 +10,7 @@ from .anthropic.messages import AnthropicMessagesCodec
 from .base import WireProtocol
 from .gemini.errors import GeminiErrors
 from .gemini.generate import GeminiGenerateCodec
+from .gemini.json_array import JSONArrayFraming
 from .openai.chat import OpenAIChatCodec
 from .openai.errors import OpenAIErrors
 from .openai.stream_usage import OpenAIStreamUsage
@@ -46,5 +47,6 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             stream_terminator=b'"finishReason"',
             chat_operations=frozenset({"generateContent", "streamGenerateContent"}),
             upstream_chat_operation="generateContent",
+            stream_framing=JSONArrayFraming(),
         )
     )
