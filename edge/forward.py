@@ -133,7 +133,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.params.update(params)
     if files:
         call.files.extend(files)
-    metadata = (("x-request-id", request_id),)
+    metadata = grpc.aio.Metadata(("x-request-id", request_id))  # as grpc keeps it: no conversion
     stub = app[keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
         try:
