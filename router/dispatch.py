@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
+from . import body_log
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .chat import ChatHandler
@@ -116,12 +117,24 @@ class Dispatcher:
             )
         if ctx.limit_headers:
             outcome.headers.update(ctx.limit_headers)
+        if body_log.enabled():
+            self._log_bodies(ctx, outcome)
         if outcome.chunks is None:
             await self._charge(ctx)
             self.request_log(ctx.entry(outcome.status))
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
         return outcome
+
+    @staticmethod
+    def _log_bodies(ctx: Context, outcome: Outcome) -> None:
+        call = ctx.call
+        fields = {"route": f"{call.protocol}.{call.operation}"}
+        body_log.body("caller.request", call.body, call.request_id, **fields)
+        if outcome.chunks is not None:
+            outcome.chunks = body_log.chunks("caller.chunk", outcome.chunks, call.request_id, **fields)
+        else:
+            body_log.body("caller.response", outcome.body, call.request_id, status=outcome.status, **fields)
 
     def error_outcome(self, ctx: Context, error: GatewayError) -> Outcome:
         ctx.error_code = error.code.value

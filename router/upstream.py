@@ -15,6 +15,7 @@ from typing import Protocol
 
 import aiohttp
 
+from . import body_log
 from .config import UpstreamConfig
 from .errors import ErrorCode, GatewayError
 
@@ -120,6 +121,21 @@ class HttpUpstream:
         return self._session
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        response = await self._send(request)
+        if body_log.enabled():
+            fields = {"upstream": self.config.name, "operation": request.operation}
+            body_log.body("upstream.request", request.body, request.request_id, **fields)
+            if response.chunks is not None:
+                response.chunks = body_log.chunks(
+                    "upstream.chunk", response.chunks, request.request_id, **fields
+                )
+            else:
+                body_log.body(
+                    "upstream.response", response.body, request.request_id, status=response.status, **fields
+                )
+        return response
+
+    async def _send(self, request: UpstreamRequest) -> UpstreamResponse:
         method, url = self.route(request)
         loop = asyncio.get_running_loop()
         budget = max(0.001, min(request.deadline - loop.time(), self.config.timeout_s))

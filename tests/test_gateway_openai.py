@@ -489,6 +489,29 @@ async def test_one_structured_log_line_per_request(fresh: Stack, caplog: pytest.
     assert "private message" not in line and KEYS["openai"] not in line and fresh.upstream.api_key not in line
 
 
+async def test_bodies_are_logged_only_at_debug(fresh: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """TOROUTER_LOG_LEVEL=DEBUG shows the bytes on each side of a translation; never a key."""
+    caplog.set_level(logging.INFO, logger="torouter.bodies")
+    claude = fresh.client("claude")
+    await claude.chat.completions.create(model="claude-haiku-4-5", messages=MESSAGES)
+    assert not [r for r in caplog.records if r.name == "torouter.bodies"]
+    caplog.set_level(logging.DEBUG, logger="torouter.bodies")
+    await claude.chat.completions.create(model="claude-haiku-4-5", messages=MESSAGES)
+    stream = await claude.chat.completions.create(model="claude-haiku-4-5", messages=MESSAGES, stream=True)
+    _ = [chunk async for chunk in stream]
+    records = [r for r in caplog.records if r.name == "torouter.bodies"]
+    events = [r.getMessage() for r in records]
+    for event in ("caller.request", "upstream.request", "upstream.response", "caller.response"):
+        assert event in events
+    assert "upstream.chunk" in events and "caller.chunk" in events
+    upstream_request = next(r for r in records if r.getMessage() == "upstream.request")
+    assert json.loads(upstream_request.__dict__["body"])["max_tokens"]  # Anthropic's form
+    assert upstream_request.__dict__["upstream"] == "claude"
+    lines = "\n".join(JSONFormatter().format(r) for r in records)
+    assert KEYS["claude"] not in lines and fresh.claude.api_key not in lines
+    assert len({r.__dict__["request_id"] for r in records}) == 2
+
+
 # ---------------------------------------------------------------------------- operations
 
 
