@@ -181,8 +181,8 @@ async def test_google_genai_on_openrouter_with_a_full_id(fresh: Stack) -> None:
     assert OPENROUTER_COMMENT in fresh.openrouter.stream_bytes(fresh.openrouter.requests[-1])
 
 
-async def test_thinking_budget_becomes_openrouters_reasoning_effort(fresh: Stack) -> None:
-    # OpenRouter documents `reasoning_effort` as the shorthand of `reasoning.effort`.
+async def test_thinking_budget_becomes_openrouters_reasoning_max_tokens(fresh: Stack) -> None:
+    # OpenRouter takes a budget as `reasoning.max_tokens` (Claude's and Gemini's thinking models).
     message = await fresh.anthropic("openrouter").messages.create(
         model=MODEL,
         max_tokens=20000,
@@ -190,8 +190,16 @@ async def test_thinking_budget_becomes_openrouters_reasoning_effort(fresh: Stack
         messages=[{"role": "user", "content": "Think"}],
     )
     sent = fresh.openrouter.requests[-1].json
-    assert sent["reasoning_effort"] == "high" and "reasoning" not in sent
+    assert sent["reasoning"] == {"max_tokens": 10000} and "reasoning_effort" not in sent
     assert message.content[-1].type == "text"
+    await fresh.anthropic("openrouter").messages.create(  # an effort stays one (Claude's own "effort")
+        model=MODEL,
+        max_tokens=2000,
+        thinking={"type": "adaptive"},
+        output_config={"effort": "low"},
+        messages=[{"role": "user", "content": "Think a little"}],
+    )
+    assert fresh.openrouter.requests[-1].json.get("reasoning_effort") == "low"
 
 
 async def test_thinking_suffix_on_a_full_id_keeps_the_cost(fresh: Stack) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 from openai_chat_helpers import read_all, sse
 
-from torouter.router.ir import ChatRequest, Message, ReasoningDelta, ReasoningPart, TextPart, ToolCall
+from torouter.router.ir import (
+    ChatRequest,
+    Message,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
 from torouter.router.protocols.openai.chat.reasoning import DETAIL
 
@@ -112,3 +120,14 @@ def test_details_go_back_to_openrouter_only() -> None:
     ]
     request.upstream_kind = "openai"  # OpenAI takes no other vendor's reasoning (§7.2)
     assert "reasoning_details" not in OpenAIChatCodec().write_request(request)["messages"][1]
+
+
+def test_a_thinking_budget_goes_to_openrouter_as_it_is() -> None:
+    request = history()
+    request.reasoning = Reasoning(budget_tokens=12000)
+    request.upstream_kind = "openrouter"
+    written = OpenAIChatCodec().write_request(request)
+    assert written["reasoning"] == {"max_tokens": 12000} and "reasoning_effort" not in written
+    request.upstream_kind = "openai"  # OpenAI takes an effort only
+    written = OpenAIChatCodec().write_request(request)
+    assert written["reasoning_effort"] == "high" and "reasoning" not in written

@@ -129,7 +129,8 @@ def _write_request(request: ChatRequest) -> JSONDict:
     native = request.dialect == DIALECT
     out: JSONDict = dict(request.extra) if native else {}
     out["model"] = request.model
-    out["messages"] = _write_messages(request.messages, native, request.upstream_kind == "openrouter")
+    openrouter = request.upstream_kind == "openrouter"
+    out["messages"] = _write_messages(request.messages, native, openrouter)
     if request.stream:
         out["stream"] = True
     if request.include_usage and (request.stream or native):
@@ -151,7 +152,11 @@ def _write_request(request: ChatRequest) -> JSONDict:
     _put(out, "parallel_tool_calls", request.parallel_tool_calls)
     if request.response_format is not None:
         out["response_format"] = _write_response_format(request.response_format, native)
-    _put(out, "reasoning_effort", _effort(request.reasoning))
+    budget = _openrouter_budget(request.reasoning) if openrouter and "reasoning" not in out else None
+    if budget is not None:  # OpenRouter takes a thinking budget as it is (Claude's, Gemini's)
+        out["reasoning"] = {"max_tokens": budget}
+    else:
+        _put(out, "reasoning_effort", _effort(request.reasoning))
     _put(out, "user", request.user)
     if request.metadata is not None:
         out["metadata"] = dict(request.metadata)
@@ -165,6 +170,13 @@ def _write_stop(out: JSONDict, stop: list[str] | None) -> None:
             del out["stop"]
     elif not (isinstance(original, str) and stop == [original]):
         out["stop"] = list(stop)
+
+
+def _openrouter_budget(reasoning: Reasoning | None) -> int | None:
+    """A thinking budget asked for without an effort, for OpenRouter's ``reasoning.max_tokens``."""
+    if reasoning is None or reasoning.effort is not None or not reasoning.budget_tokens:
+        return None
+    return reasoning.budget_tokens if reasoning.budget_tokens > 0 else None
 
 
 def _effort(reasoning: Reasoning | None) -> str | None:
