@@ -443,3 +443,17 @@ async def test_cache_tokens_are_counted_the_openai_way(fresh: Stack) -> None:
     assert usage.prompt_tokens == upstream_usage["input_tokens"] + 10 + 5
     assert usage.prompt_tokens_details.cached_tokens == 10
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+async def test_sampling_a_reasoning_model_refuses_is_left_out_for_it(fresh: Stack) -> None:
+    """Claude Code sends a temperature; OpenAI's reasoning models answer 400 to one: a translated
+    request leaves it out for those models only (TRANSLATION pitfall 33)."""
+    client = fresh.anthropic("openai")
+    sampling: dict[str, Any] = {"temperature": 0.5, "top_p": 0.9}
+    for model, kept in (("gpt-5", False), ("gpt-4o-mini", True)):
+        message = await client.messages.create(
+            model=model, max_tokens=300, messages=[{"role": "user", "content": "hi"}], extra_body=sampling
+        )
+        assert message.content[0].type == "text"
+        sent = fresh.upstream.requests[-1].json
+        assert (sent.get("temperature"), sent.get("top_p")) == ((0.5, 0.9) if kept else (None, None))
