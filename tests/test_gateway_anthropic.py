@@ -445,10 +445,20 @@ async def test_cache_tokens_are_counted_the_openai_way(fresh: Stack) -> None:
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
-async def test_sampling_a_reasoning_model_refuses_is_left_out_for_it(fresh: Stack) -> None:
-    """Claude Code sends a temperature; OpenAI's reasoning models answer 400 to one: a translated
-    request leaves it out for those models only (TRANSLATION pitfall 33)."""
+async def test_a_translated_request_is_fitted_to_the_openai_model(fresh: Stack) -> None:
+    """Claude Code sends a temperature and max_tokens 32000; OpenAI's reasoning models refuse the
+    one, gpt-4o any completion over 16384: a translated request is fitted to the model (TRANSLATION
+    pitfall 33), an OpenAI caller's own request is not."""
     client = fresh.anthropic("openai")
+    async with client.messages.stream(  # the SDK streams a request this long
+        model="gpt-4o-mini", max_tokens=32000, messages=[{"role": "user", "content": "hi"}]
+    ) as events:
+        await events.get_final_message()
+    assert fresh.upstream.requests[-1].json["max_completion_tokens"] == 16384
+    with pytest.raises(openai.BadRequestError, match="max_tokens is too large"):
+        await fresh.client("openai").chat.completions.create(
+            model="gpt-4o-mini", max_completion_tokens=32000, messages=[{"role": "user", "content": "hi"}]
+        )
     sampling: dict[str, Any] = {"temperature": 0.5, "top_p": 0.9}
     for model, kept in (("gpt-5", False), ("gpt-4o-mini", True)):
         message = await client.messages.create(

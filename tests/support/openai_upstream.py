@@ -27,7 +27,9 @@ What it checks, in this order, like the real API (all errors in OpenAI's format)
 5. The model is one of ``models`` → 404 ``model_not_found``. Reasoning models (ids starting
    with one of ``reasoning_model_prefixes``: gpt-5, o1, o3, o4) reject ``max_tokens`` and a
    ``temperature``/``top_p`` other than 1 (``unsupported_parameter``/``unsupported_value``);
-   other models reject ``reasoning_effort``.
+   other models reject ``reasoning_effort``. ``max_completion_tokens`` (or ``max_tokens``) above
+   the model family's largest completion (:data:`MAX_COMPLETION_TOKENS`) → 400 ``invalid_value``
+   "max_tokens is too large: …".
 6. The next queued :class:`Fault` for the endpoint, if any, is applied (a request rejected above
    consumes no fault).
 
@@ -145,6 +147,8 @@ Problem = tuple[str, str | None, str | None]
 DEFAULT_API_KEY: Final = "sk-mock-4f1c0a2e9b7d4c8e8a6b5d3c2e1f0a9bXYZ"
 DEFAULT_MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-5", "gpt-5-mini")
 REASONING_MODEL_PREFIXES: Final = ("gpt-5", "o1", "o3", "o4")
+# The largest completion per model family (the real API's 400 "max_tokens is too large" above it).
+MAX_COMPLETION_TOKENS: Final = (("gpt-5", 128_000), ("gpt-4.1", 32_768), ("gpt-4o", 16_384))
 KEYS_URL: Final = "https://platform.openai.com/account/api-keys"
 
 Flavour = Literal["openai", "openrouter"]
@@ -692,6 +696,15 @@ class MockOpenAI(MockServer):
     def _model_problem(self, model: str, body: dict[str, Any]) -> Problem | None:
         if self.openrouter:
             return None  # OpenRouter normalises parameters per model instead of refusing them
+        limit = next((n for prefix, n in MAX_COMPLETION_TOKENS if model.startswith(prefix)), None)
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        if limit is not None and isinstance(asked, int) and asked > limit:
+            return (
+                f"max_tokens is too large: {asked}. This model supports at most {limit} completion "
+                f"tokens, whereas you provided {asked}.",
+                "max_tokens",
+                "invalid_value",
+            )
         if self._reasoning(model):
             if body.get("max_tokens") is not None:
                 return (

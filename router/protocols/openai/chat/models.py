@@ -1,10 +1,17 @@
-"""What OpenAI's own models accept, where it differs by model (TRANSLATION §7 pitfall 33).
+"""What OpenAI's own models accept, where it differs by model (TRANSLATION §12 pitfall 33).
 
-OpenAI's reasoning models (``o1``, ``o3``, ``o4-mini``, the ``gpt-5`` family but ``gpt-5-chat``)
-answer 400 to a sampling parameter other than its default ("Unsupported value: 'temperature' does
-not support 0.5 with this model"). A caller of another protocol cannot know that (Claude Code sends
-a temperature), so a request translated for an OpenAI upstream leaves them out for those models;
-an OpenAI caller's own request is passed on as sent, and OpenAI's answer with it.
+A caller of another protocol cannot know OpenAI's per-model rules, so a request translated for an
+OpenAI upstream is fitted to the model it goes to; an OpenAI caller's own request is passed on as
+sent, and OpenAI's answer with it.
+
+- OpenAI's reasoning models (``o1``, ``o3``, ``o4-mini``, the ``gpt-5`` family but ``gpt-5-chat``)
+  answer 400 to a sampling parameter other than its default ("Unsupported value: 'temperature' does
+  not support 0.5 with this model"): temperature and top_p other than 1 and penalties other than 0
+  are left out for them (Claude Code sends a temperature).
+- Every model has a largest completion ("max_tokens is too large: 32000. This model supports at
+  most 16384 completion tokens"): a larger ``max_tokens`` is lowered to it (Claude Code asks for
+  32000). :data:`OUTPUT_LIMITS` lists OpenAI's published limits by model family; a model it does not
+  know is sent what the caller asked for.
 """
 
 from __future__ import annotations
@@ -16,27 +23,48 @@ from ....ir import ChatRequest
 
 REASONING_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5")
 NOT_REASONING_PREFIXES: Final = ("gpt-5-chat",)
+# Largest completion by model family, longest prefix first (platform.openai.com/docs/models).
+OUTPUT_LIMITS: Final = (
+    ("gpt-5-chat", 16_384),
+    ("gpt-5", 128_000),
+    ("gpt-4.1", 32_768),
+    ("gpt-4o", 16_384),
+    ("gpt-4-turbo", 4_096),
+    ("gpt-3.5-turbo", 4_096),
+    ("o1-mini", 65_536),
+    ("o1", 100_000),
+    ("o3", 100_000),
+    ("o4-mini", 100_000),
+)
+
+
+def _name(model: str) -> str:
+    return model.rpartition("/")[2]
 
 
 def is_reasoning_model(model: str) -> bool:
-    name = model.rpartition("/")[2]
+    name = _name(model)
     return name.startswith(REASONING_PREFIXES) and not name.startswith(NOT_REASONING_PREFIXES)
 
 
-def without_unsupported_sampling(request: ChatRequest) -> ChatRequest:
-    """The request (a copy when anything goes) without what a reasoning model refuses:
-    temperature and top_p other than 1, penalties other than 0."""
-    if not is_reasoning_model(request.model):
-        return request
-    temperature = request.temperature if request.temperature in (None, 1) else None
-    top_p = request.top_p if request.top_p in (None, 1) else None
-    kept = (temperature, top_p, request.presence_penalty or None, request.frequency_penalty or None)
-    if kept == (request.temperature, request.top_p, request.presence_penalty, request.frequency_penalty):
-        return request
-    return replace(
-        request,
-        temperature=temperature,
-        top_p=top_p,
-        presence_penalty=kept[2],
-        frequency_penalty=kept[3],
-    )
+def output_limit(model: str) -> int | None:
+    name = _name(model)
+    return next((limit for prefix, limit in OUTPUT_LIMITS if name.startswith(prefix)), None)
+
+
+def fitted_to_model(request: ChatRequest) -> ChatRequest:
+    """The request (a copy when anything changes) as the model it goes to accepts it."""
+    changes: dict[str, object] = {}
+    limit = output_limit(request.model)
+    if limit is not None and request.max_output_tokens is not None and request.max_output_tokens > limit:
+        changes["max_output_tokens"] = limit
+    if is_reasoning_model(request.model):
+        if request.temperature not in (None, 1):
+            changes["temperature"] = None
+        if request.top_p not in (None, 1):
+            changes["top_p"] = None
+        if request.presence_penalty:
+            changes["presence_penalty"] = None
+        if request.frequency_penalty:
+            changes["frequency_penalty"] = None
+    return replace(request, **changes) if changes else request  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from typing import Any, Final, cast
 
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from .messages import _LegacyCalls, _read_message, _write_messages
-from .models import without_unsupported_sampling
+from .models import fitted_to_model
 from .residual import DIALECT, _nest, _put, _sub, _take, _take_pair, _without, _write_pair
 from .tools import _read_tool_fields, _write_tool_choice_field, _write_tools
 from .validate import (
@@ -129,7 +129,7 @@ def _read_response_format(body: JSONDict) -> ResponseFormat | None:
 def _write_request(request: ChatRequest) -> JSONDict:
     native = request.dialect == DIALECT
     if not native and request.upstream_kind == "openai":
-        request = without_unsupported_sampling(request)
+        request = fitted_to_model(request)
     out: JSONDict = dict(request.extra) if native else {}
     out["model"] = request.model
     openrouter = request.upstream_kind == "openrouter"
