@@ -467,3 +467,18 @@ async def test_a_translated_request_is_fitted_to_the_openai_model(fresh: Stack) 
         assert message.content[0].type == "text"
         sent = fresh.upstream.requests[-1].json
         assert (sent.get("temperature"), sent.get("top_p")) == ((0.5, 0.9) if kept else (None, None))
+
+
+async def test_a_translated_request_is_fitted_to_the_claude_model(fresh: Stack) -> None:
+    """Anthropic refuses max_tokens over the model's limit, and a budget not below max_tokens: an
+    OpenAI caller's large ask, or an effort whose budget plus the answer's room passes the limit,
+    is fitted to the model."""
+    client = fresh.client("claude")
+    hi: Any = [{"role": "user", "content": "hi"}]
+    await client.chat.completions.create(model="claude-haiku-4-5", max_completion_tokens=100_000, messages=hi)
+    assert fresh.claude.requests[-1].json["max_tokens"] == 64_000
+    await client.chat.completions.create(model="claude-opus-4-1", reasoning_effort="xhigh", messages=hi)
+    sent = fresh.claude.requests[-1].json
+    assert sent["max_tokens"] == 32_000 and sent["thinking"]["budget_tokens"] == 32_000 - 4096
+    await client.chat.completions.create(model="claude-sonnet-4-5", max_completion_tokens=1000, messages=hi)
+    assert fresh.claude.requests[-1].json["max_tokens"] == 1000  # within the limit: as asked

@@ -90,6 +90,7 @@ from .messages import (
     write_native_messages,
     write_native_system,
 )
+from .models import fitted
 from .tools import read_tool_fields, write_foreign_tool_choice, write_foreign_tools, write_native_tool_fields
 from .wire import DIALECT, unsupported
 
@@ -281,7 +282,8 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     spec = request.response_format
     if spec is not None and spec.type == "json_object":
         system.append({"type": "text", "text": JSON_OBJECT_INSTRUCTION})
-    out: JSONDict = {"model": request.model, "max_tokens": _max_tokens(request.max_output_tokens, budget)}
+    max_tokens, budget = fitted(request.model, _max_tokens(request.max_output_tokens, budget), budget)
+    out: JSONDict = {"model": request.model, "max_tokens": max_tokens}
     if system:
         out["system"] = system
     out["messages"] = messages

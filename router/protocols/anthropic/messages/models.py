@@ -1,0 +1,39 @@
+"""What Anthropic's models accept, where it differs by model: the largest completion.
+
+Anthropic answers 400 to a ``max_tokens`` over the model's limit ("max_tokens: 68095 > 64000, which
+is the maximum allowed number of output tokens"), and the thinking budget must stay below
+``max_tokens``. A request translated for Anthropic (an OpenAI caller asking for
+``max_completion_tokens: 100000``, or ``reasoning_effort: "max"`` whose budget plus the answer's room
+passes the limit) is fitted: ``max_tokens`` lowered to the limit, and the budget lowered to leave
+the answer room. :data:`OUTPUT_LIMITS` holds Anthropic's published limits by model family; a model
+it does not know is sent what was asked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+OUTPUT_LIMITS: Final = (
+    (re.compile(r"claude-opus-4-(?:0|1)\b|claude-opus-4-2025"), 32_000),
+    (re.compile(r"claude-(?:opus-4-[5-9]|sonnet-4|haiku-4|3-7-sonnet)"), 64_000),
+    (re.compile(r"claude-3-5-(?:sonnet|haiku)"), 8_192),
+    (re.compile(r"claude-3-(?:haiku|opus|sonnet)"), 4_096),
+)
+MIN_BUDGET: Final = 1024  # Anthropic's smallest thinking budget
+ANSWER_ROOM: Final = 4096  # what a lowered budget leaves for the answer, at most half the limit
+
+
+def output_limit(model: str) -> int | None:
+    name = model.rpartition("/")[2]
+    return next((limit for pattern, limit in OUTPUT_LIMITS if pattern.match(name)), None)
+
+
+def fitted(model: str, max_tokens: int, budget: int | None) -> tuple[int, int | None]:
+    """``(max_tokens, budget)`` within the model's limit (module docstring)."""
+    limit = output_limit(model)
+    if limit is None or max_tokens <= limit:
+        return max_tokens, budget
+    if budget is not None and budget >= limit:
+        budget = max(MIN_BUDGET, limit - min(ANSWER_ROOM, limit // 2))
+    return limit, budget
