@@ -304,3 +304,25 @@ async def test_a_json_array_stream_cut_short_ends_with_an_error_element(fresh: S
     assert response.status_code == 200 and len(chunks) == 3
     error = chunks[-1]["error"]
     assert (error["code"], error["status"]) == (502, "UNAVAILABLE") and "broke the stream" in error["message"]
+
+
+async def test_a_translated_request_is_fitted_to_the_gemini_model(fresh: Stack) -> None:
+    """Claude Code's thinking budget (31999) is over Gemini 2.5 Flash's 24576, an ask of 100000
+    tokens over its 65536: a translated request is fitted; a Gemini caller's own is not."""
+    claude_style = fresh.anthropic("gemini")
+    async with claude_style.messages.stream(
+        model="gemini-2.5-flash",
+        max_tokens=100_000,
+        thinking={"type": "enabled", "budget_tokens": 31_999},
+        messages=[{"role": "user", "content": "think"}],
+    ) as events:
+        await events.get_final_message()
+    config = fresh.gemini.requests[-1].json["generationConfig"]
+    assert config["thinkingConfig"]["thinkingBudget"] == 24_576 and config["maxOutputTokens"] == 65_536
+    own = gemini_client(fresh)
+    with pytest.raises(genai_errors.ClientError, match="thinking budget"):
+        await own.aio.models.generate_content(
+            model="gemini-2.5-flash",
+            contents="think",
+            config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=31_999)),
+        )

@@ -82,7 +82,9 @@ What it checks, in this order, like the real API (errors are ``{"error": {"code"
    turn."); a function-call turn follows a user turn ("Please ensure that function call turn
    comes immediately after a user turn or after a function response turn."); ``thinkingBudget:
    0`` on a "-pro" thinking model → "Budget 0 is invalid. This model only works in thinking
-   mode."; thought signatures (below). countTokens checks its ``contents`` the same way (or its
+   mode."; a ``thinkingBudget`` outside the model family's range or a ``maxOutputTokens`` above
+   its limit (:data:`THINKING_BUDGET_RANGES`, :data:`MAX_OUTPUT_TOKENS`) → 400; thought signatures
+   (below). countTokens checks its ``contents`` the same way (or its
    ``generateContentRequest``, whose ``model`` must be ``models/<name>``); batchEmbedContents
    wants ≤ 100 requests, each with ``model`` = ``models/<the URL's model>`` ("unexpected model
    name format" / "… does not match …") and non-empty ``content.parts``;
@@ -216,6 +218,14 @@ from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, sample
 from .png import png
 
 DEFAULT_API_KEY: Final = "AIzaSyMock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6"
+# Per model family: the range of thinkingBudget (-1, dynamic, always allowed) and the largest
+# maxOutputTokens; outside them → 400 (the texts are the mock's own, after the real API's).
+THINKING_BUDGET_RANGES: Final = (
+    ("gemini-2.5-flash-lite", (512, 24_576)),
+    ("gemini-2.5-flash", (0, 24_576)),
+    ("gemini-2.5-pro", (128, 32_768)),
+)
+MAX_OUTPUT_TOKENS: Final = (("gemini-2.5", 65_536), ("gemini-3", 65_536), ("gemini-2.0", 8_192))
 DEFAULT_MODELS: Final = ("gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-pro-preview", "gemini-embedding-001")
 DEFAULT_SIGNING_KEY: Final = b"torouter-mock-gemini-thought-signatures"
 THINKING_MODEL_PREFIXES: Final = ("gemini-2.5", "gemini-3")
@@ -1136,8 +1146,23 @@ class MockGemini(MockServer):
         return self._json(rec, 200, planned.body())
 
     def _thinking_problem(self, body: Mapping[str, Any], model: str) -> str | None:
-        if thinking_budget(body) == 0 and self.thinks(model) and re.search(r"-pro\b", model):
+        budget = thinking_budget(body)
+        if budget == 0 and self.thinks(model) and re.search(r"-pro\b", model):
             return "Budget 0 is invalid. This model only works in thinking mode."
+        span = next((s for prefix, s in THINKING_BUDGET_RANGES if model.startswith(prefix)), None)
+        if budget is not None and budget != -1 and span is not None and not span[0] <= budget <= span[1]:
+            return (
+                f"The thinking budget {budget} is invalid. This model only supports thinking budgets "
+                f"in the range [{span[0]}, {span[1]}]."
+            )
+        asked = (body.get("generationConfig") or {}).get("maxOutputTokens")
+        limit = next((n for prefix, n in MAX_OUTPUT_TOKENS if model.startswith(prefix)), None)
+        if isinstance(asked, int) and limit is not None and asked > limit:
+            return (
+                f"Unable to submit request because it has a maxOutputTokens value of {asked} but the "
+                f"supported range is from 1 (inclusive) to {limit + 1} (exclusive). Update the value "
+                "and try again."
+            )
         return None
 
     def _signature_problem(self, contents: Sequence[Mapping[str, Any]], model: str) -> str | None:

@@ -83,6 +83,7 @@ from .contents import (
     write_native_contents,
     write_native_system,
 )
+from .models import fitted_budget, fitted_output
 from .schema import camel_schema, json_schema
 from .tools import read_tool_fields, write_foreign_tool_config, write_foreign_tools, write_native_tool_fields
 from .wire import (
@@ -324,7 +325,11 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
         config["responseMimeType"] = JSON
         if spec.type == "json_schema":
             config["responseJsonSchema"] = spec.schema or {"type": "object"}
-    put(config, "thinkingConfig", _foreign_thinking(request.reasoning))
+    thinking = _foreign_thinking(request.reasoning)
+    if thinking is not None and "thinkingBudget" in thinking:
+        thinking["thinkingBudget"] = fitted_budget(request.model, thinking["thinkingBudget"])
+    put(config, "thinkingConfig", thinking)
+    write_int(config, "maxOutputTokens", fitted_output(request.model, request.max_output_tokens))
     if config:
         out["generationConfig"] = config
     return out
