@@ -448,10 +448,12 @@ async def test_cache_tokens_are_counted_the_openai_way(fresh: Stack) -> None:
 async def test_a_translated_request_is_fitted_to_the_openai_model(fresh: Stack) -> None:
     """Claude Code sends a temperature and max_tokens 32000; OpenAI's reasoning models refuse the
     one, gpt-4o any completion over 16384: a translated request is fitted to the model (TRANSLATION
-    pitfall 33), an OpenAI caller's own request is not."""
+    pitfall 33), an OpenAI caller's own request is not. More than OpenAI's 4 stop sequences is a
+    400 in the caller's protocol."""
     client = fresh.anthropic("openai")
+    hi: Any = [{"role": "user", "content": "hi"}]
     async with client.messages.stream(  # the SDK streams a request this long
-        model="gpt-4o-mini", max_tokens=32000, messages=[{"role": "user", "content": "hi"}]
+        model="gpt-4o-mini", max_tokens=32000, messages=hi
     ) as events:
         await events.get_final_message()
     assert fresh.upstream.requests[-1].json["max_completion_tokens"] == 16384
@@ -459,6 +461,11 @@ async def test_a_translated_request_is_fitted_to_the_openai_model(fresh: Stack) 
         await fresh.client("openai").chat.completions.create(
             model="gpt-4o-mini", max_completion_tokens=32000, messages=[{"role": "user", "content": "hi"}]
         )
+    with pytest.raises(anthropic.BadRequestError, match="at most 4 stop sequences") as refused:
+        await client.messages.create(
+            model="gpt-4o-mini", max_tokens=100, messages=hi, stop_sequences=list("abcde")
+        )
+    assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
     sampling: dict[str, Any] = {"temperature": 0.5, "top_p": 0.9}
     for model, kept in (("gpt-5", False), ("gpt-4o-mini", True)):
         message = await client.messages.create(

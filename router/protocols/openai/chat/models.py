@@ -19,8 +19,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
+from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest
 
+MAX_STOP_SEQUENCES: Final = 4
 REASONING_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5")
 NOT_REASONING_PREFIXES: Final = ("gpt-5-chat",)
 # Largest completion by model family, longest prefix first (platform.openai.com/docs/models).
@@ -53,7 +55,14 @@ def output_limit(model: str) -> int | None:
 
 
 def fitted_to_model(request: ChatRequest) -> ChatRequest:
-    """The request (a copy when anything changes) as the model it goes to accepts it."""
+    """The request (a copy when anything changes) as the model it goes to accepts it; more stop
+    sequences than OpenAI takes are a 400 (leaving some out would let the answer run past them)."""
+    if request.stop is not None and len(request.stop) > MAX_STOP_SEQUENCES:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"OpenAI upstreams take at most {MAX_STOP_SEQUENCES} stop sequences, not {len(request.stop)}.",
+            param="stop",
+        )
     changes: dict[str, object] = {}
     limit = output_limit(request.model)
     if limit is not None and request.max_output_tokens is not None and request.max_output_tokens > limit:
