@@ -602,3 +602,26 @@ async def test_gemini_3_streamed_conversation_keeps_its_signatures(fresh: Stack)
     assert second.output_text == "Mock reply to: And then?"
     replayed = fresh.gemini.requests[-1].json["contents"][1]["parts"]
     assert any("thoughtSignature" in part for part in replayed)
+
+
+async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) -> None:
+    """Codex sends apply_patch as a custom (free-text) tool, which Anthropic does not have: it goes
+    as a function of one string ``input`` (Codex's own function form), and its call comes back as a
+    function call with that argument, which Codex runs and answers like any other."""
+    client = fresh.client("claude")
+    grammar = {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}
+    tool: Any = {"type": "custom", "name": "apply_patch", "description": "Apply a patch", "format": grammar}
+    first = await client.responses.create(
+        model="claude-sonnet-4-5", input="apply_patch: fix the bug", tools=[tool]
+    )
+    sent_tool = fresh.claude.requests[-1].json["tools"][0]
+    assert sent_tool["input_schema"]["required"] == ["input"]
+    call = next(item for item in first.output if item.type == "function_call")
+    assert call.name == "apply_patch" and "input" in json.loads(call.arguments)
+    second = await client.responses.create(
+        model="claude-sonnet-4-5",
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Done!"}],
+        previous_response_id=first.id,
+        tools=[tool],
+    )
+    assert second.output_text

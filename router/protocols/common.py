@@ -220,6 +220,38 @@ def data_url(media_type: str | None, data: str) -> str:
 
 # ---------------------------------------------------------------------------- foreign tools
 
+CUSTOM_INPUT: Final = "input"  # the one parameter of a custom tool written as a function
+
+
+def is_custom_tool(tool: Tool) -> bool:
+    """An OpenAI custom (free-text) tool: its input is text, maybe held to a grammar."""
+    return tool.extra.get("type") == "custom"
+
+
+def as_function_tools(tools: list[Tool] | None) -> list[Tool] | None:
+    """Tools for a provider without free-text tools: each custom tool as a function taking one
+    string, ``input`` (the shape of Codex's own function form of ``apply_patch``), its format
+    (a grammar, say) told in the parameter's description. Its calls come back as function calls
+    with that argument."""
+    if not tools or not any(is_custom_tool(t) for t in tools):
+        return tools
+    written: list[Tool] = []
+    for tool in tools:
+        if not is_custom_tool(tool):
+            written.append(tool)
+            continue
+        fmt = tool.extra.get("custom", {}).get("format") or tool.extra.get("format")
+        about = "The tool's whole input, as free text."
+        if isinstance(fmt, dict) and fmt.get("type") == "grammar":
+            about += f" It must follow this {fmt.get('syntax', '')} grammar:\n{fmt.get('definition', '')}"
+        schema = {
+            "type": "object",
+            "properties": {CUSTOM_INPUT: {"type": "string", "description": about}},
+            "required": [CUSTOM_INPUT],
+        }
+        written.append(Tool(tool.name, tool.description, schema, cache=tool.cache))
+    return written
+
 
 def reject_builtin_tools(tools: list[Tool] | None, upstream: str) -> None:
     """Raise a 400 naming the first tool built into another provider's API (``Tool.builtin``):

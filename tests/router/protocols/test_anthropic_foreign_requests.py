@@ -319,11 +319,6 @@ REFUSED_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("logit_bias", {"logit_bias": {"50256": -100}}, "logit_bias"),
     ("web search", {"web_search_options": {}}, "web_search_options"),
     (
-        "custom tool",
-        {"tools": [{"type": "custom", "custom": {"name": "sql", "description": "free text"}}]},
-        "tools[0]",
-    ),
-    (
         "non-object parameters",
         {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}]},
         "tools[0].parameters",
@@ -823,3 +818,15 @@ def test_document_urls_are_refused_by_an_openai_writer() -> None:
     )
     with pytest.raises(GatewayError, match="URL"):
         OpenAIChatCodec().write_request(request)
+
+
+def test_a_custom_tool_becomes_a_function_of_one_string() -> None:
+    """Anthropic has no free-text tools: Codex's apply_patch goes as a function taking ``input``
+    (its own function form), the grammar told in the parameter's description."""
+    grammar = {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}
+    custom = {"type": "custom", "custom": {"name": "apply_patch", "description": "Patch", "format": grammar}}
+    written = codec().write_request(OpenAIChatCodec().read_request(_openai(tools=[custom])))
+    tool = written["tools"][0]
+    assert tool["name"] == "apply_patch" and tool["description"] == "Patch"
+    assert tool["input_schema"]["required"] == ["input"]
+    assert "start: /.+/" in tool["input_schema"]["properties"]["input"]["description"]

@@ -67,6 +67,7 @@ from typing import Any, Final, cast
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from ...common import (
     Malformed,
+    as_function_tools,
     invalid,
     opt_bool,
     opt_dict,
@@ -290,7 +291,7 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     if request.stream:
         out["stream"] = True
     _write_foreign_sampling(out, request, thinking=budget is not None)
-    tools = write_foreign_tools(request.tools, request.tool_choice)
+    tools = write_foreign_tools(as_function_tools(request.tools), request.tool_choice)
     if tools:
         out["tools"] = tools
         put(
@@ -396,11 +397,6 @@ def _check_openai_fields(extra: JSONDict, request: ChatRequest) -> None:
     for key, (refused, message) in _REFUSED.items():
         if refused(extra.get(key)):
             raise unsupported(message, key)
-    for i, tool in enumerate(request.tools or ()):
-        if tool.extra.get("type") == "custom":
-            raise unsupported(
-                f"The custom (free-text) tool '{tool.name}' has no Anthropic equivalent.", f"tools[{i}]"
-            )
 
 
 # ---------------------------------------------------------------------------- cache breakpoints

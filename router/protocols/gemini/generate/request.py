@@ -63,6 +63,7 @@ from typing import Final
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from ...common import (
     Malformed,
+    as_function_tools,
     obj,
     opt_bool,
     opt_dict,
@@ -307,7 +308,7 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     if system:
         out["systemInstruction"] = {"parts": system}
     out["contents"] = contents
-    tools = write_foreign_tools(request.tools, request.tool_choice)
+    tools = write_foreign_tools(as_function_tools(request.tools), request.tool_choice)
     if tools:
         out["tools"] = tools
         put(out, "toolConfig", write_foreign_tool_config(request.tool_choice))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Final, cast
 
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
+from ...common import as_function_tools
 from .messages import _LegacyCalls, _read_message, _write_messages
 from .models import fitted_to_model
 from .residual import DIALECT, _nest, _put, _sub, _take, _take_pair, _without, _write_pair
@@ -150,7 +151,7 @@ def _write_request(request: ChatRequest) -> JSONDict:
     _put(out, "seed", request.seed)
     _put(out, "presence_penalty", request.presence_penalty)
     _put(out, "frequency_penalty", request.frequency_penalty)
-    _write_tools(out, request.tools, native)
+    _write_tools(out, request.tools if native else as_function_tools(request.tools), native)
     _write_tool_choice_field(out, request.tool_choice, native)
     _put(out, "parallel_tool_calls", request.parallel_tool_calls)
     if request.response_format is not None:

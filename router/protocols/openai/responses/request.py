@@ -143,6 +143,9 @@ def _refuse_openai_state(body: JSONDict) -> None:
 def _read_tool(raw: object, path: str) -> Tool:
     tool = obj(raw, path)
     kind = req_str(tool, "type", path)
+    if kind == "custom":  # free text: written as a function of one string where there are none
+        extra = {k: v for k, v in tool.items() if k not in ("name", "description")}
+        return Tool(req_str(tool, "name", path), opt_str(tool, "description", path), extra=extra)
     if kind != "function":  # built into OpenAI's API: every upstream writer refuses it, naming it
         name = tool.get("name") if isinstance(tool.get("name"), str) else kind
         return Tool(str(name), extra=dict(tool), builtin=kind)
