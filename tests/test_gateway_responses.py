@@ -625,3 +625,20 @@ async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) ->
         tools=[tool],
     )
     assert second.output_text
+
+
+async def test_a_history_with_custom_tool_calls_reads_on_a_claude_group(fresh: Stack) -> None:
+    """A Codex history made against OpenAI (custom_tool_call items) continues on a Claude group."""
+    history: Any = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+        {"type": "custom_tool_call", "call_id": "call_p1", "name": "apply_patch", "input": "*** Begin Patch"},
+        {"type": "custom_tool_call_output", "call_id": "call_p1", "output": "Done!"},
+    ]
+    tool: Any = {"type": "custom", "name": "apply_patch", "description": "Apply a patch"}
+    reply = await fresh.client("claude").responses.create(
+        model="claude-sonnet-4-5", input=history, tools=[tool], store=False
+    )
+    assert reply.output_text
+    sent = fresh.claude.requests[-1].json["messages"]
+    assert sent[1]["content"][0]["input"] == {"input": "*** Begin Patch"}
+    assert sent[2]["content"][0]["type"] == "tool_result"

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Final, cast
 
+import orjson
+
 from ....ir import (
     CacheHint,
     ContentPart,
@@ -33,13 +35,30 @@ from ....ir import (
     ToolCall,
     ToolResult,
 )
-from ...common import Malformed, invalid, obj, opt_list, opt_str, req_str, required, split_data_url
+from ...common import (
+    CUSTOM_INPUT,
+    Malformed,
+    invalid,
+    obj,
+    opt_list,
+    opt_str,
+    req_str,
+    required,
+    split_data_url,
+)
 from .ids import CALL_SIGNATURE, new_id, unseal
 
 _ROLES: Final = ("user", "assistant", "system", "developer")
 _INPUT_PARTS: Final = ("input_text", "input_image", "input_file")
 _OUTPUT_PARTS: Final = ("output_text", "refusal")
-_ITEM_TYPES: Final = ("message", "function_call", "function_call_output", "reasoning")
+_ITEM_TYPES: Final = (
+    "message",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "reasoning",
+)
 
 
 def input_items(body: JSONDict) -> list[Any]:
@@ -104,7 +123,12 @@ def read_items(items: list[Any], parent: str = "input") -> list[Message]:
                 call.signature, call.signer = sealed.signature, sealed.signer
             turns.names[call_id] = name
             turns.assistant().parts.append(call)
-        elif kind == "function_call_output":
+        elif kind == "custom_tool_call":  # a free-text call, as a call of its function form
+            call_id, name = req_str(item, "call_id", path), req_str(item, "name", path)
+            arguments = orjson.dumps({CUSTOM_INPUT: req_str(item, "input", path)}).decode()
+            turns.names[call_id] = name
+            turns.assistant().parts.append(ToolCall(call_id, name, arguments))
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = req_str(item, "call_id", path)
             content, as_text = _read_output(item, path)
             result = ToolResult(call_id, content, name=turns.names.get(call_id), as_text=as_text)
