@@ -642,3 +642,11 @@ async def test_a_history_with_custom_tool_calls_reads_on_a_claude_group(fresh: S
     sent = fresh.claude.requests[-1].json["messages"]
     assert sent[1]["content"][0]["input"] == {"input": "*** Begin Patch"}
     assert sent[2]["content"][0]["type"] == "tool_result"
+    forced = await fresh.client("claude").responses.create(
+        model="claude-sonnet-4-5",
+        input="patch it",
+        tools=[tool],
+        tool_choice={"type": "custom", "name": "apply_patch"},
+    )
+    assert fresh.claude.requests[-1].json["tool_choice"] == {"type": "tool", "name": "apply_patch"}
+    assert any(item.type == "function_call" for item in forced.output)

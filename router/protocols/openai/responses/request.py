@@ -169,7 +169,7 @@ def _read_tool_choice(value: object) -> ToolChoice:
         return ToolChoice(cast(Any, value))
     choice = obj(value, path)
     kind = req_str(choice, "type", path)
-    if kind == "function":
+    if kind in ("function", "custom"):  # a custom tool is written as a function where there are none
         return ToolChoice("tool", name=req_str(choice, "name", path))
     if kind == "allowed_tools":
         mode = req_str(choice, "mode", path)
@@ -179,7 +179,7 @@ def _read_tool_choice(value: object) -> ToolChoice:
         for i, raw in enumerate(req_list(choice, "tools", path)):
             entry = obj(raw, f"{path}.tools[{i}]")
             entry_type = req_str(entry, "type", f"{path}.tools[{i}]")
-            if entry_type != "function":
+            if entry_type not in ("function", "custom"):
                 raise _builtin_choice(f"{path}.tools[{i}].type", entry_type)
             names.append(req_str(entry, "name", f"{path}.tools[{i}]"))
         return ToolChoice(cast(Any, mode), allowed=names)
