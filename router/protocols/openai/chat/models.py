@@ -55,7 +55,7 @@ def output_limit(model: str) -> int | None:
 
 
 def fitted_to_model(request: ChatRequest) -> ChatRequest:
-    """The request (a copy when anything changes) as the model it goes to accepts it; more stop
+    """The request (a shallow copy) as the model it goes to accepts it; more stop
     sequences than OpenAI takes are a 400 (leaving some out would let the answer run past them)."""
     if request.stop is not None and len(request.stop) > MAX_STOP_SEQUENCES:
         raise GatewayError(
@@ -63,17 +63,21 @@ def fitted_to_model(request: ChatRequest) -> ChatRequest:
             f"OpenAI upstreams take at most {MAX_STOP_SEQUENCES} stop sequences, not {len(request.stop)}.",
             param="stop",
         )
-    changes: dict[str, object] = {}
     limit = output_limit(request.model)
-    if limit is not None and request.max_output_tokens is not None and request.max_output_tokens > limit:
-        changes["max_output_tokens"] = limit
+    size = request.max_output_tokens
+    if limit is not None and size is not None and size > limit:
+        size = limit
+    temperature, top_p = request.temperature, request.top_p
+    presence, frequency = request.presence_penalty, request.frequency_penalty
     if is_reasoning_model(request.model):
-        if request.temperature not in (None, 1):
-            changes["temperature"] = None
-        if request.top_p not in (None, 1):
-            changes["top_p"] = None
-        if request.presence_penalty:
-            changes["presence_penalty"] = None
-        if request.frequency_penalty:
-            changes["frequency_penalty"] = None
-    return replace(request, **changes) if changes else request  # type: ignore[arg-type]
+        temperature = temperature if temperature in (None, 1) else None
+        top_p = top_p if top_p in (None, 1) else None
+        presence, frequency = presence or None, frequency or None
+    return replace(
+        request,
+        max_output_tokens=size,
+        temperature=temperature,
+        top_p=top_p,
+        presence_penalty=presence,
+        frequency_penalty=frequency,
+    )
