@@ -69,7 +69,11 @@ class ReasoningMemo:
 
     async def remember(self, group: str, parts: list[Part]) -> None:
         """Keeps an assistant turn's signed reasoning and call signatures under its tool-call ids."""
-        reasoning = [p for p in parts if isinstance(p, ReasoningPart) and (p.signature or p.redacted_data)]
+        # what a provider needs back: signed or redacted reasoning, or opaque state kept in extras
+        # (an OpenRouter reasoning detail, say), which writers that cannot use it leave out
+        reasoning = [
+            p for p in parts if isinstance(p, ReasoningPart) and (p.signature or p.redacted_data or p.extra)
+        ]
         calls = [p for p in parts if isinstance(p, ToolCall)]
         if not calls or (not reasoning and not any(c.signature for c in calls)):
             return

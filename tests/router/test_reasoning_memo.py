@@ -15,6 +15,8 @@ from torouter.router.ir import (
     ToolCallStart,
     ToolResult,
 )
+from torouter.router.protocols.openai.chat import OpenAIChatCodec
+from torouter.router.protocols.openai.chat.reasoning import DETAIL
 from torouter.router.reasoning_memo import ReasoningMemo, StreamRecorder
 from torouter.router.state import open_store
 from torouter.router.state.memory import MemoryStore
@@ -161,3 +163,17 @@ async def test_a_failing_store_costs_the_memo_not_the_request() -> None:
     unknown = history(ToolCall("toolu_2", "f", "{}"))
     await memo.restore("g", unknown)  # the store fails: no memo, no exception
     assert not any(isinstance(p, ReasoningPart) for p in unknown.messages[1].parts)
+
+
+async def test_opaque_reasoning_state_is_kept_and_goes_back_where_it_is_understood() -> None:
+    """An OpenRouter reasoning detail of a model whose format the gateway does not read (Gemini's
+    encrypted state) comes back for OpenRouter, and nowhere else."""
+    detail = {"type": "reasoning.encrypted", "data": "opaque", "format": "google-gemini-v1", "index": 0}
+    memo = ReasoningMemo()
+    await memo.remember("g", [ReasoningPart(extra={DETAIL: detail}), ToolCall("call_1", "f", "{}")])
+    request = history(ToolCall("call_1", "f", "{}"))
+    await memo.restore("g", request)
+    request.upstream_kind = "openrouter"
+    assert OpenAIChatCodec().write_request(request)["messages"][1]["reasoning_details"] == [detail]
+    request.upstream_kind = "openai"
+    assert "reasoning_details" not in OpenAIChatCodec().write_request(request)["messages"][1]
