@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from openai_chat_helpers import read_all, sse
 
+from torouter.router.errors import GatewayError
 from torouter.router.ir import (
     ChatRequest,
     Message,
@@ -131,3 +133,17 @@ def test_a_thinking_budget_goes_to_openrouter_as_it_is() -> None:
     request.upstream_kind = "openai"  # OpenAI takes an effort only
     written = OpenAIChatCodec().write_request(request)
     assert written["reasoning_effort"] == "high" and "reasoning" not in written
+
+
+def test_stop_sequences_o3_and_o4_mini_do_not_take_are_a_400() -> None:
+    request = history()
+    request.stop = ["END"]
+    request.upstream_kind = "openai"
+    for model, refused in (("o3", True), ("o4-mini", True), ("gpt-4.1", False)):
+        request.model = model
+        if refused:
+            with pytest.raises(GatewayError) as caught:
+                OpenAIChatCodec().write_request(request)
+            assert caught.value.param == "stop"
+        else:
+            assert OpenAIChatCodec().write_request(request)["stop"] == ["END"]

@@ -12,6 +12,8 @@ sent, and OpenAI's answer with it.
   most 16384 completion tokens"): a larger ``max_tokens`` is lowered to it (Claude Code asks for
   32000). :data:`OUTPUT_LIMITS` lists OpenAI's published limits by model family; a model it does not
   know is sent what the caller asked for.
+- Stop sequences: at most 4, and none for ``o3`` and ``o4-mini`` — a 400 in the caller's protocol,
+  since leaving them out would let the answer run past where the caller wanted it to end.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest
 
 MAX_STOP_SEQUENCES: Final = 4
+NO_STOP_PREFIXES: Final = ("o3", "o4-mini")  # "Not supported with latest reasoning models o3 and o4-mini"
 REASONING_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5")
 NOT_REASONING_PREFIXES: Final = ("gpt-5-chat",)
 # Largest completion by model family, longest prefix first (platform.openai.com/docs/models).
@@ -61,6 +64,12 @@ def fitted_to_model(request: ChatRequest) -> ChatRequest:
         raise GatewayError(
             ErrorCode.INVALID_REQUEST,
             f"OpenAI upstreams take at most {MAX_STOP_SEQUENCES} stop sequences, not {len(request.stop)}.",
+            param="stop",
+        )
+    if request.stop and _name(request.model).startswith(NO_STOP_PREFIXES):
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"OpenAI's {_name(request.model)} takes no stop sequences: send the request without them.",
             param="stop",
         )
     limit = output_limit(request.model)
