@@ -1,6 +1,7 @@
 """Reasoning on the OpenAI chat wire beyond OpenAI's own: OpenRouter's ``reasoning`` and
 ``reasoning_details`` read from answers and streams, and the details written back for an
-OpenRouter upstream (only there)."""
+OpenRouter upstream (only there); and what a translated request keeps for the model it goes to
+(a thinking budget for OpenRouter, stop sequences for OpenAI's reasoning models)."""
 
 from __future__ import annotations
 
