@@ -20,12 +20,11 @@ from .cooldown import Cooldowns
 from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy, with_fallbacks
 from .ir import EmbeddingRequest, EmbeddingResponse, JSONDict
-from .passthrough import Target, pass_through, target_of
+from .passthrough import Target, call_for_json, pass_through, target_of
 from .protocols.base import WireProtocol
 from .protocols.gemini import embeddings as gemini_embeddings
 from .protocols.openai import embeddings as openai_embeddings
-from .upstream import Upstream, UpstreamRequest
-from .upstream_errors import send
+from .upstream import Upstream
 
 OPERATIONS = {"openai": ("embeddings",), "gemini": ("embedContent", "batchEmbedContents")}
 
@@ -78,34 +77,29 @@ class EmbeddingsHandler:
         return Outcome(200, headers, orjson.dumps(body))
 
     async def _call(self, ctx: Context, target: Target, operation: str, body: JSONDict) -> object:
-        upstream = target.upstream
-        upstream_request = UpstreamRequest(
-            operation=operation,
-            model=target.route.model,
-            body=orjson.dumps(body),
-            stream=False,
-            request_id=ctx.call.request_id,
-            deadline=ctx.deadline,
-        )
-        answer = await send(ctx.call.protocol, upstream, self.protocols[upstream.protocol], upstream_request)
-        try:
-            return orjson.loads(answer.body)
-        except orjson.JSONDecodeError:
-            return None
+        return await call_for_json(ctx, target, self.protocols, operation, orjson.dumps(body))
 
     async def _openai(self, ctx: Context, target: Target, request: EmbeddingRequest) -> EmbeddingResponse:
         body = openai_embeddings.write_request(request, target.route.model)
         response = openai_embeddings.read_response(await self._call(ctx, target, "embeddings", body))
         response.model = response.model or target.route.model
         if response.input_tokens is None:
-            response.input_tokens = gemini_embeddings.estimated_tokens(request)
+            response.input_tokens = estimated_tokens(request)
         return response
 
     async def _gemini(self, ctx: Context, target: Target, request: EmbeddingRequest) -> EmbeddingResponse:
         vectors: list[list[float]] = []
         for body in gemini_embeddings.write_batches(request, target.route.model):
             vectors += gemini_embeddings.read_batch(await self._call(ctx, target, "batchEmbedContents", body))
-        return gemini_embeddings.response_of(target.route.model, vectors, request)
+        response = gemini_embeddings.response_of(target.route.model, vectors, request)
+        response.input_tokens = estimated_tokens(request)  # Gemini reports no usage for embeddings
+        return response
+
+
+def estimated_tokens(request: EmbeddingRequest) -> int:
+    """About four characters a token: what is charged when an upstream reports no usage."""
+    texts = sum(max(1, len(text) // 4) for text in request.inputs)
+    return texts + sum(len(ids) for ids in request.token_inputs or [])
 
 
 def _read(ctx: Context, target: Target) -> EmbeddingRequest:

@@ -34,7 +34,7 @@ from .errors import ErrorCode, GatewayError
 from .fallbacks import RetryPolicy, with_fallbacks
 from .ir import JSONDict
 from .ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
-from .passthrough import Target, target_of
+from .passthrough import Target, call_for_json, target_of
 from .protocols.base import WireProtocol
 from .protocols.gemini import images as gemini_images
 from .protocols.openai import chat_images
@@ -182,23 +182,9 @@ class ImagesHandler:
     ) -> Outcome:
         codec.check_request(request)
         body = orjson.dumps(codec.write_request(request, target.route.model))
-        protocol = self.protocols[target.upstream.protocol]
 
         async def one() -> ImageResult:
-            upstream_request = UpstreamRequest(
-                operation=operation,
-                model=target.route.model,
-                body=body,
-                stream=False,
-                request_id=ctx.call.request_id,
-                deadline=ctx.deadline,
-            )
-            answer = await send(ctx.call.protocol, target.upstream, protocol, upstream_request)
-            try:
-                parsed = orjson.loads(answer.body)
-            except orjson.JSONDecodeError:
-                parsed = None
-            return codec.read_response(parsed)
+            return codec.read_response(await call_for_json(ctx, target, self.protocols, operation, body))
 
         results = await _all(one() for _ in range(request.n))
         usage = ImageUsage()

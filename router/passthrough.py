@@ -49,11 +49,11 @@ async def pass_through(
 ) -> Outcome:
     call, route, upstream = ctx.call, target.route, target.upstream
     raw = call.body
-    if "model" in target.body and route.model != target.model:
-        raw = replace_model(call.body, target.body, route.model)
     usage_asked = _ask_stream_usage(ctx, target, operation)
-    if usage_asked is not None:
+    if usage_asked is not None:  # the body changes beyond its model: written again
         raw = orjson.dumps({**usage_asked, "model": route.model})
+    elif "model" in target.body and route.model != target.model:
+        raw = replace_model(call.body, target.body, route.model)
     request = UpstreamRequest(
         operation=operation,
         model=route.model,
@@ -72,10 +72,33 @@ async def pass_through(
             ctx.usage_tokens = body_usage(ctx.protocol, response.body)
         return Outcome(response.status, headers, response.body)
     headers.update(SSE_HEADERS)
-    if "content-type" in response.headers:  # e.g. a Gemini stream asked for as a JSON array
+    if "content-type" in response.headers:
         headers["content-type"] = response.headers["content-type"]
     dropped = ctx.protocol.stream_usage if usage_asked is not None else None
     return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped))
+
+
+async def call_for_json(
+    ctx: Context, target: Target, protocols: dict[str, WireProtocol], operation: str, body: bytes
+) -> object:
+    """One non-stream call of ``target``'s upstream with a body already in its protocol (a
+    translated request): the JSON of its 2xx answer, or None when that is not JSON (the codec
+    reading it then says the answer is malformed). Error answers raise, as ``send`` does."""
+    upstream = target.upstream
+    request = UpstreamRequest(
+        operation=operation,
+        model=target.route.model,
+        body=body,
+        stream=False,
+        request_id=ctx.call.request_id,
+        deadline=ctx.deadline,
+    )
+    answer = await send(ctx.call.protocol, upstream, protocols[upstream.protocol], request)
+    try:
+        parsed: object = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed
 
 
 def _ask_stream_usage(ctx: Context, target: Target, operation: str) -> JSONDict | None:

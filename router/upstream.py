@@ -121,18 +121,17 @@ class HttpUpstream:
         return self._session
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        if not body_log.enabled():
+            return await self._send(request)
+        fields = {"upstream": self.config.name, "operation": request.operation}
+        body_log.body("upstream.request", request.body, request.request_id, **fields)
         response = await self._send(request)
-        if body_log.enabled():
-            fields = {"upstream": self.config.name, "operation": request.operation}
-            body_log.body("upstream.request", request.body, request.request_id, **fields)
-            if response.chunks is not None:
-                response.chunks = body_log.chunks(
-                    "upstream.chunk", response.chunks, request.request_id, **fields
-                )
-            else:
-                body_log.body(
-                    "upstream.response", response.body, request.request_id, status=response.status, **fields
-                )
+        if response.chunks is not None:
+            response.chunks = body_log.chunks("upstream.chunk", response.chunks, request.request_id, **fields)
+        else:
+            body_log.body(
+                "upstream.response", response.body, request.request_id, status=response.status, **fields
+            )
         return response
 
     async def _send(self, request: UpstreamRequest) -> UpstreamResponse:

@@ -66,20 +66,13 @@ def normalized(vector: list[float]) -> list[float]:
     return [v / norm for v in vector] if norm else vector
 
 
-def estimated_tokens(request: EmbeddingRequest) -> int:
-    """About four characters a token (what is charged when an upstream reports no usage)."""
-    texts = sum(max(1, len(text) // 4) for text in request.inputs)
-    return texts + sum(len(ids) for ids in request.token_inputs or [])
-
-
 def response_of(model: str, vectors: list[list[float]], request: EmbeddingRequest) -> EmbeddingResponse:
     if len(vectors) != len(request.inputs):
         raise GatewayError(
             ErrorCode.UPSTREAM_ERROR,
             f"the upstream sent {len(vectors)} embeddings for {len(request.inputs)} inputs",
         )
-    normal = [normalized(v) for v in vectors]  # Gemini reports no usage here
-    return EmbeddingResponse(model=model, vectors=normal, input_tokens=estimated_tokens(request))
+    return EmbeddingResponse(model=model, vectors=[normalized(v) for v in vectors])
 
 
 # ---------------------------------------------------------------------------- a Gemini caller
@@ -116,9 +109,13 @@ def read_request(operation: str, body: JSONDict, model: str) -> EmbeddingRequest
             paths = [f"requests[{i}]" for i in range(len(items))]
             if not items:
                 raise _bad("'requests' must not be empty.", "requests")
-        texts = [_text(item, path) for item, path in zip(items, paths, strict=True)]
-        sizes = {opt_int(item, "outputDimensionality", path) for item, path in zip(items, paths, strict=True)}
-        tasks = {opt_str(item, "taskType", path) for item, path in zip(items, paths, strict=True)}
+        texts: list[str] = []
+        sizes: set[int | None] = set()
+        tasks: set[str | None] = set()
+        for item, path in zip(items, paths, strict=True):
+            texts.append(_text(item, path))
+            sizes.add(opt_int(item, "outputDimensionality", path))
+            tasks.add(opt_str(item, "taskType", path))
     except Malformed as bad:
         raise _bad(bad.message, bad.param) from None
     if len(sizes) > 1 or len(tasks) > 1:
