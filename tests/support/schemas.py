@@ -1,6 +1,6 @@
 """Validate JSON objects against the vendored OpenAI, Anthropic and Gemini OpenAPI specs.
 
-The specs live in ``<root>/shared/specs`` (a sibling of the repository root; the environment
+The specs are vendored in ``tests/specs`` (their provenance is in its README; the environment
 variable ``TOROUTER_SPECS`` overrides the folder). Each spec's ``components`` section becomes one
 JSON Schema 2020-12 resource in a ``referencing.Registry``, so ``#/components/schemas/X`` refs
 resolve. OpenAPI quirks are rewritten once, when a spec is loaded:
@@ -77,11 +77,11 @@ _OPEN_MARKERS: Final = ("additionalProperties", "unevaluatedProperties", "patter
 
 
 def specs_dir() -> Path:
-    """The folder holding the spec files: ``$TOROUTER_SPECS`` or ``<repo>/../shared/specs``."""
+    """The folder holding the spec files: ``$TOROUTER_SPECS`` or ``<repo>/tests/specs``."""
     override = os.environ.get("TOROUTER_SPECS")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+    return Path(__file__).resolve().parents[1] / "specs"
 
 
 def _check_spec(spec: str) -> None:

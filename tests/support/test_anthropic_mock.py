@@ -1116,7 +1116,11 @@ async def test_status_faults_in_fifo_order(mock: MockAnthropic, client: anthropi
     }
     assert caught[2].response.headers["retry-after"] == "7"
     assert caught[2].response.headers["anthropic-ratelimit-requests-remaining"] == "0"
-    assert caught[4].message.endswith("'Bad thing'}, 'request_id': '" + str(caught[4].request_id) + "'}")
+    assert caught[4].body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "Bad thing"},
+        "request_id": caught[4].request_id,
+    }
     assert mock.faults_pending() == 0
     ok = await client.messages.create(model=MODEL, max_tokens=10, messages=HELLO)
     assert ok.content

@@ -80,7 +80,7 @@ def test_schema_names_cover_the_gateway_schemas() -> None:
     assert {"GenerateContentResponse", "GenerateContentRequest"} <= set(schemas.schema_names("gemini"))
 
 
-def test_specs_dir_is_a_sibling_of_the_repo_and_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_specs_are_vendored_in_the_repo_and_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOROUTER_SPECS", raising=False)
     assert (schemas.specs_dir() / schemas.SPEC_FILES["openai"]).is_file()
     monkeypatch.setenv("TOROUTER_SPECS", "/elsewhere/specs")
