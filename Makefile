@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 
-.PHONY: run test lint typecheck unit proto bench clean redis-server lock
+.PHONY: run test lint typecheck relink unit proto bench clean redis-server lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+# Strict editable mode links each file: a module added since the last install needs it again.
+relink: $(STAMP)
+	$(PIP) install --quiet --no-deps -e . --config-settings editable_mode=strict
+
+typecheck: relink
 	$(BIN)/mypy -p torouter.router -p torouter.edge -p torouter.plugins -p torouter.cli
 
 # Redis tests run a real redis-server (Debian's package) on a loopback port.
@@ -37,8 +41,7 @@ redis-server:
 		echo "installing redis-server (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
-unit: $(STAMP) redis-server
-	$(PIP) install --quiet --no-deps -e . --config-settings editable_mode=strict
+unit: relink redis-server
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

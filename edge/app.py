@@ -11,7 +11,7 @@ from aiohttp import web
 from torouter.router.config import Config
 from torouter.router.plugins import load_registry
 
-from . import keys
+from . import app_keys
 from .client import RouterClient
 from .forward import forward
 from .keepalive import KeepAlive
@@ -25,8 +25,8 @@ READY_TIMEOUT_S = 1.0
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
-    client = RouterClient(app[keys.CONFIG].edge.router)
-    app[keys.CLIENT] = client
+    client = RouterClient(app[app_keys.CONFIG].edge.router)
+    app[app_keys.CLIENT] = client
     yield
     await client.close()
 
@@ -44,25 +44,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the router answers its health check as SERVING."""
-    if await request.app[keys.CLIENT].ready(READY_TIMEOUT_S):
+    if await request.app[app_keys.CLIENT].ready(READY_TIMEOUT_S):
         return web.json_response({"status": "ok"})
     return web.json_response({"status": "unavailable", "router": "unreachable or not serving"}, status=503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[keys.METRICS]
+    registry = request.app[app_keys.METRICS]
     return web.Response(body=registry.render(), headers={"content-type": registry.content_type})
 
 
 def create_app(config: Config) -> web.Application:
     max_body = int(config.edge.max_body_mb * 1024 * 1024)
     app = web.Application(client_max_size=max_body, middlewares=[edge_middleware])
-    app[keys.CONFIG] = config
-    app[keys.PROTOCOLS] = load_registry().protocols
-    app[keys.METRICS] = Metrics()
+    app[app_keys.CONFIG] = config
+    app[app_keys.PROTOCOLS] = load_registry().protocols
+    app[app_keys.METRICS] = Metrics()
     app.cleanup_ctx.append(_router_client)
-    app[keys.KEEPALIVE] = KeepAlive(config.edge.keepalive_s)
-    app.cleanup_ctx.append(app[keys.KEEPALIVE].lifetime)
+    app[app_keys.KEEPALIVE] = KeepAlive(config.edge.keepalive_s)
+    app.cleanup_ctx.append(app[app_keys.KEEPALIVE].lifetime)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -12,7 +12,7 @@ from torouter.proto.v1 import router_pb2
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.protocols.base import WireProtocol
 
-from . import keys
+from . import app_keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
 from .keepalive import JSON_STREAM, Line
@@ -72,7 +72,7 @@ def client_timeout(request: web.Request, default: float) -> float:
 
 async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
     app = request.app
-    protocols = app[keys.PROTOCOLS]
+    protocols = app[app_keys.PROTOCOLS]
     request_id = request[REQUEST_ID]
     protocol, operation = endpoint.protocol, endpoint.operation
     params: dict[str, str] = {}
@@ -99,7 +99,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
     body = b""
     files: list[router_pb2.File] = []
     if endpoint.body != "none":
-        config = app[keys.CONFIG]
+        config = app[app_keys.CONFIG]
         limit = int(config.edge.max_body_mb * 1024 * 1024)
         if request.content_length is not None and request.content_length > limit:
             return _too_large(protocols, protocol, request_id, limit)
@@ -115,7 +115,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
             except web.HTTPRequestEntityTooLarge:
                 return _too_large(protocols, protocol, request_id, limit)
 
-    timeout = client_timeout(request, app[keys.CONFIG].edge.request_timeout_s)
+    timeout = client_timeout(request, app[app_keys.CONFIG].edge.request_timeout_s)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     if "anthropic-beta" in headers:
         headers["anthropic-beta"] = ",".join(request.headers.getall("anthropic-beta"))
@@ -134,12 +134,12 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
     if files:
         call.files.extend(files)
     metadata = grpc.aio.Metadata(("x-request-id", request_id))  # as grpc keeps it: no conversion
-    stub = app[keys.CLIENT].stub
+    stub = app[app_keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
         try:
             reply = await stub.Call(call, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            app[keys.METRICS].router_errors.labels(exc.code().name).inc()
+            app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
     rpc = stub.Stream(call, timeout=timeout, metadata=metadata)
@@ -156,10 +156,10 @@ async def _stream(
     """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer, and
     a successful answer of an operation that ``always_streams`` (Gemini's stream as a JSON array),
     is written frame by frame. A client that goes away cancels the call, and with it the upstream."""
-    protocols = request.app[keys.PROTOCOLS]
+    protocols = request.app[app_keys.PROTOCOLS]
     response: web.StreamResponse | None = None
     line: Line | None = None
-    lines = request.app[keys.KEEPALIVE]
+    lines = request.app[app_keys.KEEPALIVE]
     collected: list[bytes] = []
     head: router_pb2.Head | None = None
     completed = False
@@ -182,7 +182,7 @@ async def _stream(
                 collected.append(frame.data)
         completed = True
     except grpc.aio.AioRpcError as exc:
-        request.app[keys.METRICS].router_errors.labels(exc.code().name).inc()
+        request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
         error = grpc_failure(exc, request_id)
         if response is None:
             return error_response(protocols, protocol, error, request_id)

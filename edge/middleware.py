@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 
 from torouter.router.errors import ErrorCode, GatewayError
 
-from . import keys
+from . import app_keys
 from .errors import error_response
 from .requestid import REQUEST_ID, request_id_for
 from .routes import guess_protocol
@@ -31,20 +31,20 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPException as exc:
         response = _http_error(request, exc, request_id)
     except asyncio.CancelledError:
-        request.app[keys.METRICS].observe(route, 499, time.perf_counter() - started)  # client went away
+        request.app[app_keys.METRICS].observe(route, 499, time.perf_counter() - started)  # client went away
         raise
     except Exception:
         log.exception("unhandled edge error", extra={"request_id": request_id, "path": request.path})
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
-        response = error_response(request.app[keys.PROTOCOLS], guess_protocol(request), error, request_id)
+        response = error_response(request.app[app_keys.PROTOCOLS], guess_protocol(request), error, request_id)
     if not response.prepared:  # streams carry it from their first byte (see forward)
         response.headers["x-request-id"] = request_id
-    request.app[keys.METRICS].observe(route, response.status, time.perf_counter() - started)
+    request.app[app_keys.METRICS].observe(route, response.status, time.perf_counter() - started)
     return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException, request_id: str) -> web.StreamResponse:
-    protocols = request.app[keys.PROTOCOLS]
+    protocols = request.app[app_keys.PROTOCOLS]
     protocol = guess_protocol(request)
     if exc.status == 404:
         error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown path: {request.method} {request.path}.")

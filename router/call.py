@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keys import Caller
 from .protocols.base import WireProtocol
+from .routing.caller_keys import Caller
 
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 JSON_HEADERS = {"content-type": "application/json"}

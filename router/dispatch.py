@@ -13,24 +13,25 @@ import orjson
 
 from . import body_log
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
-from .catalog import THINKING_SUFFIX, Catalog, ModelEntry
-from .chat import ChatHandler
-from .cooldown import Cooldowns
-from .embeddings import OPERATIONS as EMBEDDING_OPERATIONS
-from .embeddings import EmbeddingsHandler
 from .errors import ErrorCode, GatewayError
-from .fallbacks import RetryPolicy
-from .images import ImagesHandler
-from .keys import KeyRing
-from .limits import Limiter
 from .logs import RequestSink, logging_sink
-from .model_lists import FORMATS
+from .operations.chat import ChatHandler
+from .operations.embeddings import OPERATIONS as EMBEDDING_OPERATIONS
+from .operations.embeddings import EmbeddingsHandler
+from .operations.images import ImagesHandler
+from .operations.model_lists import FORMATS
+from .operations.reasoning_memo import ReasoningMemo
+from .operations.responses import ResponsesHandler
+from .operations.services import Services
+from .operations.token_count import TokenCounter
 from .protocols.base import WireProtocol
-from .reasoning_memo import ReasoningMemo
-from .responses import ResponsesHandler
+from .routing.caller_keys import KeyRing
+from .routing.catalog import THINKING_SUFFIX, Catalog, ModelEntry
+from .routing.cooldown import Cooldowns
+from .routing.fallbacks import RetryPolicy
+from .routing.limits import Limiter
 from .state import StateStore
-from .token_count import TokenCounter
-from .upstream import Upstream
+from .upstreams.base import Upstream
 
 __all__ = ["Call", "Dispatcher", "Outcome", "UploadedFile"]
 
@@ -62,23 +63,25 @@ class Dispatcher:
         for protocol_name in FORMATS:
             self._handlers[(protocol_name, "models.list")] = self._models_list
             self._handlers[(protocol_name, "models.get")] = self._models_get
-        counter = TokenCounter(catalog, upstreams, protocols)
+        self.cooldowns = Cooldowns()
+        services = Services(
+            catalog, upstreams, protocols, self.cooldowns, retry or RetryPolicy(), store, self.memo
+        )
+        counter = TokenCounter(services)
         self._handlers[("anthropic", "messages.count_tokens")] = counter
         self._handlers[("gemini", "countTokens")] = counter
-        self.cooldowns = Cooldowns()
-        policy = retry or RetryPolicy()
-        chat = ChatHandler(catalog, upstreams, protocols, self.memo, self.cooldowns, policy)
-        embeddings = EmbeddingsHandler(catalog, upstreams, protocols, self.cooldowns, policy)
+        embeddings = EmbeddingsHandler(services)
         for protocol_name, operations in EMBEDDING_OPERATIONS.items():
             for operation in operations:
                 self._handlers[(protocol_name, operation)] = embeddings
-        images = ImagesHandler(catalog, upstreams, protocols, self.cooldowns, policy)
+        images = ImagesHandler(services)
         for operation in ("images.generations", "images.edits"):
             self._handlers[("openai", operation)] = images
+        chat = ChatHandler(services)
         for protocol in protocols.values():
             for operation in protocol.chat_operations:
                 self._handlers[(protocol.name, operation)] = chat
-        responses = ResponsesHandler(catalog, upstreams, protocols, chat, store, self.cooldowns, policy)
+        responses = ResponsesHandler(services, chat)
         for operation, handler in responses.handlers().items():
             self._handlers[("openai", operation)] = handler
 

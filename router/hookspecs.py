@@ -13,7 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .protocols.base import WireProtocol
-    from .upstream import UpstreamKind
+    from .upstreams.base import UpstreamKind
 
 PROJECT = "torouter"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -25,7 +25,7 @@ def torouter_upstream_kinds(register: Callable[[UpstreamKind], None]) -> None:
     """Register upstream kinds (the ``kind:`` of an upstream in the config).
 
     Call ``register(kind)`` once per kind. A kind names the wire protocol its upstream speaks,
-    the operations it supports, and builds an :class:`~torouter.router.upstream.Upstream` for
+    the operations it supports, and builds an :class:`~torouter.router.upstreams.base.Upstream` for
     each configured account.
     """
 

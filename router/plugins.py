@@ -9,7 +9,7 @@ import pluggy
 
 from . import hookspecs
 from .protocols.base import WireProtocol
-from .upstream import UpstreamKind
+from .upstreams.base import UpstreamKind
 
 BUILTINS = (
     "torouter.router.protocols.builtin",

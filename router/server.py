@@ -13,15 +13,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from torouter.proto.v1 import router_pb2, router_pb2_grpc
 
-from .catalog import Catalog
 from .config import Config, ConfigError
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
-from .fallbacks import RetryPolicy
-from .keys import KeyRing
 from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
+from .routing.caller_keys import KeyRing
+from .routing.catalog import Catalog
+from .routing.fallbacks import RetryPolicy
 from .state import StateStore, open_store
-from .upstream import Upstream
+from .upstreams.base import Upstream
 
 log = logging.getLogger("torouter.router")
 

@@ -32,10 +32,10 @@ from support.openai_upstream import DEFAULT_MODELS as OPENAI_MODELS
 from support.openai_upstream import Fault, MockOpenAI
 from support.png import is_png, png, png_size
 from torouter.router.call import Call, Context
-from torouter.router.images import ImagesHandler
+from torouter.router.operations.images import ImagesHandler
 from torouter.router.plugins import load_registry
 from torouter.router.protocols.image_options import MASK_NOTE
-from torouter.router.upstream import UpstreamResponse
+from torouter.router.upstreams.base import UpstreamResponse
 
 GEMINI_IMAGE = "gemini-2.5-flash-image"
 OPENROUTER_IMAGE = "google/gemini-2.5-flash-image"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from torouter.router.config import UpstreamConfig
-from torouter.router.upstream import HttpUpstream, UpstreamRequest
+from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 API_VERSION = "2023-06-01"
 OPERATIONS = frozenset({"messages", "messages.count_tokens", "models.list", "models.get"})

@@ -35,7 +35,7 @@ from torouter.router.ir import (
     UsageReport,
 )
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
-from torouter.router.upstream import UpstreamRequest, UpstreamResponse
+from torouter.router.upstreams import UpstreamRequest, UpstreamResponse
 
 from . import embeddings, images
 

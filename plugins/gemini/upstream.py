@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from torouter.router.config import UpstreamConfig
-from torouter.router.upstream import HttpUpstream, UpstreamRequest
+from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 API_VERSION = "v1beta"
 OPERATIONS = frozenset(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from torouter.router import hookimpl
-from torouter.router.upstream import UpstreamKind
+from torouter.router.upstreams import UpstreamKind
 
 from .upstream import OpenAIKind
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from torouter.router.config import UpstreamConfig
-from torouter.router.upstream import HttpUpstream, UpstreamRequest
+from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 OPERATIONS = frozenset(
     {"chat.completions", "embeddings", "images.generations", "images.edits", "models.list", "models.get"}

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 
 from torouter.router.errors import GatewayError
+from torouter.router.operations.body_bytes import last_event_end
 from torouter.router.protocols.sse import SSEParser
-from torouter.router.wire import last_event_end
 
 ERROR_KEY = b'"error"'
 DEFAULT_STATUS = 502  # OpenRouter: "your chosen model is down or we received an invalid response"

@@ -23,8 +23,8 @@ from __future__ import annotations
 from torouter.plugins.openai.upstream import OpenAIUpstream
 from torouter.router.config import UpstreamConfig
 from torouter.router.errors import ErrorCode, GatewayError, code_for_status
-from torouter.router.upstream import UpstreamRequest, UpstreamResponse
-from torouter.router.upstream_errors import scrub
+from torouter.router.upstreams import UpstreamRequest, UpstreamResponse
+from torouter.router.upstreams.calls import scrub
 
 from .errors import body_error, error_message, error_status, watch_stream
 

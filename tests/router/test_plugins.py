@@ -14,7 +14,7 @@ from torouter.router.errors import ErrorCode
 from torouter.router.plugins import collect, make_plugin_manager
 from torouter.router.protocols.base import WireProtocol
 from torouter.router.protocols.openai.errors import OpenAIErrors
-from torouter.router.upstream import UpstreamKind
+from torouter.router.upstreams.base import UpstreamKind
 
 HOOKS = [
     name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("torouter_")

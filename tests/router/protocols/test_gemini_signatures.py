@@ -31,9 +31,9 @@ from torouter.router.ir import (
     ToolCall,
     ToolResult,
 )
+from torouter.router.operations.reasoning_memo import ReasoningMemo, StreamRecorder
 from torouter.router.protocols.anthropic.messages import AnthropicMessagesCodec
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
-from torouter.router.reasoning_memo import ReasoningMemo, StreamRecorder
 
 GEMINI_SIGNED = ReasoningPart("Gemini's plan.", SIGNATURE, signer="gemini")
 ANTHROPIC_SIGNED = ReasoningPart("Claude's plan.", ANTHROPIC_SIGNATURE, signer="anthropic")

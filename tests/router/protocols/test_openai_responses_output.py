@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from support.openai_responses import assert_response_valid
+from torouter.router.account.metering import body_usage
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
     ChatResponse,
@@ -22,7 +23,6 @@ from torouter.router.ir import (
     ToolCall,
     Usage,
 )
-from torouter.router.metering import body_usage
 from torouter.router.protocols.base import WireProtocol
 from torouter.router.protocols.openai.errors import OpenAIErrors
 from torouter.router.protocols.openai.responses import Exchange, ResponsesCodec

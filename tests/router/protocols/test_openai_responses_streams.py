@@ -13,6 +13,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import ParsedResponse, ResponseStreamEvent
 
 from support.openai_responses import assert_event_valid
+from torouter.router.account.metering import StreamMeter
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
     ChatRequest,
@@ -33,7 +34,6 @@ from torouter.router.ir import (
     Usage,
     UsageReport,
 )
-from torouter.router.metering import StreamMeter
 from torouter.router.protocols.base import WireProtocol
 from torouter.router.protocols.openai.errors import OpenAIErrors
 from torouter.router.protocols.openai.responses import Exchange, ResponsesCodec, ResponsesStreamErrors

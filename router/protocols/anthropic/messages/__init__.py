@@ -31,10 +31,10 @@ request body), ``response`` (the Message, stop reasons, usage), ``stream_reader`
 shape checks and residual helpers are shared with the other codecs in ``protocols.common``.
 """
 
+from .block_fields import DIALECT
 from .codec import AnthropicMessagesCodec
 from .stream_reader import AnthropicMessagesStreamReader
 from .stream_writer import AnthropicMessagesStreamWriter
-from .wire import DIALECT
 
 __all__ = [
     "DIALECT",

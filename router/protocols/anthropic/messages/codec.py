@@ -5,11 +5,11 @@ from __future__ import annotations
 from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest, ChatResponse, JSONDict
 from ...common import Malformed, obj
+from .block_fields import DIALECT
 from .request import read_request, write_request
 from .response import read_response, write_response
 from .stream_reader import AnthropicMessagesStreamReader
 from .stream_writer import AnthropicMessagesStreamWriter
-from .wire import DIALECT
 
 
 class AnthropicMessagesCodec:

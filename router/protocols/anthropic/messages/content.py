@@ -45,7 +45,7 @@ from ...common import (
     without,
     wrong,
 )
-from .wire import (
+from .block_fields import (
     DIALECT,
     arguments_json,
     cache_control,

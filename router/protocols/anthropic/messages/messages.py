@@ -31,6 +31,7 @@ from ....ir import (
     ToolResult,
 )
 from ...common import Malformed, fill_slots, invalid, obj, required, without, wrong
+from .block_fields import CONTINUES, DIALECT, cache_control, unsupported
 from .content import (
     read_block,
     write_block,
@@ -39,7 +40,6 @@ from .content import (
     write_foreign_tool_result,
     write_foreign_tool_use,
 )
-from .wire import CONTINUES, DIALECT, cache_control, unsupported
 
 _ROLES: Final = ("user", "assistant")
 _SYSTEM_ROLES: Final = ("system", "developer")

@@ -84,6 +84,7 @@ from ...common import (
     without,
     wrong,
 )
+from .block_fields import DIALECT, unsupported
 from .messages import (
     read_messages,
     read_system,
@@ -93,7 +94,6 @@ from .messages import (
 )
 from .models import fitted
 from .tools import read_tool_fields, write_foreign_tool_choice, write_foreign_tools, write_native_tool_fields
-from .wire import DIALECT, unsupported
 
 DEFAULT_MAX_TOKENS: Final = 4096
 MAX_BREAKPOINTS: Final = 4

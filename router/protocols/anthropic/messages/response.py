@@ -47,8 +47,8 @@ from ...common import (
     take,
     without,
 )
+from .block_fields import DIALECT, input_object, tool_id
 from .content import read_block, write_block
-from .wire import DIALECT, input_object, tool_id
 
 # ---------------------------------------------------------------------------- stop reasons
 

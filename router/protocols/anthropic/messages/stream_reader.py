@@ -41,8 +41,8 @@ from ....ir import (
 )
 from ...common import Malformed, opt_dict, opt_int, opt_str, req_dict, req_str
 from ...sse import SSEEvent
+from .block_fields import DIALECT, arguments_json
 from .response import is_canonical, read_usage, stop_from_wire
-from .wire import DIALECT, arguments_json
 
 # Anthropic's error types and the HTTP status each stands for (TRANSLATION §11.2).
 ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(

@@ -51,9 +51,9 @@ from ...common import failure_error as _failure_error
 from ...common import own_signature
 from ...sse import format_event
 from ..errors import AnthropicErrors
+from .block_fields import DIALECT, tool_id
 from .response import STOP_TO_WIRE, message_id, write_usage
-from .stream_relay import rebuild
-from .wire import DIALECT, tool_id
+from .stream_rebuild import rebuild
 
 _STOP_FRAME: Final = format_event(orjson.dumps({"type": "message_stop"}), "message_stop")
 # The usage fields a message_delta restates (cumulative totals, TRANSLATION §5.6).

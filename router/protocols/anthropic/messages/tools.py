@@ -31,7 +31,7 @@ from ...common import (
     take,
     without,
 )
-from .wire import cache_control, take_cache, unsupported, write_cache
+from .block_fields import cache_control, take_cache, unsupported, write_cache
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _EMPTY_SCHEMA: Final[JSONDict] = {"type": "object", "properties": {}}

@@ -36,8 +36,8 @@ with the other codecs in ``protocols.common``.
 """
 
 from .codec import GeminiGenerateCodec
+from .proto_json import DIALECT
 from .stream_reader import GeminiGenerateStreamReader
 from .stream_writer import GeminiGenerateStreamWriter
-from .wire import DIALECT
 
 __all__ = ["DIALECT", "GeminiGenerateCodec", "GeminiGenerateStreamReader", "GeminiGenerateStreamWriter"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest, ChatResponse, JSONDict
 from ...common import Malformed
+from .proto_json import DIALECT
 from .request import read_request, write_request
 from .response import read_response, write_response
 from .stream_reader import GeminiGenerateStreamReader
 from .stream_writer import GeminiGenerateStreamWriter
-from .wire import DIALECT
 
 
 class GeminiGenerateCodec:

@@ -42,7 +42,7 @@ from .parts import (
     write_foreign_response,
     write_native_parts,
 )
-from .wire import CONTINUES, DIALECT, NO_PARTS, CallIds, clean, fields, unsupported
+from .proto_json import CONTINUES, DIALECT, NO_PARTS, CallIds, clean, fields, unsupported
 
 _ROLES: Final = ("user", "model")
 _SYSTEM_ROLES: Final = ("system", "developer")

@@ -49,7 +49,7 @@ from ...common import (
     sub,
     without,
 )
-from .wire import (
+from .proto_json import (
     DIALECT,
     NO_ARGS,
     ON_TEXT,

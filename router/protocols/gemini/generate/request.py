@@ -85,9 +85,7 @@ from .contents import (
     write_native_system,
 )
 from .models import fitted_budget, fitted_output
-from .schema import camel_schema, json_schema
-from .tools import read_tool_fields, write_foreign_tool_config, write_foreign_tools, write_native_tool_fields
-from .wire import (
+from .proto_json import (
     DIALECT,
     CallIds,
     enum_name,
@@ -98,6 +96,8 @@ from .wire import (
     unsupported,
     write_int,
 )
+from .schema import camel_schema, json_schema
+from .tools import read_tool_fields, write_foreign_tool_config, write_foreign_tools, write_native_tool_fields
 
 MAX_STOP_SEQUENCES: Final = 5
 JSON: Final = "application/json"

@@ -48,7 +48,7 @@ from ....ir import (
 )
 from ...common import fill_slots, opt_list, opt_str, own_signature, take
 from .parts import read_part, write_foreign_call, write_native_parts
-from .wire import (
+from .proto_json import (
     BLOCKED,
     DIALECT,
     NO_CONTENT,

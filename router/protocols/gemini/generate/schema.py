@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from ....ir import JSONDict
 from ...common import Malformed, join_path, obj, wrong
-from .wire import fields, proto_int, unsupported
+from .proto_json import fields, proto_int, unsupported
 
 TYPES: Final = ("TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL")
 _INT64_KEYS: Final = ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties")

@@ -50,8 +50,8 @@ from ....ir import (
 from ...common import Malformed
 from ...sse import SSEEvent
 from .parts import read_part, write_native_part
+from .proto_json import DIALECT, CallIds, response_call_id
 from .response import read_response
-from .wire import DIALECT, CallIds, response_call_id
 
 CHOICE: Final = "_choice"
 PARTS: Final = "_parts"

@@ -48,9 +48,9 @@ from ....ir import (
 from ...common import failure_error, own_signature
 from ..errors import GeminiErrors
 from .parts import write_foreign_call
+from .proto_json import DIALECT
 from .response import FINISH_TO_WIRE, write_response, write_usage
 from .stream_reader import rebuild
-from .wire import DIALECT
 
 
 def frame(chunk: JSONDict) -> bytes:

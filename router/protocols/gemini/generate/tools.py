@@ -39,8 +39,8 @@ from ...common import (
     without,
     wrong,
 )
+from .proto_json import CONTINUES, NO_MODE, clean, enum_name, fields, unsupported
 from .schema import camel_schema, function_parameters, json_schema
-from .wire import CONTINUES, NO_MODE, clean, enum_name, fields, unsupported
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
 _MODES: Final = ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED")

@@ -14,36 +14,19 @@ from __future__ import annotations
 
 import orjson
 
-from .call import JSON_HEADERS, Context, Outcome
-from .catalog import Catalog
-from .cooldown import Cooldowns
-from .errors import ErrorCode, GatewayError
-from .fallbacks import RetryPolicy, with_fallbacks
-from .ir import EmbeddingRequest, EmbeddingResponse, JSONDict
+from ..call import JSON_HEADERS, Context, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import EmbeddingRequest, EmbeddingResponse, JSONDict
+from ..protocols.gemini import embeddings as gemini_embeddings
+from ..protocols.openai import embeddings as openai_embeddings
+from ..routing.fallbacks import with_fallbacks
 from .passthrough import Target, call_for_json, pass_through, target_of
-from .protocols.base import WireProtocol
-from .protocols.gemini import embeddings as gemini_embeddings
-from .protocols.openai import embeddings as openai_embeddings
-from .upstream import Upstream
+from .services import Operation
 
 OPERATIONS = {"openai": ("embeddings",), "gemini": ("embedContent", "batchEmbedContents")}
 
 
-class EmbeddingsHandler:
-    def __init__(
-        self,
-        catalog: Catalog,
-        upstreams: dict[str, Upstream],
-        protocols: dict[str, WireProtocol],
-        cooldowns: Cooldowns,
-        retry: RetryPolicy,
-    ) -> None:
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
-        self.cooldowns = cooldowns
-        self.retry = retry
-
+class EmbeddingsHandler(Operation):
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
         request = _read(ctx, first)  # a malformed request fails here, before any upstream

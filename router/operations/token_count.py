@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 import orjson
 
-from .call import JSON_HEADERS, Context, Outcome
-from .catalog import Catalog
-from .errors import ErrorCode, GatewayError
-from .ir import (
+from ..call import JSON_HEADERS, Context, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import (
     AudioPart,
     ChatRequest,
     FilePart,
@@ -22,8 +21,7 @@ from .ir import (
     ToolResult,
 )
 from .passthrough import pass_through, target_of
-from .protocols.base import WireProtocol
-from .upstream import Upstream
+from .services import Operation
 
 ESTIMATE_HEADER = "x-torouter-token-count"
 _CHARS_PER_TOKEN = 4
@@ -74,13 +72,8 @@ SHAPES: dict[str, tuple[Callable[[JSONDict], JSONDict], Callable[[int], JSONDict
 }
 
 
-class TokenCounter:
+class TokenCounter(Operation):
     """The handler of Anthropic's ``messages.count_tokens`` and Gemini's ``countTokens``."""
-
-    def __init__(self, catalog: Catalog, upstreams: dict[str, Upstream], protocols: dict[str, WireProtocol]):
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
 
     async def __call__(self, ctx: Context) -> Outcome:
         target = target_of(ctx, self.catalog, self.upstreams)

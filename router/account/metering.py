@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import orjson
 
-from .ir import StreamBatch, UsageReport
-from .protocols.base import ChatStreamReader, WireProtocol
-from .protocols.sse import SSEParser
+from ..ir import StreamBatch, UsageReport
+from ..protocols.base import ChatStreamReader, WireProtocol
+from ..protocols.sse import SSEParser
 
 
 def usage_of(batch: StreamBatch, current: int | None) -> int | None:

@@ -23,17 +23,11 @@ from typing import Any, Final
 
 import orjson
 
-from .call import JSON_HEADERS, Context, Handler, Outcome
-from .catalog import Catalog
-from .chat import ChatHandler
-from .cooldown import Cooldowns
-from .errors import ErrorCode, GatewayError
-from .fallbacks import RetryPolicy, with_fallbacks
-from .ir import JSONDict
-from .passthrough import Target, pass_through, target_of
-from .protocols.base import WireProtocol
-from .protocols.common import Malformed
-from .protocols.openai.responses import (
+from ..call import JSON_HEADERS, Context, Handler, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import JSONDict
+from ..protocols.common import Malformed
+from ..protocols.openai.responses import (
     TERMINAL_EVENTS,
     Exchange,
     ResponsesCodec,
@@ -41,36 +35,26 @@ from .protocols.openai.responses import (
     input_items,
     listed_items,
 )
-from .protocols.sse import SSEParser
-from .state import StateStore, StoredResponse
-from .upstream import Upstream, UpstreamRequest
-from .upstream_errors import send
+from ..protocols.sse import SSEParser
+from ..routing.fallbacks import with_fallbacks
+from ..state import StoredResponse
+from ..upstreams.base import Upstream, UpstreamRequest
+from ..upstreams.calls import send
+from .chat import ChatHandler
+from .passthrough import Target, pass_through, target_of
+from .services import Operation, Services
 
 RESPONSE_TTL_S: Final = 30 * 24 * 3600.0
 CREATE: Final = "responses.create"
 _MAX_PAGE: Final = 100
 
 
-class ResponsesHandler:
+class ResponsesHandler(Operation):
     """``responses.create``, ``.get``, ``.delete``, ``.input_items`` and ``.cancel``."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        upstreams: dict[str, Upstream],
-        protocols: dict[str, WireProtocol],
-        chat: ChatHandler,
-        store: StateStore,
-        cooldowns: Cooldowns,
-        retry: RetryPolicy,
-    ) -> None:
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
+    def __init__(self, services: Services, chat: ChatHandler) -> None:
+        super().__init__(services)
         self.chat = chat
-        self.store = store
-        self.cooldowns = cooldowns
-        self.retry = retry
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each operation."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from torouter.router.ir import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall
-from torouter.router.token_count import estimate_input_tokens
+from torouter.router.operations.token_count import estimate_input_tokens
 
 
 def test_estimate_grows_with_what_the_model_reads() -> None:

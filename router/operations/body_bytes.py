@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from .errors import ErrorCode, GatewayError
-from .ir import JSONDict
+from ..errors import ErrorCode, GatewayError
+from ..ir import JSONDict
 
 
 def parse_json_object(raw: bytes) -> JSONDict:

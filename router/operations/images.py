@@ -27,21 +27,19 @@ from typing import Any, Protocol
 
 import orjson
 
-from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
-from .catalog import Catalog
-from .cooldown import Cooldowns
-from .errors import ErrorCode, GatewayError
-from .fallbacks import RetryPolicy, with_fallbacks
-from .ir import JSONDict
-from .ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
+from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import JSONDict
+from ..ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
+from ..protocols.gemini import images as gemini_images
+from ..protocols.openai import chat_images
+from ..protocols.openai import images as openai_images
+from ..routing.fallbacks import with_fallbacks
+from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
+from ..upstreams.calls import send
+from .body_bytes import last_event_end, replace_model
 from .passthrough import Target, call_for_json, target_of
-from .protocols.base import WireProtocol
-from .protocols.gemini import images as gemini_images
-from .protocols.openai import chat_images
-from .protocols.openai import images as openai_images
-from .upstream import Upstream, UpstreamRequest, UpstreamResponse
-from .upstream_errors import send
-from .wire import last_event_end, replace_model
+from .services import Operation
 
 _ENDED = (b'.completed"', b'"error"')  # what the last events of a complete image stream contain
 
@@ -63,21 +61,7 @@ TRANSLATED: dict[str, tuple[str, ImageCodec]] = {
 }
 
 
-class ImagesHandler:
-    def __init__(
-        self,
-        catalog: Catalog,
-        upstreams: dict[str, Upstream],
-        protocols: dict[str, WireProtocol],
-        cooldowns: Cooldowns,
-        retry: RetryPolicy,
-    ) -> None:
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
-        self.cooldowns = cooldowns
-        self.retry = retry
-
+class ImagesHandler(Operation):
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)
         # a malformed request fails here, before any upstream

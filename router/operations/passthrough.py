@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 import orjson
 
-from .call import SSE_HEADERS, Context, Outcome
-from .catalog import Catalog, Resolution, Route
-from .errors import ErrorCode, GatewayError
-from .ir import JSONDict
-from .metering import StreamMeter, body_usage
-from .protocols.base import StreamUsage, WireProtocol
-from .upstream import Upstream, UpstreamRequest, UpstreamResponse
-from .upstream_errors import send
-from .wire import drop_events, last_event_end, last_event_start, parse_json_object, replace_model
+from ..account.metering import StreamMeter, body_usage
+from ..call import SSE_HEADERS, Context, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import JSONDict
+from ..protocols.base import StreamUsage, WireProtocol
+from ..routing.catalog import Catalog, Resolution, Route
+from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
+from ..upstreams.calls import send
+from .body_bytes import drop_events, last_event_end, last_event_start, parse_json_object, replace_model
 
 
 @dataclass(slots=True, frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import ErrorCode, GatewayError
-from .protocols.base import WireProtocol
-from .upstream import Upstream, UpstreamRequest, UpstreamResponse
+from ..errors import ErrorCode, GatewayError
+from ..protocols.base import WireProtocol
+from .base import Upstream, UpstreamRequest, UpstreamResponse
 
 
 async def send(

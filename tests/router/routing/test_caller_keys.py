@@ -6,7 +6,7 @@ import pytest
 
 from torouter.router.config import KeyConfig, hash_key
 from torouter.router.errors import ErrorCode, GatewayError
-from torouter.router.keys import KeyRing
+from torouter.router.routing.caller_keys import KeyRing
 from torouter.router.state import KeyRecord
 from torouter.router.state.memory import MemoryStore
 

@@ -14,12 +14,12 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from .call import Context, Outcome
-from .config import DEFAULT_FALLBACK_ON
+from ..call import Context, Outcome
+from ..config import DEFAULT_FALLBACK_ON
+from ..errors import ErrorCode, GatewayError
+from ..operations.passthrough import Target
+from ..upstreams.base import Upstream
 from .cooldown import Cooldowns
-from .errors import ErrorCode, GatewayError
-from .passthrough import Target
-from .upstream import Upstream
 
 FALLBACK_CODES = frozenset(
     {

@@ -15,9 +15,9 @@ from typing import Protocol
 
 import aiohttp
 
-from . import body_log
-from .config import UpstreamConfig
-from .errors import ErrorCode, GatewayError
+from .. import body_log
+from ..config import UpstreamConfig
+from ..errors import ErrorCode, GatewayError
 
 # Response headers of an upstream that a caller may see (anything else, e.g. the upstream's own
 # rate-limit headers for the gateway's account, stays inside).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .catalog import ModelEntry
-from .errors import ErrorCode, GatewayError
-from .ir import JSONDict
+from ..errors import ErrorCode, GatewayError
+from ..ir import JSONDict
+from ..routing.catalog import ModelEntry
 
 EPOCH_RFC3339 = "1970-01-01T00:00:00Z"  # no creation date is known for a configured model
 

@@ -18,8 +18,8 @@ from ....ir import (
     UsageReport,
 )
 from ...common import sub
+from .block_fields import input_object
 from .response import stop_to_wire, write_usage
-from .wire import input_object
 
 _USAGE_FIELDS: Final = (
     "input_tokens",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from torouter.router.cooldown import Cooldowns
+from torouter.router.routing.cooldown import Cooldowns
 
 
 def test_opens_after_threshold_failures_in_the_window() -> None:

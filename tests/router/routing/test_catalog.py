@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from torouter.router.catalog import Catalog
 from torouter.router.config import ConfigError, parse_config
 from torouter.router.errors import ErrorCode, GatewayError
+from torouter.router.routing.catalog import Catalog
 
 CONFIG = """
 upstreams:

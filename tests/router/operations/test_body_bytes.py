@@ -4,14 +4,14 @@ import orjson
 import pytest
 
 from torouter.router.errors import GatewayError
-from torouter.router.protocols.openai.stream_usage import OpenAIStreamUsage
-from torouter.router.wire import (
+from torouter.router.operations.body_bytes import (
     drop_events,
     last_event_end,
     last_event_start,
     parse_json_object,
     replace_model,
 )
+from torouter.router.protocols.openai.stream_usage import OpenAIStreamUsage
 
 
 def test_replace_model_edits_bytes_in_place() -> None:

@@ -10,9 +10,9 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from .config import KeyConfig, hash_key
-from .errors import ErrorCode, GatewayError
-from .state import StateStore
+from ..config import KeyConfig, hash_key
+from ..errors import ErrorCode, GatewayError
+from ..state import StateStore
 
 
 @dataclass(slots=True, frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .config import Config, GroupConfig, UpstreamConfig
-from .errors import ErrorCode, GatewayError
+from ..config import Config, GroupConfig, UpstreamConfig
+from ..errors import ErrorCode, GatewayError
 
 THINKING_SUFFIX = "-thinking"
 

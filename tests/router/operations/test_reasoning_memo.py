@@ -15,9 +15,9 @@ from torouter.router.ir import (
     ToolCallStart,
     ToolResult,
 )
+from torouter.router.operations.reasoning_memo import ReasoningMemo, StreamRecorder
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
 from torouter.router.protocols.openai.chat.reasoning import DETAIL
-from torouter.router.reasoning_memo import ReasoningMemo, StreamRecorder
 from torouter.router.state import open_store
 from torouter.router.state.memory import MemoryStore
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 
-from .errors import ErrorCode, GatewayError
-from .keys import Caller
-from .state import StateStore
+from ..errors import ErrorCode, GatewayError
+from ..state import StateStore
+from .caller_keys import Caller
 
 WINDOW_S = 60
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from .ir import ChatRequest, Part, ReasoningDelta, ReasoningPart, StreamBatch, ToolCall, ToolCallStart
-from .state import StateStore
+from ..ir import ChatRequest, Part, ReasoningDelta, ReasoningPart, StreamBatch, ToolCall, ToolCallStart
+from ..state import StateStore
 
 log = logging.getLogger("torouter.router.memo")
 

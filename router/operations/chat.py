@@ -8,42 +8,26 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from .call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
-from .catalog import Catalog, Resolution, Route
-from .cooldown import Cooldowns
-from .errors import ErrorCode, GatewayError
-from .fallbacks import RetryPolicy, with_fallbacks
-from .ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
-from .metering import usage_of
+from ..account.metering import usage_of
+from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
+from ..errors import ErrorCode, GatewayError
+from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
+from ..protocols.base import ChatCodec, WireProtocol
+from ..protocols.sse import SSEParser
+from ..routing.catalog import Resolution, Route
+from ..routing.fallbacks import with_fallbacks
+from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
+from ..upstreams.calls import send
+from .body_bytes import parse_json_object
 from .passthrough import Target, pass_through, target_of
-from .protocols.base import ChatCodec, WireProtocol
-from .protocols.sse import SSEParser
-from .reasoning_memo import ReasoningMemo, StreamRecorder
-from .upstream import Upstream, UpstreamRequest, UpstreamResponse
-from .upstream_errors import send
-from .wire import parse_json_object
+from .reasoning_memo import StreamRecorder
+from .services import Operation
 
 THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
 
 
-class ChatHandler:
+class ChatHandler(Operation):
     """The handler of every protocol's chat operation."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        upstreams: dict[str, Upstream],
-        protocols: dict[str, WireProtocol],
-        memo: ReasoningMemo,
-        cooldowns: Cooldowns,
-        retry: RetryPolicy,
-    ) -> None:
-        self.cooldowns = cooldowns
-        self.retry = retry
-        self.catalog = catalog
-        self.upstreams = upstreams
-        self.protocols = protocols
-        self.memo = memo
 
     async def __call__(self, ctx: Context) -> Outcome:
         first = target_of(ctx, self.catalog, self.upstreams)

@@ -1,0 +1,1 @@
+"""The account layer: what each request used and cost."""
