@@ -13,6 +13,7 @@ from torouter.router.plugins import load_registry
 
 from . import app_keys
 from .client import RouterClient
+from .client_ip import ClientAddress
 from .forward import forward
 from .keepalive import KeepAlive
 from .metrics import Metrics
@@ -60,6 +61,7 @@ def create_app(config: Config) -> web.Application:
     app[app_keys.CONFIG] = config
     app[app_keys.PROTOCOLS] = load_registry().protocols
     app[app_keys.METRICS] = Metrics()
+    app[app_keys.CLIENT_ADDRESS] = ClientAddress(config.edge.trusted_proxies)
     app.cleanup_ctx.append(_router_client)
     app[app_keys.KEEPALIVE] = KeepAlive(config.edge.keepalive_s)
     app.cleanup_ctx.append(app[app_keys.KEEPALIVE].lifetime)

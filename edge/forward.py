@@ -126,6 +126,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         key=key,
         request_id=request_id,
         deadline_unix_ms=int((time.time() + timeout) * 1000),
+        client_ip=app[app_keys.CLIENT_ADDRESS].of(request),
     )
     if headers:  # filling an empty protobuf map still costs a slow update
         call.headers.update(headers)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ir import JSONDict
 from .protocols.base import WireProtocol
 from .routing.caller_keys import Caller
 
@@ -35,6 +36,7 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     deadline_unix_ms: int = 0
     files: list[UploadedFile] = field(default_factory=list)
+    client_ip: str = ""  # as the edge saw it (its trusted proxies applied); "" when unknown
 
 
 @dataclass(slots=True)
@@ -65,6 +67,8 @@ class Context:
     metered: bool = False  # the caller has a token limit: the answer's usage must be read
     usage_tokens: int | None = None  # total tokens the upstream reported
     limit_headers: dict[str, str] = field(default_factory=dict)
+    blocked: str = ""  # the key restriction that refused the call (CONTRACT §5), for the log
+    parsed_body: JSONDict | None = None  # the body parsed early (a model allowlist): parsed once
 
     def entry(self, status: int) -> dict[str, Any]:
         """The request's one structured log line: who, what, where, how it ended. No key, no body."""
@@ -79,6 +83,7 @@ class Context:
             "status": status,
             "error": self.error_code or None,
             "fallbacks": self.fallbacks or None,
+            "blocked": self.blocked or None,
             "tokens": self.usage_tokens,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .key_rules import RULE_FIELDS, KeyRules, RuleError, parse_rules
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -32,6 +34,7 @@ class EdgeConfig:
     max_body_mb: float = 32.0
     request_timeout_s: float = 600.0
     keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For names the client
 
 
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
@@ -83,6 +86,8 @@ class KeyConfig:
     group: str
     rpm: int | None = None
     tpm: int | None = None
+    rules: KeyRules = field(default_factory=KeyRules)
+    hint: str = ""  # ``prefix…last4`` of a literal key; empty for a key given by its digest
 
 
 @dataclass(slots=True, frozen=True)
@@ -98,6 +103,11 @@ class Config:
 def hash_key(secret: str) -> str:
     """The SHA-256 hex digest under which a caller key is stored and looked up."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_hint(secret: str) -> str:
+    """What lists show of a secret: its first characters and its last four."""
+    return f"{secret[:7]}…{secret[-4:]}" if len(secret) > 12 else "…"
 
 
 def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
@@ -244,7 +254,9 @@ class _Validator:
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
-            raw, path, ("listen", "router", "max_body_mb", "request_timeout_s", "keepalive_s")
+            raw,
+            path,
+            ("listen", "router", "max_body_mb", "request_timeout_s", "keepalive_s", "trusted_proxies"),
         )
         listen = self.string(section, "listen", path, "127.0.0.1:8080")
         self.listen_address(listen, f"{path}.listen")
@@ -254,7 +266,24 @@ class _Validator:
             max_body_mb=self.number(section, "max_body_mb", path, 32.0),
             request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
             keepalive_s=self.number(section, "keepalive_s", path, 15.0),
+            trusted_proxies=self.cidrs(section.get("trusted_proxies"), f"{path}.trusted_proxies"),
         )
+
+    def cidrs(self, raw: Any, path: str) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        try:
+            return parse_rules({"ip_allow": raw}).ip_allow
+        except RuleError as error:
+            self.fail(path + error.field.removeprefix("ip_allow"), error.message)
+            return ()
+
+    def key_rules(self, section: dict[str, Any], path: str) -> KeyRules:
+        try:
+            return parse_rules({name: section[name] for name in RULE_FIELDS if name in section})
+        except RuleError as error:
+            self.fail(f"{path}.{error.field}", error.message)
+            return KeyRules()
 
     def router(self, raw: Any, path: str) -> RouterConfig:
         section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on"))
@@ -362,7 +391,9 @@ class _Validator:
         names: set[str] = set()
         for i, item in enumerate(raw):
             path = f"keys[{i}]"
-            section = self.mapping(item, path, ("name", "key", "key_sha256", "group", "rpm", "tpm"))
+            section = self.mapping(
+                item, path, ("name", "key", "key_sha256", "group", "rpm", "tpm", *RULE_FIELDS)
+            )
             if not section:
                 continue
             name = self.string(section, "name", path)
@@ -372,7 +403,7 @@ class _Validator:
             group = self.string(section, "group", path)
             if group and group not in groups:
                 self.fail(f"{path}.group", f"unknown group {group!r}")
-            digest = ""
+            digest = hint = ""
             if ("key" in section) == ("key_sha256" in section):
                 self.fail(path, "needs exactly one of key or key_sha256")
             elif "key" in section:
@@ -380,7 +411,7 @@ class _Validator:
                 if not secret:
                     self.fail(f"{path}.key", "is empty (is its environment variable set?)")
                 else:
-                    digest = hash_key(secret)
+                    digest, hint = hash_key(secret), secret_hint(secret)
             else:
                 digest = self.string(section, "key_sha256", path).lower()
                 if not _HEX64.match(digest):
@@ -392,6 +423,8 @@ class _Validator:
                     group=group,
                     rpm=self.optional_int(section, "rpm", path),
                     tpm=self.optional_int(section, "tpm", path),
+                    rules=self.key_rules(section, path),
+                    hint=hint,
                 )
             )
         return tuple(result)

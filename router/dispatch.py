@@ -14,7 +14,9 @@ import orjson
 from . import body_log
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .errors import ErrorCode, GatewayError
+from .key_rules import KeyRules
 from .logs import RequestSink, logging_sink
+from .operations.body_bytes import parse_json_object
 from .operations.chat import ChatHandler
 from .operations.embeddings import OPERATIONS as EMBEDDING_OPERATIONS
 from .operations.embeddings import EmbeddingsHandler
@@ -30,6 +32,7 @@ from .routing.catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .routing.cooldown import Cooldowns
 from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter
+from .routing.restrictions import KeyBlocked, check_key, check_model
 from .state import StateStore
 from .upstreams.base import Upstream
 
@@ -97,6 +100,8 @@ class Dispatcher:
             if call.protocol not in self.protocols:
                 raise GatewayError(ErrorCode.INVALID_REQUEST, f"unknown protocol {call.protocol!r}")
             ctx.caller = await self.keys.authenticate(call.key)
+            if ctx.caller.rules is not None:
+                self._check_restrictions(ctx, ctx.caller.rules)
             ctx.metered = ctx.caller.tpm is not None
             try:
                 ctx.limit_headers = await self.limiter.admit(ctx.caller)
@@ -130,6 +135,22 @@ class Dispatcher:
         return outcome
 
     @staticmethod
+    def _check_restrictions(ctx: Context, rules: KeyRules) -> None:
+        """Expiry, IP rules and the model allowlist: refused before anything is counted or sent."""
+        call = ctx.call
+        check_key(rules, call.client_ip)
+        if rules.models is None:
+            return
+        model = call.params.get("model")
+        if not model and call.body:
+            ctx.parsed_body = parse_json_object(call.body)
+            named = ctx.parsed_body.get("model")
+            model = named if isinstance(named, str) else None
+        if model:
+            ctx.model = model
+            check_model(rules, model)
+
+    @staticmethod
     def _log_bodies(ctx: Context, outcome: Outcome) -> None:
         call = ctx.call
         fields = {"route": f"{call.protocol}.{call.operation}"}
@@ -141,6 +162,8 @@ class Dispatcher:
 
     def error_outcome(self, ctx: Context, error: GatewayError) -> Outcome:
         ctx.error_code = error.code.value
+        if isinstance(error, KeyBlocked):
+            ctx.blocked = error.reason
         rendered = ctx.protocol.errors.render(error, ctx.call.request_id)
         headers = dict(rendered.headers)
         if ctx.upstream:
@@ -172,6 +195,9 @@ class Dispatcher:
     async def _models_list(self, ctx: Context) -> Outcome:
         assert ctx.caller is not None
         entries = self.catalog.models(ctx.caller.group)
+        rules = ctx.caller.rules
+        if rules is not None and rules.models is not None:
+            entries = [e for e in entries if rules.model_allowed(e.id)]
         body = FORMATS[ctx.call.protocol].listing(entries, ctx.call.params)
         return Outcome(200, dict(JSON_HEADERS), orjson.dumps(body))
 

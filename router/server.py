@@ -93,6 +93,7 @@ def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[o
         files=[UploadedFile(f.field, f.filename, f.content_type, f.data) for f in request.files]
         if request.files
         else [],
+        client_ip=request.client_ip,
     )
 
 

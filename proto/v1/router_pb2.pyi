@@ -107,6 +107,7 @@ class CallRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     DEADLINE_UNIX_MS_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
     protocol: _builtins.str
     """caller's wire protocol: "openai" | "anthropic" | "gemini" """
     operation: _builtins.str
@@ -118,6 +119,8 @@ class CallRequest(_message.Message):
     request_id: _builtins.str
     deadline_unix_ms: _builtins.int
     """the caller's deadline; 0 = the router's default"""
+    client_ip: _builtins.str
+    """the caller's address as the edge sees it (trusted proxies applied)"""
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """protocol headers the router needs (anthropic-version, ...)"""
@@ -142,10 +145,11 @@ class CallRequest(_message.Message):
         request_id: _builtins.str = ...,
         deadline_unix_ms: _builtins.int = ...,
         files: _abc.Iterable[Global___File] | None = ...,
+        client_ip: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "deadline_unix_ms", b"deadline_unix_ms", "files", b"files", "headers", b"headers", "key", b"key", "operation", b"operation", "params", b"params", "protocol", b"protocol", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_ip", b"client_ip", "deadline_unix_ms", b"deadline_unix_ms", "files", b"files", "headers", b"headers", "key", b"key", "operation", b"operation", "params", b"params", "protocol", b"protocol", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -33,7 +33,7 @@ class Target:
 def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) -> Target:
     """Parses the body once, finds the model (URL or body) and the first route of the caller's group."""
     assert ctx.caller is not None
-    body = parse_json_object(ctx.call.body)
+    body = ctx.parsed_body if ctx.parsed_body is not None else parse_json_object(ctx.call.body)
     model = ctx.call.params.get("model") or body.get("model")
     if not isinstance(model, str) or not model:
         raise GatewayError(ErrorCode.INVALID_REQUEST, "you must provide a model parameter", param="model")
