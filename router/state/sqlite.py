@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS key_spend (
 );
 """
 _LONGEST_WINDOW_S = max(WINDOWS.values())
+_WRITE_BEHIND = 64  # admitted requests batched into one write
 _RESPONSE_COLUMNS = "id, grp, upstream, created_at, expires_at, data"
 _PRUNE_EVERY = 500  # stored responses (or memo writes) between two sweeps of the expired ones
 _MEMO_BATCH = 500  # ids per query (SQLite bounds the parameters of one statement)
@@ -72,6 +73,7 @@ class SQLiteStore(WindowCounters):
         self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, one fsync per checkpoint
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
         with self._db:  # a store made before key restrictions existed
@@ -80,8 +82,10 @@ class SQLiteStore(WindowCounters):
             if "hint" not in columns:
                 self._db.execute("ALTER TABLE keys ADD COLUMN hint TEXT NOT NULL DEFAULT ''")
         self._puts = 0
-        self._requests = RequestLog()  # the windows in memory, written through to key_requests
+        self._requests = RequestLog()  # the windows in memory, written behind to key_requests
         self._admitted = 0
+        self._unwritten: list[tuple[str, float]] = []  # admitted requests not yet in key_requests
+        self._written_at = time.monotonic()
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)).fetchone()
@@ -131,12 +135,22 @@ class SQLiteStore(WindowCounters):
             self._requests.load(name, [row[0] for row in rows])
         wait = self._requests.admit(name, now, windows)
         if wait == 0:
-            self._admitted += 1
-            with self._db:
-                if self._admitted % _PRUNE_EVERY == 0:
-                    self._db.execute("DELETE FROM key_requests WHERE ts <= ?", (now - _LONGEST_WINDOW_S,))
-                self._db.execute("INSERT INTO key_requests (name, ts) VALUES (?, ?)", (name, now))
+            self._unwritten.append((name, now))
+            if len(self._unwritten) >= _WRITE_BEHIND or time.monotonic() - self._written_at > 1.0:
+                self._write_requests()
         return wait
+
+    def _write_requests(self) -> None:
+        """Batches the admitted requests into key_requests (at most a second or 64 requests behind:
+        the windows in memory are exact; the table brings them back after a restart)."""
+        self._admitted += len(self._unwritten)
+        with self._db:
+            if self._admitted >= _PRUNE_EVERY:
+                self._admitted = 0
+                self._db.execute("DELETE FROM key_requests WHERE ts <= ?", (time.time() - _LONGEST_WINDOW_S,))
+            self._db.executemany("INSERT INTO key_requests (name, ts) VALUES (?, ?)", self._unwritten)
+        self._unwritten.clear()
+        self._written_at = time.monotonic()
 
     async def add_spend(self, name: str, usd: float) -> float:
         with self._db:
@@ -212,4 +226,6 @@ class SQLiteStore(WindowCounters):
         return found
 
     async def close(self) -> None:
+        if self._unwritten:
+            self._write_requests()
         self._db.close()
