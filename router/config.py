@@ -91,6 +91,11 @@ class KeyConfig:
 
 
 @dataclass(slots=True, frozen=True)
+class PluginsConfig:
+    disabled: tuple[str, ...] = ()  # plugin names (built-ins: openai, anthropic, …; entry point names)
+
+
+@dataclass(slots=True, frozen=True)
 class Config:
     edge: EdgeConfig
     router: RouterConfig
@@ -98,6 +103,7 @@ class Config:
     groups: dict[str, GroupConfig]
     keys: tuple[KeyConfig, ...]
     source: str = "<memory>"
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
 
 def hash_key(secret: str) -> str:
@@ -238,7 +244,7 @@ class _Validator:
     # -- sections
 
     def config(self, raw: Any) -> Config:
-        top = self.mapping(raw, "$", ("edge", "router", "upstreams", "groups", "keys"))
+        top = self.mapping(raw, "$", ("edge", "router", "upstreams", "groups", "keys", "plugins"))
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
         upstreams = self.named_section(top.get("upstreams", {}), "upstreams", self.upstream)
@@ -248,9 +254,14 @@ class _Validator:
                 if name not in upstreams:
                     self.fail(f"groups.{group.name}.upstreams[{i}]", f"unknown upstream {name!r}")
         keys = self.keys(top.get("keys", []), groups)
+        plugins_section = self.mapping(top.get("plugins", {}), "plugins", ("disabled",))
+        disabled = plugins_section.get("disabled")
+        plugins = PluginsConfig(
+            self.string_list(disabled, "plugins.disabled") if disabled is not None else ()
+        )
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(edge, router, upstreams, groups, keys, self.source)
+        return Config(edge, router, upstreams, groups, keys, self.source, plugins)
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(

@@ -63,7 +63,7 @@ class RouterApp:
 def build_router(
     config: Config, registry: Registry | None = None, request_log: RequestSink = logging_sink
 ) -> RouterApp:
-    registry = registry or load_registry()
+    registry = registry or load_registry(disabled=config.plugins.disabled)
     problems = check_kinds(config, registry)
     if problems:
         raise ConfigError(problems)

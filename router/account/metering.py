@@ -7,7 +7,6 @@ import orjson
 
 from ..ir import StreamBatch, UsageReport
 from ..protocols.base import ChatStreamReader, WireProtocol
-from ..protocols.sse import SSEParser
 
 
 def usage_of(batch: StreamBatch, current: int | None) -> int | None:
@@ -34,7 +33,7 @@ class StreamMeter:
     """Follows a relayed stream's events for its usage, without touching the bytes."""
 
     def __init__(self, protocol: WireProtocol) -> None:
-        self._parser = SSEParser()
+        self._parser = protocol.stream_decoder()
         self._reader: ChatStreamReader | None = protocol.chat.stream_reader() if protocol.chat else None
         self.tokens: int | None = None
 

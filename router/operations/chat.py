@@ -13,7 +13,6 @@ from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
 from ..protocols.base import ChatCodec, WireProtocol
-from ..protocols.sse import SSEParser
 from ..routing.catalog import Resolution, Route
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
@@ -124,7 +123,7 @@ class ChatHandler(Operation):
         caller_codec: ChatCodec,
     ) -> AsyncIterator[bytes]:
         assert response.chunks is not None and target.chat is not None
-        parser = SSEParser()
+        parser = target.stream_decoder()
         reader = target.chat.stream_reader()
         writer = caller_codec.stream_writer(request)
         recorder = StreamRecorder()

@@ -7,13 +7,13 @@ gateway's errors in its protocol's format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import GatewayError
 from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
-from .sse import SSEEvent
+from .sse import SSEEvent, SSEParser
 
 
 @dataclass(slots=True)
@@ -41,8 +41,18 @@ class ErrorCodec(Protocol):
         ...
 
 
+class StreamDecoder(Protocol):
+    """Splits an upstream's streamed bytes into events, incrementally: server-sent events by
+    default (:class:`~torouter.router.protocols.sse.SSEParser`), or another framing such as NDJSON
+    (:class:`~torouter.router.protocols.ndjson.NDJSONDecoder`: one event per line, as its ``data``)."""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """The events completed by these bytes; a partial event waits for the next call."""
+        ...
+
+
 class ChatStreamReader(Protocol):
-    """Reads an upstream's SSE events, one at a time, into batches of neutral events."""
+    """Reads an upstream's stream events, one at a time, into batches of neutral events."""
 
     def feed(self, event: SSEEvent) -> StreamBatch | None:
         """The batch this event stands for, or None for events with no content (keep-alives)."""
@@ -137,3 +147,5 @@ class WireProtocol:
     # None: the protocol's streams always report their usage.
     stream_usage: StreamUsage | None = None
     stream_framing: StreamFraming | None = None
+    # How an upstream's stream of this protocol is split into events (a new decoder per stream).
+    stream_decoder: Callable[[], StreamDecoder] = SSEParser
