@@ -80,8 +80,21 @@ class ChatStreamWriter(Protocol):
         ...
 
 
-class ChatCodec(Protocol):
-    """Chat requests, responses and streams of one protocol, to and from the neutral form."""
+class UpstreamChatCodec(Protocol):
+    """The upstream half of a chat codec: requests written for an upstream of the protocol, its
+    responses and streams read. All an upstream-only protocol (a plugin's provider) implements."""
+
+    dialect: str
+
+    def write_request(self, request: ChatRequest) -> JSONDict: ...
+
+    def read_response(self, body: JSONDict) -> ChatResponse: ...
+
+    def stream_reader(self) -> ChatStreamReader: ...
+
+
+class CallerChatCodec(Protocol):
+    """The caller half: a caller's requests read, and the answers and streams written for it."""
 
     dialect: str
 
@@ -89,15 +102,14 @@ class ChatCodec(Protocol):
         """Raises GatewayError(INVALID_REQUEST, param=...) on a body that breaks the protocol."""
         ...
 
-    def write_request(self, request: ChatRequest) -> JSONDict: ...
-
-    def read_response(self, body: JSONDict) -> ChatResponse: ...
-
     def write_response(self, response: ChatResponse) -> JSONDict: ...
 
-    def stream_reader(self) -> ChatStreamReader: ...
-
     def stream_writer(self, request: ChatRequest) -> ChatStreamWriter: ...
+
+
+class ChatCodec(CallerChatCodec, UpstreamChatCodec, Protocol):
+    """Both halves: chat requests, responses and streams of one protocol, to and from the neutral
+    form, for callers and upstreams alike (the built-in protocols)."""
 
 
 class StreamUsage(Protocol):
@@ -138,7 +150,7 @@ class WireProtocol:
 
     name: str
     errors: ErrorCodec
-    chat: ChatCodec | None = None
+    chat: ChatCodec | None = None  # both halves: callers and upstreams speak it
     stream_terminator: bytes | None = None
     # Operations of this protocol that are chat requests (read by ``chat``), and the one an
     # upstream of this protocol is sent.
@@ -149,3 +161,13 @@ class WireProtocol:
     stream_framing: StreamFraming | None = None
     # How an upstream's stream of this protocol is split into events (a new decoder per stream).
     stream_decoder: Callable[[], StreamDecoder] = SSEParser
+    # An upstream-only protocol's codec (no caller speaks it): used when ``chat`` is None.
+    upstream_chat: UpstreamChatCodec | None = None
+
+    @property
+    def caller_codec(self) -> CallerChatCodec | None:
+        return self.chat
+
+    @property
+    def upstream_codec(self) -> UpstreamChatCodec | None:
+        return self.chat if self.chat is not None else self.upstream_chat

@@ -21,7 +21,7 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
         WireProtocol(
             "ollama",
             OllamaErrors(),
-            OllamaChatCodec(),
+            upstream_chat=OllamaChatCodec(),  # the upstream half only: no caller speaks it
             upstream_chat_operation="chat",
             stream_decoder=NDJSONDecoder,  # one JSON object per line, not server-sent events
         )

@@ -1,7 +1,7 @@
 """Ollama's native chat protocol (``/api/chat``) to and from ToRouter's neutral form.
 
-Only the upstream half is needed — ToRouter has no Ollama-speaking callers — so the caller-side
-methods answer a clear 501. What maps:
+Only the upstream half of a codec (``UpstreamChatCodec``): no caller speaks Ollama's protocol to
+the gateway. What maps:
 
 - messages: text (joined), base64 images (``images``), tool calls (``tool_calls`` with argument
   objects; Ollama gives calls no ids, so ids are made up as ``call_<n>``), tool results (role
@@ -49,7 +49,7 @@ from torouter.router.ir import (
     Usage,
     UsageReport,
 )
-from torouter.router.protocols.base import ChatStreamWriter, RenderedError
+from torouter.router.protocols.base import RenderedError
 from torouter.router.protocols.sse import SSEEvent
 
 DIALECT = "ollama"
@@ -71,8 +71,6 @@ def _unsupported(message: str, param: str | None = None) -> GatewayError:
 
 class OllamaChatCodec:
     dialect = DIALECT
-
-    # -- the upstream half: requests written, responses and streams read
 
     def write_request(self, request: ChatRequest) -> JSONDict:
         body: JSONDict = {"model": request.model, "messages": _messages(request), "stream": request.stream}
@@ -127,17 +125,6 @@ class OllamaChatCodec:
 
     def stream_reader(self) -> OllamaStreamReader:
         return OllamaStreamReader()
-
-    # -- the caller half: no caller speaks Ollama's protocol to the gateway
-
-    def read_request(self, body: JSONDict) -> ChatRequest:
-        raise GatewayError(ErrorCode.NOT_IMPLEMENTED, "Ollama's protocol is served to upstreams only.")
-
-    def write_response(self, response: ChatResponse) -> JSONDict:
-        raise GatewayError(ErrorCode.NOT_IMPLEMENTED, "Ollama's protocol is served to upstreams only.")
-
-    def stream_writer(self, request: ChatRequest) -> ChatStreamWriter:
-        raise GatewayError(ErrorCode.NOT_IMPLEMENTED, "Ollama's protocol is served to upstreams only.")
 
 
 class OllamaStreamReader:
