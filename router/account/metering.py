@@ -224,7 +224,13 @@ def usage_format(protocol: str, operation: str) -> UsageFormat | None:
 # A JSON object nested at most three deep (usage objects are two), strings skipped whole.
 _STRING = rb'"(?:[^"\\]|\\.)*"'
 _OBJECT = re.compile(
-    rb"\{(?:[^{}\"]|" + _STRING + rb"|\{(?:[^{}\"]|" + _STRING + rb"|\{(?:[^{}\"]|" + _STRING + rb")*\})*\})*\}",
+    rb"\{(?:[^{}\"]|"
+    + _STRING
+    + rb"|\{(?:[^{}\"]|"
+    + _STRING
+    + rb"|\{(?:[^{}\"]|"
+    + _STRING
+    + rb")*\})*\})*\}",
     re.DOTALL,
 )
 
