@@ -16,3 +16,4 @@ PROTOCOLS = web.AppKey("protocols", dict[str, WireProtocol])
 METRICS = web.AppKey("metrics", Metrics)
 CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)
+ADMIN_ENABLED = web.AppKey("admin_enabled", bool)  # an admin key is configured: /admin/v1 answers

@@ -69,9 +69,11 @@ class RouterApp:
         return self.usage_writer.store if self.usage_writer is not None else None
 
     def start(self) -> None:
-        """Starts background work (in the running event loop)."""
+        """Starts background work (in the running event loop), and reads the price data."""
         if self.usage_writer is not None:
             self.usage_writer.start()
+        if self.dispatcher.usage is not None:
+            self.dispatcher.usage.prices.load()
 
     async def close(self) -> None:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)

@@ -48,9 +48,7 @@ class Tiered:
 Rate = float | Tiered
 
 
-def _at(rate: Rate | None, input_tokens: int) -> float | None:
-    if rate is None:
-        return None
+def _at(rate: Rate, input_tokens: int) -> float:
     return rate if isinstance(rate, float) else rate.at(input_tokens)
 
 
@@ -83,30 +81,29 @@ class Rates:
     source: str = "genai-prices"  # or "config", "free"
 
     def cost(self, used: TokenCounts) -> float:
+        """USD for these tokens: each count at its own rate when it has one, else at the rate of
+        what it is part of (cache and image input at the input rate, image output at the output
+        rate); tiers by the request's input tokens."""
         n = used.input
         total = 0.0
-        rest_in = used.input
-        for count, rate in (
+        rest_in, rest_out = used.input, used.output
+        parts_in: tuple[tuple[int, Rate | None], ...] = (
             (used.cache_read, self.cache_read),
             (used.cache_write_1h, self.cache_write_1h),
             (used.input_image, self.input_image),
-        ):
-            value = _at(rate, n)
-            if value is not None and count:
-                total += count * value
+        )
+        for count, rate in parts_in:
+            if rate is not None and count:
+                total += count * _at(rate, n)
                 rest_in -= count
-        cache_write = _at(self.cache_write, n)
-        if cache_write is not None:
+        if self.cache_write is not None:
             writes = used.cache_write - (used.cache_write_1h if self.cache_write_1h is not None else 0)
-            total += writes * cache_write
+            total += writes * _at(self.cache_write, n)
             rest_in -= writes
-        rest_out = used.output
-        output_image = _at(self.output_image, n)
-        if output_image is not None and used.output_image:
-            total += used.output_image * output_image
+        if self.output_image is not None and used.output_image:
+            total += used.output_image * _at(self.output_image, n)
             rest_out -= used.output_image
-        total += max(0, rest_in) * _at(self.input, n)  # type: ignore[operator]
-        total += max(0, rest_out) * _at(self.output, n)  # type: ignore[operator]
+        total += max(0, rest_in) * _at(self.input, n) + max(0, rest_out) * _at(self.output, n)
         return total / 1_000_000
 
     def per_million(self) -> dict[str, Any]:
@@ -150,6 +147,10 @@ class LibraryPrices:
 
     def __init__(self) -> None:
         self._snapshot: Any = None
+
+    def load(self) -> None:
+        """Reads the data now (a quarter of a second) rather than on the first request."""
+        self._data()
 
     def _data(self) -> Any:
         if self._snapshot is None:
@@ -224,6 +225,9 @@ class PriceTable:
         self._providers = providers or {}
         self._library = library or LibraryPrices()
         self._cache: dict[tuple[str, str], Priced] = {}
+
+    def load(self) -> None:
+        self._library.load()
 
     def rates(self, upstream: str, model: str) -> Rates | None:
         """The rates of ``model`` served by the upstream named ``upstream``; None when unknown."""

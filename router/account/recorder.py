@@ -106,4 +106,4 @@ class UsageRecorder:
             return
         rates = self.prices.rates(record.upstream, record.model)
         if rates is not None:
-            record.cost_usd, record.cost_source = rates.cost(tokens.counts()), rates.source
+            record.cost_usd, record.cost_source = round(rates.cost(tokens.counts()), 12), rates.source

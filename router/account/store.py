@@ -69,8 +69,8 @@ def _day(ts: float) -> str:
 
 @dataclass(slots=True)
 class Totals:
-    """Sums over records. ``cost_usd`` sums the known costs; it is None when no record with tokens
-    had a known price (``unpriced_requests`` says how many had none)."""
+    """Sums over records. ``cost_usd`` sums the known costs; it is None (unknown) when requests used
+    tokens and none of them had a known price (``unpriced_requests`` says how many had none)."""
 
     requests: int = 0
     errors: int = 0
@@ -81,20 +81,29 @@ class Totals:
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
-    cost_usd: float | None = None
+    cost_sum: float = 0.0
+    priced_requests: int = 0
     unpriced_requests: int = 0
 
+    @property
+    def cost_usd(self) -> float | None:
+        if self.priced_requests == 0 and self.unpriced_requests > 0:
+            return None
+        return round(self.cost_sum, 10)
+
     def add(self, other: Totals) -> None:
-        for name in ("requests", "errors", "unpriced_requests", *ROLLUP_SUMS):
+        for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        if other.cost_usd is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
 
     def as_json(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in Totals.__dataclass_fields__}
-        if self.cost_usd is not None:
-            out["cost_usd"] = round(self.cost_usd, 10)
+        out: dict[str, Any] = {name: getattr(self, name) for name in _SHOWN}
+        out["cost_usd"] = self.cost_usd
+        out["unpriced_requests"] = self.unpriced_requests
         return out
+
+
+_SUMMED = tuple(f for f in Totals.__dataclass_fields__)
+_SHOWN = ("requests", "errors", *ROLLUP_SUMS)
 
 
 @dataclass(slots=True)
@@ -306,9 +315,11 @@ def summary_of(rows: Iterable[Sequence[Any]], by: GroupBy) -> Summary:
     for row in rows:
         values = [int(v or 0) for v in row[1:]]
         totals = Totals(values[0], values[1], *values[2 : 2 + len(ROLLUP_SUMS)])
-        priced = values[-2]
-        totals.cost_usd = float(row[-3] or 0.0) if priced else None
-        totals.unpriced_requests = values[-1]
+        totals.cost_sum, totals.priced_requests, totals.unpriced_requests = (
+            float(row[-3] or 0.0),
+            values[-2],
+            values[-1],
+        )
         summary.totals.add(totals)
         summary.rows.append((str(row[0]), totals))
     if by == "day":

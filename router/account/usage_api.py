@@ -26,7 +26,7 @@ from ..routing.catalog import Catalog
 from .admin import AdminAPI, AdminRequest, json_outcome
 from .prices import PriceTable
 from .records import CSV_COLUMNS, csv_cells
-from .store import Cursor, UsageFilter, UsageStore, all_records
+from .store import Cursor, Totals, UsageFilter, UsageStore, all_records
 
 DEFAULT_DAYS = 30
 MAX_PAGE = 1000
@@ -139,9 +139,7 @@ class UsageAPI:
         series = []
         for i in range(days):
             day = dt.datetime.fromtimestamp(where.start + i * 86_400, dt.UTC).strftime("%Y-%m-%d")
-            totals = by_day.get(day)
-            row = totals.as_json() if totals is not None else {"requests": 0, "cost_usd": None}
-            series.append({"date": day, **row})
+            series.append({"date": day, **by_day.get(day, Totals()).as_json()})
         return json_outcome(
             {"object": "usage.daily", **_range_json(where), "totals": result.totals.as_json(), "days": series}
         )
