@@ -138,9 +138,9 @@ async def usage_stack() -> AsyncIterator[UsageStack]:
             name="usage", models=[*GEMINI_MODELS, "gemini-2.5-flash-image"], cached_content_tokens=5
         ) as gemini,
         MockOpenAI(name="usage-or", flavour="openrouter", cached_tokens=3) as orouter,
+        Gateway(usage_config(oai, claude, gemini, orouter), max_body_mb=8) as gateway,
     ):
-        async with Gateway(usage_config(oai, claude, gemini, orouter), max_body_mb=8) as gateway:
-            yield UsageStack(gateway, oai, claude, gemini, orouter)
+        yield UsageStack(gateway, oai, claude, gemini, orouter)
 
 
 # ---------------------------------------------------------------------------- what the upstream said
