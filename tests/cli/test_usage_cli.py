@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,22 +14,14 @@ import httpx
 import openai
 import pytest
 
-from support.gateway import free_port
+# the helpers and the `torouter up` fixture of test_cli.py (its folder is on the path, as pytest
+# imports test modules)
+from test_cli import torouter, up_default, write_config  # noqa: F401
+
 from support.usage import record
 from torouter.router.account.records import UsageRecord
 from torouter.router.account.store import open_usage_store
 from torouter.router.account.usage_api import today_start
-
-
-def torouter(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torouter.cli.main", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
-def write_config(tmp_path: Path, body: str) -> Path:
-    (tmp_path / "config.yaml").write_text(body)
-    return tmp_path / "config.yaml"
-
 
 CONFIG = """
 router: {state: "sqlite:///%s/state.db"}
@@ -102,53 +91,29 @@ def test_usage_says_what_is_wrong(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_default_prints_an_admin_key_that_opens_the_admin_api(tmp_path: Path) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and k not in ("TOROUTER_CONFIG", "TOROUTER_KEY", "TOROUTER_ADMIN_KEY")
-    }
-    env["TOROUTER_HOME"] = str(tmp_path / "home")
-    edge_port = free_port()
-    env["TOROUTER_DEFAULT_LISTEN"] = f"127.0.0.1:{edge_port}"
-    env["TOROUTER_DEFAULT_ROUTER"] = f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "torouter.cli.main", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+def test_the_default_prints_an_admin_key_that_opens_the_admin_api(
+    up_default: tuple[subprocess.Popen[str], str, str],  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    process, base, key = up_default
     assert process.stdout is not None
-    key = admin = ""
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not admin:
-            line = process.stdout.readline()
-            if not line:
-                break
-            if line.strip().startswith("key:"):
-                key = line.split("key:", 1)[1].strip()
-            if "admin key:" in line:
-                admin = line.rsplit("admin key:", 1)[1].strip().rstrip(")")
-        assert key and admin and admin != key
-        assert (tmp_path / "home" / "admin.key").read_text().strip() == admin  # generated and kept
-        base = f"http://127.0.0.1:{edge_port}"
-        openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0).chat.completions.create(
-            model="echo", messages=[{"role": "user", "content": "count me"}]
-        )
-        assert (
-            httpx.get(f"{base}/admin/v1/usage", headers={"authorization": f"Bearer {key}"}).status_code == 401
-        )
-        deadline = time.monotonic() + 10
-        while True:  # the record reaches the store within the writer's flush interval
-            summary = httpx.get(f"{base}/admin/v1/usage", headers={"authorization": f"Bearer {admin}"})
-            assert summary.status_code == 200
-            if summary.json()["totals"]["requests"] == 1 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert summary.json()["totals"]["requests"] == 1
-        assert summary.json()["models"][0]["cost_usd"] == 0.0  # echo is free
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+    line = ""
+    while "admin key:" not in line:  # the line after the caller's key
+        line = process.stdout.readline()
+        assert line, "torouter up printed no admin key"
+    admin = line.rsplit("admin key:", 1)[1].strip().rstrip(")")
+    assert admin and admin != key
+    assert (tmp_path / "home" / "admin.key").read_text().strip() == admin  # generated and kept
+    openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0).chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "count me"}]
+    )
+    assert httpx.get(f"{base}/admin/v1/usage", headers={"authorization": f"Bearer {key}"}).status_code == 401
+    deadline = time.monotonic() + 10
+    while True:  # the record reaches the store within the writer's flush interval
+        summary = httpx.get(f"{base}/admin/v1/usage", headers={"authorization": f"Bearer {admin}"})
+        assert summary.status_code == 200
+        if summary.json()["totals"]["requests"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert summary.json()["totals"]["requests"] == 1
+    assert summary.json()["models"][0]["cost_usd"] == 0.0  # echo is free
