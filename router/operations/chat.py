@@ -93,7 +93,7 @@ class ChatHandler(Operation):
                 deadline=ctx.deadline,
             ),
         )
-        headers = {"x-torouter-upstream": route.upstream.name}
+        headers = route.headers()
         if response.chunks is None:
             try:
                 parsed = upstream_codec.read_response(parse_json_object(response.body))

@@ -56,7 +56,7 @@ class EmbeddingsHandler(Operation):
             )
         ctx.usage_tokens = response.input_tokens
         body = _write(caller, response, request)
-        headers = {**JSON_HEADERS, "x-torouter-upstream": route.upstream.name}
+        headers = {**JSON_HEADERS, **route.headers()}
         return Outcome(200, headers, orjson.dumps(body))
 
     async def _call(self, ctx: Context, target: Target, operation: str, body: JSONDict) -> object:

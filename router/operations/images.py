@@ -110,7 +110,7 @@ class ImagesHandler(Operation):
         )
         upstream = target.upstream
         response = await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
-        headers = {"x-torouter-upstream": route.upstream.name}
+        headers = route.headers()
         if response.chunks is None:
             headers["content-type"] = response.headers.get("content-type", JSON_HEADERS["content-type"])
             if ctx.metered:
@@ -177,7 +177,7 @@ class ImagesHandler(Operation):
                 usage.add(result.usage)
         ctx.usage_tokens = usage.total_tokens
         created = int(time.time())
-        headers = {"x-torouter-upstream": target.route.upstream.name}
+        headers = target.route.headers()
         if ctx.stream:
             events = openai_images.completed_events(request, created, results)
             return Outcome(200, {**SSE_HEADERS, **headers}, chunks=_once(events))

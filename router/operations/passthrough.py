@@ -65,7 +65,7 @@ async def pass_through(
         params=dict(call.params),
     )
     response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
-    headers = {"x-torouter-upstream": route.upstream.name}
+    headers = route.headers()
     if response.chunks is None:
         headers["content-type"] = response.headers.get("content-type", "application/json")
         if ctx.metered and operation == ctx.protocol.upstream_chat_operation:
