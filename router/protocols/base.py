@@ -74,6 +74,9 @@ class ChatCodec(Protocol):
     """Chat requests, responses and streams of one protocol, to and from the neutral form."""
 
     dialect: str
+    # The hosted tools (``common.hosted_kind``) the protocol's upstreams run natively, written by
+    # ``write_request`` from another dialect's tool of the same kind; the router leaves out others.
+    hosted_tools: frozenset[str]
 
     def read_request(self, body: JSONDict) -> ChatRequest:
         """Raises GatewayError(INVALID_REQUEST, param=...) on a body that breaks the protocol."""

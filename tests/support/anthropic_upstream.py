@@ -134,7 +134,7 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import relevance
 
 from . import schemas
-from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, bearer, sample
+from .mock_server import WORDS, AgentScript, BaseFault, MockServer, RecordedRequest, bearer, sample
 
 DEFAULT_API_KEY: Final = "sk-ant-api03-mock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6cAA"
 DEFAULT_MODELS: Final = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
@@ -429,6 +429,7 @@ class MockAnthropic(MockServer):
             service_tier=self.service_tier,
             tool_preamble=self.tool_preamble,
             signing_key=self.signing_key,
+            script=self.agent_script,
         )
         if rec.stream:
             return await self._send_stream(request, rec, list(planned.events()), self._rate_headers())
@@ -1092,8 +1093,10 @@ def plan_message(
     service_tier: str = "standard",
     tool_preamble: bool = True,
     signing_key: bytes = DEFAULT_SIGNING_KEY,
+    script: AgentScript | None = None,
 ) -> PlannedMessage:
-    """Decide the deterministic answer to a valid request (rules in the module docstring)."""
+    """Decide the deterministic answer to a valid request (rules in the module docstring; with
+    ``script``, its tool call or a text answer)."""
     turns = turns_of(body.get("messages") or [], merge=True)
     last_user = next((t for t in reversed(turns) if t.role == "user"), None)
     results = [b for b in last_user.blocks if b.get("type") == "tool_result"] if last_user else []
@@ -1117,22 +1120,30 @@ def plan_message(
         if REDACTED_TRIGGER in asked:
             content.append({"type": "redacted_thinking", "data": redacted_data(signing_key, nonce)})
             output_tokens += 1
-    calls = _tools_to_call(body, last_user, results, asked)
+    if script is not None:
+        offered = [str(t.get("name")) for t in body.get("tools") or []]
+        answered = any(b.get("type") == "tool_result" for t in turns if t.role == "user" for b in t.blocks)
+        scripted = script.call(offered, answered)
+        calls = [(scripted[0], scripted[1])] if scripted else []
+    else:
+        calls = [
+            (str(t["name"]), sample(t.get("input_schema") or {}))
+            for t in _tools_to_call(body, last_user, results, asked)
+        ]
     stop_sequence: str | None = None
     if calls:
         choice = body.get("tool_choice") or {}
         if tool_preamble and choice.get("type") not in _FORCING_CHOICES:
-            preamble = "I'll call " + ", ".join(str(t["name"]) for t in calls) + "."
+            preamble = "I'll call " + ", ".join(name for name, _ in calls) + "."
             content.append({"type": "text", "text": preamble, "citations": None})
             output_tokens += _words(preamble)
-        for i, tool in enumerate(calls):
+        for i, (name, arguments) in enumerate(calls):
             tool_id = "toolu_01" + _base62(hashlib.sha256(f"{message_id}/{i}".encode()).digest(), 22)
-            arguments = sample(tool.get("input_schema") or {})
             content.append(
                 {
                     "type": "tool_use",
                     "id": tool_id,
-                    "name": str(tool["name"]),
+                    "name": name,
                     "input": arguments,
                     "caller": {"type": "direct"},
                 }

@@ -214,7 +214,7 @@ import orjson
 from aiohttp import web
 
 from . import schemas
-from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, sample
+from .mock_server import WORDS, AgentScript, BaseFault, MockServer, RecordedRequest, sample
 from .png import png
 
 DEFAULT_API_KEY: Final = "AIzaSyMock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6"
@@ -1140,6 +1140,7 @@ class MockGemini(MockServer):
             cached_content_tokens=self.cached_content_tokens,
             signing_key=self.signing_key,
             images=makes_images(body, model),
+            script=self.agent_script,
         )
         if rec.stream:
             return await self._send_stream(request, rec, planned.chunks(), {})
@@ -1716,6 +1717,14 @@ def _blocked(body: Mapping[str, Any]) -> bool:
     return any(BLOCK_TRIGGER in str(p.get("text", "")) for c in contents for p in _parts(c))
 
 
+def _sample_args(declaration: Mapping[str, Any]) -> dict[str, Any]:
+    schema = declaration.get("parametersJsonSchema")
+    if schema is None:
+        schema = gemini_json_schema(declaration.get("parameters") or {})
+    arguments = sample(schema)
+    return arguments if isinstance(arguments, dict) else {}
+
+
 def _functions_to_call(body: Mapping[str, Any], text: str, results: bool) -> list[Mapping[str, Any]]:
     declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
@@ -1887,6 +1896,7 @@ def plan_response(
     cached_content_tokens: int = 0,
     signing_key: bytes = DEFAULT_SIGNING_KEY,
     images: bool = False,
+    script: AgentScript | None = None,
 ) -> PlannedResponse:
     """Decide the deterministic answer to a valid (parsed) request (rules in the module docstring).
     ``images``: the model answers with images (:func:`makes_images`)."""
@@ -1908,7 +1918,15 @@ def plan_response(
     config = body.get("generationConfig") or {}
     include_thoughts = thinking and bool((config.get("thinkingConfig") or {}).get("includeThoughts"))
     thought_tokens = _words(thought) if thinking else 0
-    calls = _functions_to_call(body, asked, bool(results))
+    if script is not None:
+        offered = [
+            str(d.get("name")) for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []
+        ]
+        answered = any("functionResponse" in p for c in contents for p in _parts(c))
+        scripted = script.call(offered, answered)
+        calls: list[tuple[str, Any]] = [scripted] if scripted else []
+    else:
+        calls = [(str(d["name"]), _sample_args(d)) for d in _functions_to_call(body, asked, bool(results))]
     use_ids = any(
         "id" in (p.get("functionCall") or p.get("functionResponse") or {})
         for c in contents
@@ -1937,13 +1955,8 @@ def plan_response(
             )
             continue
         if calls:
-            for k, declaration in enumerate(calls):
-                schema = declaration.get("parametersJsonSchema")
-                if schema is None:
-                    schema = gemini_json_schema(declaration.get("parameters") or {})
-                call: dict[str, Any] = {"name": str(declaration["name"]), "args": sample(schema)}
-                if not isinstance(call["args"], dict):
-                    call["args"] = {}
+            for k, (name, arguments) in enumerate(calls):
+                call: dict[str, Any] = {"name": name, "args": arguments}
                 if use_ids:
                     call = {"id": _short_id(f"{response_id}/{index}/{k}"), **call}
                 part: dict[str, Any] = {"functionCall": call}

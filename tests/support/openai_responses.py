@@ -259,6 +259,7 @@ class Responses:
             created=int(time.time()),
             cached_tokens=mock.cached_tokens,
             reasoning_tokens=mock.reasoning_tokens if mock._reasoning(model) else 0,
+            script=mock.agent_script,
         )
         planned = answer.choices[0]
         output: list[dict[str, Any]] = []
@@ -582,12 +583,35 @@ def create_response_errors(body: Mapping[str, Any], *, closed: bool) -> list[Val
     """``CreateResponse`` errors of a body, the way the real API sees it. The spec's ``InputItem``
     is a ``oneOf`` in which a user message with a list of parts is both an ``EasyInputMessage``
     and an ``InputMessage`` (the API tells them apart by its discriminator, ``type``): so items
-    are checked one by one, and "valid under each of" their branches is no error."""
+    are checked one by one, and "valid under each of" their branches is no error.
+
+    Codex sends two things the live API takes but the vendored spec lacks, checked here and left
+    out of the rest: ``client_metadata`` (a map of strings), an ``id`` on input messages of every
+    role (the spec has one on assistant output messages only) and ``content: null`` on the
+    reasoning items it gives back."""
+    metadata = body.get("client_metadata")
+    if "client_metadata" in body:
+        body = {k: v for k, v in body.items() if k != "client_metadata"}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            return [
+                ValidationError(
+                    "client_metadata must be an object of strings",
+                    validator="type",
+                    validator_value="object",
+                    path=["client_metadata"],
+                    instance=metadata,
+                )
+            ]
     items = body.get("input")
     if not isinstance(items, list):
         return schemas.errors("openai", "CreateResponse", body, closed=closed)
     found = schemas.errors("openai", "CreateResponse", {**body, "input": "items"}, closed=closed)
     for index, item in enumerate(items):
+        if isinstance(item, dict) and item.get("type") == "message" and isinstance(item.get("id"), str):
+            if item.get("role") != "assistant":
+                item = {k: v for k, v in item.items() if k != "id"}
+        if isinstance(item, dict) and item.get("type") == "reasoning" and item.get("content", 0) is None:
+            item = {k: v for k, v in item.items() if k != "content"}
         for error in schemas.errors("openai", "InputItem", item, closed=closed):
             if error.validator == "oneOf" and not error.context and not error.path:
                 continue  # valid under more than one branch: fine for a discriminated union

@@ -306,8 +306,16 @@ def test_custom_tools_are_functions_of_one_string_and_other_providers_builtins_a
     written = codec().write_request(OpenAIChatCodec().read_request(_openai(tools=[custom])))
     declaration = written["tools"][0]["functionDeclarations"][0]
     assert declaration["name"] == "grammar" and "input" in str(declaration)
+    execution = Tool("code_execution", builtin="code_execution_20250825")
+    assert _rejected(_neutral(Message("user", [TextPart("Hi")]), tools=[execution])).param == "tools[0]"
+
+
+def test_another_providers_web_search_is_grounding_with_google_search() -> None:
     search = Tool("web_search", builtin="web_search_20250305")
-    assert _rejected(_neutral(Message("user", [TextPart("Hi")]), tools=[search])).param == "tools[0]"
+    weather = Tool("get_weather", "Weather", {"type": "object", "properties": {}})
+    written = codec().write_request(_neutral(Message("user", [TextPart("Hi")]), tools=[weather, search]))
+    assert written["tools"][0]["functionDeclarations"][0]["name"] == "get_weather"
+    assert written["tools"][1] == {"googleSearch": {}}
 
 
 def test_media_of_another_dialect() -> None:

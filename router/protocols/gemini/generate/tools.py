@@ -28,7 +28,9 @@ from typing import Final, Literal
 
 from ....ir import ChatRequest, JSONDict, Tool, ToolChoice
 from ...common import (
+    WEB_SEARCH,
     Malformed,
+    hosted_kind,
     obj,
     opt_dict,
     opt_list,
@@ -198,7 +200,7 @@ def _write_native_choice(choice: ToolChoice) -> JSONDict:
 
 def write_foreign_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> list[JSONDict] | None:
     """Another dialect's tools as one wire Tool (see the module docstring)."""
-    reject_builtin_tools(tools, "a Gemini upstream")
+    reject_builtin_tools(tools, "a Gemini upstream", frozenset({WEB_SEARCH}))
     if not tools:
         return None
     allowed = None
@@ -207,9 +209,12 @@ def write_foreign_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> 
     declarations = [
         _write_foreign_declaration(t, f"tools[{i}]")
         for i, t in enumerate(tools)
-        if allowed is None or t.name in allowed
+        if t.builtin is None and (allowed is None or t.name in allowed)
     ]
-    return [{"functionDeclarations": declarations}] if declarations else None
+    out: list[JSONDict] = [{"functionDeclarations": declarations}] if declarations else []
+    if any(hosted_kind(t) == WEB_SEARCH for t in tools):  # grounding with Google Search
+        out.append({"googleSearch": {}})
+    return out or None
 
 
 def _write_foreign_declaration(tool: Tool, path: str) -> JSONDict:

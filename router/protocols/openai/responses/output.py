@@ -21,6 +21,7 @@ from typing import Any, Final
 from ....errors import ErrorCode, GatewayError
 from ....ir import FinishReason, JSONDict, Part, ReasoningPart, RefusalPart, TextPart, ToolCall, Usage
 from .ids import CALL_SIGNATURE, new_id, seal
+from .tools import Namespaces
 
 # Response fields echoed from the request, with the API's defaults when the caller left them out.
 _ECHO_DEFAULTS: Final[tuple[tuple[str, Any], ...]] = (
@@ -51,6 +52,7 @@ class Exchange:
     body: JSONDict  # the caller's CreateResponse (echoed in the Response object)
     response: JSONDict | None = None  # the last Response object written (final once the answer is over)
     history_output: list[JSONDict] = field(default_factory=list)  # output items with signatures
+    namespaces: Namespaces = field(default_factory=Namespaces)  # the request's namespaced tools
 
     @classmethod
     def new(cls, body: JSONDict) -> Exchange:
@@ -167,15 +169,21 @@ def reasoning_item(item_id: str, text: str, envelope: str | None) -> JSONDict:
     return item
 
 
-def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> JSONDict:
-    return {
+def call_item(
+    item_id: str, call_id: str, name: str, arguments: str, status: str, namespaces: Namespaces
+) -> JSONDict:
+    """A function_call item; a namespaced function's call names its namespace and its own name."""
+    item: JSONDict = {
         "id": item_id,
         "type": "function_call",
         "status": status,
         "arguments": arguments,
         "call_id": call_id,
-        "name": name,
     }
+    namespace, item["name"] = namespaces.split(name)
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
 
 
 def with_signature(item: JSONDict, signature: str | None, signer: str | None) -> JSONDict:
@@ -184,7 +192,9 @@ def with_signature(item: JSONDict, signature: str | None, signer: str | None) ->
     return item if envelope is None else {**item, CALL_SIGNATURE: envelope}
 
 
-def output_items(parts: list[Part], status: str) -> tuple[list[JSONDict], list[JSONDict]]:
+def output_items(
+    parts: list[Part], status: str, namespaces: Namespaces
+) -> tuple[list[JSONDict], list[JSONDict]]:
     """The output items of an assistant turn, and their history version (signatures kept)."""
     items: list[JSONDict] = []
     history: list[JSONDict] = []
@@ -212,7 +222,7 @@ def output_items(parts: list[Part], status: str) -> tuple[list[JSONDict], list[J
                 history.append(item)
         elif isinstance(part, ToolCall):
             content = None
-            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed")
+            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed", namespaces)
             items.append(item)
             history.append(with_signature(item, part.signature, part.signer))
     return items, history

@@ -288,8 +288,8 @@ class ResponsesStreamWriter:
             self._emit("response.refusal.delta", **delta)
 
     def _open_call(self, event: ToolCallStart) -> None:
-        item = {"type": "function_call", "status": "in_progress", "arguments": "", "call_id": event.id}
-        item["name"] = event.name
+        item = call_item("", event.id, event.name, "", "in_progress", self._exchange.namespaces)
+        del item["id"]
         current = self._new("function_call", "fc", item)
         current.call_id, current.name = event.id, event.name
         current.signature, current.signer = event.signature, event.signer
@@ -349,9 +349,19 @@ class ResponsesStreamWriter:
             item = history = reasoning_item(current.item_id, current.text, envelope)
         else:
             self._emit(
-                "response.function_call_arguments.done", **where, name=current.name, arguments=current.text
+                "response.function_call_arguments.done",
+                **where,
+                name=self._exchange.namespaces.split(current.name)[1],
+                arguments=current.text,
             )
-            item = call_item(current.item_id, current.call_id, current.name, current.text, "completed")
+            item = call_item(
+                current.item_id,
+                current.call_id,
+                current.name,
+                current.text,
+                "completed",
+                self._exchange.namespaces,
+            )
             history = with_signature(item, current.signature, current.signer)
         self._emit("response.output_item.done", output_index=current.index, item=item)
         self._items.append(item)
