@@ -358,19 +358,26 @@ async def test_claude_incomplete_and_failed(fresh: Stack) -> None:
         assert_event_valid(event)
 
 
-async def test_claude_refuses_what_only_openai_can_run(fresh: Stack) -> None:
+async def test_claude_runs_web_search_leaves_out_other_hosted_tools_and_refuses_background(
+    fresh: Stack,
+) -> None:
     client = fresh.client("claude")
-    with pytest.raises(openai.BadRequestError) as builtin:
-        await client.responses.create(
-            model="claude-haiku-4-5", input="Search the web", tools=[{"type": "web_search"}, WEATHER]
-        )
-    assert builtin.value.param == "tools[0]" and "web_search" in builtin.value.message
+    raw = await client.responses.with_raw_response.create(
+        model="claude-haiku-4-5",
+        input="Search the web",
+        tools=[{"type": "web_search"}, {"type": "code_interpreter", "container": {"type": "auto"}}, WEATHER],
+    )
+    assert raw.headers["x-torouter-dropped-tools"] == "code_interpreter"
+    assert raw.parse().output_text.endswith("Search the web")
+    sent = fresh.claude.requests[-1].json["tools"]
+    assert [t.get("type") for t in sent] == ["web_search_20250305", None]
     with pytest.raises(openai.BadRequestError) as background:
         await client.responses.create(model="claude-haiku-4-5", input="x", background=True)
     assert background.value.param == "background"
     with pytest.raises(openai.BadRequestError) as bad_item:
         await client.responses.create(
-            model="claude-haiku-4-5", input=[{"type": "web_search_call", "id": "ws_1", "status": "completed"}]
+            model="claude-haiku-4-5",
+            input=[{"type": "computer_call_output", "call_id": "c1", "output": {"type": "computer_screenshot"}}],
         )
     assert bad_item.value.param == "input[0].type"
 
