@@ -613,8 +613,8 @@ async def test_gemini_3_streamed_conversation_keeps_its_signatures(fresh: Stack)
 
 async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) -> None:
     """Codex sends apply_patch as a custom (free-text) tool, which Anthropic does not have: it goes
-    as a function of one string ``input`` (Codex's own function form), and its call comes back as a
-    function call with that argument, which Codex runs and answers like any other."""
+    as a function of one string ``input`` (Codex's own function form), and its call comes back as
+    the custom tool call OpenAI would make, its input that string."""
     client = fresh.client("claude")
     grammar = {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}
     tool: Any = {"type": "custom", "name": "apply_patch", "description": "Apply a patch", "format": grammar}
@@ -623,11 +623,11 @@ async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) ->
     )
     sent_tool = fresh.claude.requests[-1].json["tools"][0]
     assert sent_tool["input_schema"]["required"] == ["input"]
-    call = next(item for item in first.output if item.type == "function_call")
-    assert call.name == "apply_patch" and "input" in json.loads(call.arguments)
+    call = next(item for item in first.output if item.type == "custom_tool_call")
+    assert call.name == "apply_patch" and call.input == "mock"
     second = await client.responses.create(
         model="claude-sonnet-4-5",
-        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Done!"}],
+        input=[{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}],
         previous_response_id=first.id,
         tools=[tool],
     )
@@ -656,4 +656,4 @@ async def test_a_history_with_custom_tool_calls_reads_on_a_claude_group(fresh: S
         tool_choice={"type": "custom", "name": "apply_patch"},
     )
     assert fresh.claude.requests[-1].json["tool_choice"] == {"type": "tool", "name": "apply_patch"}
-    assert any(item.type == "function_call" for item in forced.output)
+    assert any(item.type == "custom_tool_call" for item in forced.output)

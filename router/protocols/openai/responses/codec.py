@@ -20,7 +20,7 @@ from .request import DIALECT, read_request, write_request
 from .response_reader import read_response
 from .stream_reader import ResponsesStreamReader
 from .stream_writer import ResponsesStreamWriter
-from .tools import Namespaces
+from .tools import CalledTools
 
 
 class ResponsesCodec:
@@ -39,7 +39,7 @@ class ResponsesCodec:
         except Malformed as exc:
             raise GatewayError(ErrorCode.INVALID_REQUEST, exc.message, param=exc.param) from None
         if self.exchange is not None:
-            self.exchange.namespaces = Namespaces(request.tools)
+            self.exchange.called = CalledTools(request.tools)
         return request
 
     def write_request(self, request: ChatRequest) -> JSONDict:
@@ -61,7 +61,7 @@ class ResponsesCodec:
         items, history = output_items(
             choice.message.parts if choice is not None else [],
             "incomplete" if status == "incomplete" else "completed",
-            exchange.namespaces,
+            exchange.called,
         )
         body = response_object(
             exchange,

@@ -21,7 +21,7 @@ from typing import Any, Final
 from ....errors import ErrorCode, GatewayError
 from ....ir import FinishReason, JSONDict, Part, ReasoningPart, RefusalPart, TextPart, ToolCall, Usage
 from .ids import CALL_SIGNATURE, new_id, seal
-from .tools import Namespaces
+from .tools import CalledTools, custom_input
 
 # Response fields echoed from the request, with the API's defaults when the caller left them out.
 _ECHO_DEFAULTS: Final[tuple[tuple[str, Any], ...]] = (
@@ -52,7 +52,7 @@ class Exchange:
     body: JSONDict  # the caller's CreateResponse (echoed in the Response object)
     response: JSONDict | None = None  # the last Response object written (final once the answer is over)
     history_output: list[JSONDict] = field(default_factory=list)  # output items with signatures
-    namespaces: Namespaces = field(default_factory=Namespaces)  # the request's namespaced tools
+    called: CalledTools = field(default_factory=CalledTools)  # how calls of its tools go back
 
     @classmethod
     def new(cls, body: JSONDict) -> Exchange:
@@ -170,17 +170,16 @@ def reasoning_item(item_id: str, text: str, envelope: str | None) -> JSONDict:
 
 
 def call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str, namespaces: Namespaces
+    item_id: str, call_id: str, name: str, arguments: str, status: str, called: CalledTools
 ) -> JSONDict:
-    """A function_call item; a namespaced function's call names its namespace and its own name."""
-    item: JSONDict = {
-        "id": item_id,
-        "type": "function_call",
-        "status": status,
-        "arguments": arguments,
-        "call_id": call_id,
-    }
-    namespace, item["name"] = namespaces.split(name)
+    """A function_call item, or a custom_tool_call for a custom tool; a namespaced tool's call
+    names its namespace and its own name."""
+    namespace, own = called.split(name)
+    item: JSONDict = {"id": item_id}
+    if called.is_custom(name):
+        item.update(type="custom_tool_call", call_id=call_id, name=own, input=custom_input(arguments))
+    else:
+        item.update(type="function_call", status=status, arguments=arguments, call_id=call_id, name=own)
     if namespace is not None:
         item["namespace"] = namespace
     return item
@@ -193,7 +192,7 @@ def with_signature(item: JSONDict, signature: str | None, signer: str | None) ->
 
 
 def output_items(
-    parts: list[Part], status: str, namespaces: Namespaces
+    parts: list[Part], status: str, called: CalledTools
 ) -> tuple[list[JSONDict], list[JSONDict]]:
     """The output items of an assistant turn, and their history version (signatures kept)."""
     items: list[JSONDict] = []
@@ -222,7 +221,7 @@ def output_items(
                 history.append(item)
         elif isinstance(part, ToolCall):
             content = None
-            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed", namespaces)
+            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed", called)
             items.append(item)
             history.append(with_signature(item, part.signature, part.signer))
     return items, history

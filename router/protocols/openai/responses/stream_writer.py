@@ -288,7 +288,7 @@ class ResponsesStreamWriter:
             self._emit("response.refusal.delta", **delta)
 
     def _open_call(self, event: ToolCallStart) -> None:
-        item = call_item("", event.id, event.name, "", "in_progress", self._exchange.namespaces)
+        item = call_item("", event.id, event.name, "", "in_progress", self._exchange.called)
         del item["id"]
         current = self._new("function_call", "fc", item)
         current.call_id, current.name = event.id, event.name
@@ -299,6 +299,8 @@ class ResponsesStreamWriter:
         if current is None or current.kind != "function_call" or not arguments:
             return  # arguments of a call already closed (upstreams stream calls one at a time)
         current.text += arguments
+        if self._exchange.called.is_custom(current.name):
+            return  # a custom tool's input is the string inside these arguments: sent when whole
         self._emit(
             "response.function_call_arguments.delta",
             item_id=current.item_id,
@@ -348,20 +350,24 @@ class ResponsesStreamWriter:
             envelope = seal(current.signature, current.signer, current.redacted)
             item = history = reasoning_item(current.item_id, current.text, envelope)
         else:
-            self._emit(
-                "response.function_call_arguments.done",
-                **where,
-                name=self._exchange.namespaces.split(current.name)[1],
-                arguments=current.text,
-            )
             item = call_item(
                 current.item_id,
                 current.call_id,
                 current.name,
                 current.text,
                 "completed",
-                self._exchange.namespaces,
+                self._exchange.called,
             )
+            if item["type"] == "custom_tool_call":
+                self._emit("response.custom_tool_call_input.delta", **where, delta=item["input"])
+                self._emit("response.custom_tool_call_input.done", **where, input=item["input"])
+            else:
+                self._emit(
+                    "response.function_call_arguments.done",
+                    **where,
+                    name=item["name"],
+                    arguments=current.text,
+                )
             history = with_signature(item, current.signature, current.signer)
         self._emit("response.output_item.done", output_index=current.index, item=item)
         self._items.append(item)

@@ -4,8 +4,9 @@ tools that input items add.
 A ``namespace`` groups function and custom tools the client runs itself (Codex's
 ``multi_agent_v1``, ``functions``, MCP servers): each becomes a tool of its own named
 ``<namespace>__<name>`` (:func:`flat_name`), and a call of that name goes back to the client as a
-call of ``name`` in its namespace (:class:`Namespaces`, read from the request's own tools, so the
-mapping never guesses). An ``additional_tools`` input item (Codex's way with newer models) and a
+call of ``name`` in its namespace (:class:`CalledTools`, read from the request's own tools, so the
+mapping never guesses); a custom (free-text) tool, offered as a function of one string, is called
+back as a ``custom_tool_call`` with that string. An ``additional_tools`` input item (Codex's way with newer models) and a
 ``tool_search_output`` item add their tools to the request's. Every other tool type is built into
 OpenAI's API and is kept as a ``Tool.builtin`` (its wire type); the router leaves out those the
 upstream cannot run natively (``web_search`` runs on Anthropic and Gemini upstreams).
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import orjson
+
 from ....ir import JSONDict, Tool
-from ...common import obj, opt_bool, opt_dict, opt_list, opt_str, req_list, req_str
+from ...common import CUSTOM_INPUT, obj, opt_bool, opt_dict, opt_list, opt_str, req_list, req_str
 
 NAMESPACE: Final = "namespace"  # Tool.extra key: the namespace a flattened tool belongs to
 SEPARATOR: Final = "__"
@@ -80,17 +83,34 @@ def read_tool(raw: object, path: str) -> list[Tool]:
     ]
 
 
-class Namespaces:
-    """The flattened names of a request's namespaced tools, back to ``(namespace, name)``."""
+class CalledTools:
+    """How a call of each of a request's tools goes back to the client: a namespaced function's
+    flattened name as its namespace and name, a custom tool's call as a ``custom_tool_call``."""
 
     def __init__(self, tools: list[Tool] | None = None) -> None:
-        self._names: dict[str, tuple[str, str]] = {}
+        self._names: dict[str, tuple[str | None, str]] = {}
+        self._custom: set[str] = set()
         for tool in tools or ():
             namespace = tool.extra.get(NAMESPACE)
             if isinstance(namespace, str):
                 self._names[tool.name] = (namespace, tool.name[len(namespace) + len(SEPARATOR) :])
+            if tool.extra.get("type") == "custom":
+                self._custom.add(tool.name)
 
     def split(self, name: str) -> tuple[str | None, str]:
         """``(namespace, name)`` of a called tool (``(None, name)`` for a tool of no namespace)."""
-        found = self._names.get(name)
-        return found if found is not None else (None, name)
+        return self._names.get(name, (None, name))
+
+    def is_custom(self, name: str) -> bool:
+        """Whether the called tool takes free text (its call is a ``custom_tool_call``)."""
+        return name in self._custom
+
+
+def custom_input(arguments: str) -> str:
+    """A custom tool's free-text input from the arguments of its function form (``{"input": …}``)."""
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    value = parsed.get(CUSTOM_INPUT) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else arguments
