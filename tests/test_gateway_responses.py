@@ -377,7 +377,9 @@ async def test_claude_runs_web_search_leaves_out_other_hosted_tools_and_refuses_
     with pytest.raises(openai.BadRequestError) as bad_item:
         await client.responses.create(
             model="claude-haiku-4-5",
-            input=[{"type": "computer_call_output", "call_id": "c1", "output": {"type": "computer_screenshot"}}],
+            input=[
+                {"type": "computer_call_output", "call_id": "c1", "output": {"type": "computer_screenshot"}}
+            ],
         )
     assert bad_item.value.param == "input[0].type"
 

@@ -286,9 +286,7 @@ def drop_hosted_tools(request: ChatRequest, runs: frozenset[str]) -> list[str]:
     return dropped
 
 
-def reject_builtin_tools(
-    tools: list[Tool] | None, upstream: str, runs: frozenset[str] = frozenset()
-) -> None:
+def reject_builtin_tools(tools: list[Tool] | None, upstream: str, runs: frozenset[str] = frozenset()) -> None:
     """Raise a 400 naming the first tool built into another provider's API (``Tool.builtin``)
     that the upstream (``upstream`` names it) does not run as well (``runs``, as in
     :func:`drop_hosted_tools`): a writer of a foreign request cannot give it such a tool."""

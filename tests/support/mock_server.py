@@ -111,6 +111,8 @@ class AgentScript:
     result yet is answered with one call of the first such tool (in ``calls``' order), with the
     arguments given; every other request gets the mock's plain text answer (``Mock reply to…``),
     and no tool call is planned from words in the prompt (an agent's prompts name all its tools).
+    A name matches a tool offered under it or under ``<namespace>__<name>`` (a namespaced tool, as
+    the gateway flattens it), and the call names the tool as offered.
     """
 
     calls: Mapping[str, Mapping[str, Any]]
@@ -119,7 +121,11 @@ class AgentScript:
         """The tool to call and its arguments, or None for a text answer."""
         if answered:
             return None
-        return next(((name, dict(args)) for name, args in self.calls.items() if name in offered), None)
+        for name, args in self.calls.items():
+            for tool in offered:
+                if tool == name or tool.endswith(f"__{name}"):
+                    return tool, dict(args)
+        return None
 
 
 # --------------------------------------------------------------------------- records

@@ -6,10 +6,11 @@ A ``namespace`` groups function and custom tools the client runs itself (Codex's
 ``<namespace>__<name>`` (:func:`flat_name`), and a call of that name goes back to the client as a
 call of ``name`` in its namespace (:class:`CalledTools`, read from the request's own tools, so the
 mapping never guesses); a custom (free-text) tool, offered as a function of one string, is called
-back as a ``custom_tool_call`` with that string. An ``additional_tools`` input item (Codex's way with newer models) and a
-``tool_search_output`` item add their tools to the request's. Every other tool type is built into
-OpenAI's API and is kept as a ``Tool.builtin`` (its wire type); the router leaves out those the
-upstream cannot run natively (``web_search`` runs on Anthropic and Gemini upstreams).
+back as a ``custom_tool_call`` with that string. An ``additional_tools`` input item (Codex's way
+with newer models) and a ``tool_search_output`` item add their tools to the request's. Every
+other tool type is built into OpenAI's API and is kept as a ``Tool.builtin`` (its wire type); the
+router leaves out those the upstream cannot run natively (``web_search`` runs on Anthropic and
+Gemini upstreams).
 """
 
 from __future__ import annotations
