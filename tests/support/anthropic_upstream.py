@@ -29,6 +29,8 @@ What it checks, in this order, like the real API (errors are ``{"type": "error",
    error, e.g. "max_tokens: Field required", "messages.0.content.0.foo: Extra inputs are not
    permitted" (``strict=True``, the default, validates closed-world), "temperature: Input should
    be less than or equal to 1", "messages.0.content.0.id: String should match pattern …".
+   With the :data:`PER_TURN_BETA` beta, text-only ``role: "system"`` messages after the first
+   are taken (and left out of the rest of the checks and of the answer).
 4. Cross-field rules of the real API (400 ``invalid_request_error``, the real messages):
    at least one message; the first message is ``user``; roles alternate (consecutive same roles
    are rejected; ``merge_consecutive_roles=True`` merges them as the current API does, and then
@@ -140,6 +142,7 @@ DEFAULT_API_KEY: Final = "sk-ant-api03-mock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6cAA"
 DEFAULT_MODELS: Final = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
 DEFAULT_SIGNING_KEY: Final = b"torouter-mock-anthropic-thinking-signatures"
 INTERLEAVED_THINKING_BETA: Final = "interleaved-thinking-2025-05-14"
+PER_TURN_BETA: Final = "per-turn-control-2026-07-01"  # system turns among the messages
 REDACTED_TRIGGER: Final = (
     "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
 )
@@ -462,6 +465,11 @@ class MockAnthropic(MockServer):
             return self._error(
                 rec, 400, "Input should be a valid dictionary or object to extract fields from"
             )
+        if PER_TURN_BETA in rec.betas and isinstance(body.get("messages"), list):
+            problem_or_body = _without_system_turns(body)
+            if isinstance(problem_or_body, str):
+                return self._error(rec, 400, problem_or_body)
+            body = problem_or_body
         if self.validate_requests:
             name = f"Beta{schema}" if is_beta(rec) else schema
             found = schemas.errors("anthropic", name, body, closed=self.strict)
@@ -638,6 +646,29 @@ class Turn:
     role: str
     blocks: list[dict[str, Any]]
     empty: bool
+
+
+def _without_system_turns(body: dict[str, Any]) -> dict[str, Any] | str:
+    """With the ``per-turn-control`` beta (which Claude Code sends with its mid-conversation system
+    turns, and leaves out when an API refuses them), ``role: "system"`` messages are taken after
+    the first message, text only: the body without them (checked and planned as usual), or the
+    error message."""
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "system":
+            continue
+        if index == 0:
+            return f"messages.{index}: use the top-level `system` parameter for the initial system prompt"
+        content = message.get("content")
+        blocks = [content] if isinstance(content, str) else content
+        if not isinstance(blocks, list) or not all(
+            isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text") for b in blocks
+        ):
+            return f"messages.{index}: text-only role `system` messages require text content blocks"
+    return {
+        **body,
+        "messages": [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")],
+    }
 
 
 def turns_of(messages: Sequence[Mapping[str, Any]], *, merge: bool) -> list[Turn]:
