@@ -1746,8 +1746,8 @@ def _functions_to_call(body: Mapping[str, Any], text: str, results: bool) -> lis
 
 def _formatted(text: str, config: Mapping[str, Any]) -> str:
     mime = config.get("responseMimeType")
-    if "responseJsonSchema" in config:
-        schema = config["responseJsonSchema"]
+    if "responseJsonSchema" in config:  # the API takes Gemini's upper-case types there too
+        schema = gemini_json_schema(config["responseJsonSchema"])
     else:
         schema = gemini_json_schema(config.get("responseSchema")) if "responseSchema" in config else None
     if mime == "application/json":

@@ -42,7 +42,7 @@ from ...common import (
     wrong,
 )
 from .proto_json import CONTINUES, NO_MODE, clean, enum_name, fields, unsupported
-from .schema import camel_schema, function_parameters, json_schema
+from .schema import camel_schema, function_parameters, json_schema, lower_types
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
 _MODES: Final = ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED")
@@ -108,7 +108,7 @@ def _read_declaration(raw: object, path: str) -> Tool:
         parameters = json_schema(schema, f"{path}.parameters")
         rest["parameters"] = camel_schema(schema)  # the original stays, given back while it agrees
     elif raw_json is not None:
-        parameters = obj(raw_json, f"{path}.parametersJsonSchema")
+        parameters = lower_types(obj(raw_json, f"{path}.parametersJsonSchema"))
         del rest["parametersJsonSchema"]
     return Tool(name, description, parameters, extra=rest)
 
