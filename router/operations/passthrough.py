@@ -53,7 +53,12 @@ async def pass_through(
     if usage_asked is not None:  # the body changes beyond its model: written again
         raw = orjson.dumps({**usage_asked, "model": route.model})
     elif "model" in target.body and route.model != target.model:
-        raw = replace_model(call.body, target.body, route.model)
+        refit = ctx.protocol.refit
+        fitted = refit(target.body, route.model) if refit is not None else None
+        if fitted is not None:  # asked of another model: fitted to the one serving it
+            raw = orjson.dumps({**fitted, "model": route.model})
+        else:
+            raw = replace_model(call.body, target.body, route.model)
     request = UpstreamRequest(
         operation=operation,
         model=route.model,

@@ -7,7 +7,7 @@ gateway's errors in its protocol's format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -140,3 +140,6 @@ class WireProtocol:
     # None: the protocol's streams always report their usage.
     stream_usage: StreamUsage | None = None
     stream_framing: StreamFraming | None = None
+    # A passthrough body asked of one model, fitted to the model that serves it instead (a
+    # family's stand-in, a mapped id): the new body, or None when it fits as it is.
+    refit: Callable[[JSONDict, str], JSONDict | None] | None = None
