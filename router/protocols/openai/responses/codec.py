@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 
 from ....errors import ErrorCode, GatewayError
-from ....ir import ChatRequest, ChatResponse, JSONDict
+from ....ir import ChatRequest, ChatResponse, JSONDict, Message
 from ...base import RenderedError
 from ...common import WEB_SEARCH, Malformed, obj
 from ...sse import format_event
@@ -59,7 +59,7 @@ class ResponsesCodec:
         choice = response.choices[0] if response.choices else None
         status, incomplete, error = status_of(choice.finish_reason if choice is not None else None)
         items, history = output_items(
-            choice.message.parts if choice is not None else [],
+            choice.message if choice is not None else Message("assistant", []),
             "incomplete" if status == "incomplete" else "completed",
             exchange.called,
         )

@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ....errors import ErrorCode, GatewayError
-from ....ir import FinishReason, JSONDict, Part, ReasoningPart, RefusalPart, TextPart, ToolCall, Usage
+from ....ir import (
+    Citation,
+    FinishReason,
+    JSONDict,
+    Message,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+    ToolCall,
+    Usage,
+    WebSearch,
+)
 from .ids import CALL_SIGNATURE, new_id, seal
 from .tools import CalledTools, custom_input
 
@@ -185,20 +196,42 @@ def call_item(
     return item
 
 
+def web_search_item(item_id: str, search: WebSearch, status: str) -> JSONDict:
+    """A ``web_search_call`` item for a search the upstream ran (its queries and sources)."""
+    action: JSONDict = {"type": "search"}
+    if search.queries:
+        action["query"] = search.queries[0]
+        action["queries"] = list(search.queries)
+    action["sources"] = [{"type": "url", "url": url} for url, _ in search.sources]
+    return {"id": item_id, "type": "web_search_call", "status": status, "action": action}
+
+
+def url_citation(citation: Citation, start: int, end: int) -> JSONDict:
+    """A ``url_citation`` annotation of ``[start, end)`` of an output_text."""
+    return {
+        "type": "url_citation",
+        "start_index": start,
+        "end_index": end,
+        "url": citation.url,
+        "title": citation.title,
+    }
+
+
 def with_signature(item: JSONDict, signature: str | None, signer: str | None) -> JSONDict:
     """The history version of a function_call item: with the call's signature, when it has one."""
     envelope = seal(signature, signer)
     return item if envelope is None else {**item, CALL_SIGNATURE: envelope}
 
 
-def output_items(
-    parts: list[Part], status: str, called: CalledTools
-) -> tuple[list[JSONDict], list[JSONDict]]:
-    """The output items of an assistant turn, and their history version (signatures kept)."""
-    items: list[JSONDict] = []
-    history: list[JSONDict] = []
+def output_items(message: Message, status: str, called: CalledTools) -> tuple[list[JSONDict], list[JSONDict]]:
+    """The output items of an assistant turn (the web searches the upstream ran first), and their
+    history version (signatures kept)."""
+    items: list[JSONDict] = [web_search_item(new_id("ws"), s, "completed") for s in message.searches]
+    history: list[JSONDict] = list(items)
     content: list[JSONDict] | None = None  # the open message item's content
-    for part in parts:
+    turn = 0  # characters of the turn's text so far (the offsets of spanned citations)
+    base = 0  # where the open output_text starts in the turn's text
+    for part in message.parts:
         if isinstance(part, TextPart | RefusalPart):
             if content is None:
                 content = []
@@ -207,10 +240,20 @@ def output_items(
                 history.append(item)
             if isinstance(part, RefusalPart):
                 content.append({"type": "refusal", "refusal": part.text})
-            elif content and content[-1]["type"] == "output_text":
-                content[-1]["text"] += part.text
-            else:
-                content.append(text_part(part.text))
+                continue
+            if not content or content[-1]["type"] != "output_text":
+                content.append(text_part(""))
+                base = turn
+            text = content[-1]
+            for citation in part.citations:
+                if citation.start is None or citation.end is None:  # the whole part
+                    start, end = len(text["text"]), len(text["text"]) + len(part.text)
+                else:
+                    start, end = citation.start - base, citation.end - base
+                if 0 <= start < end:
+                    text["annotations"].append(url_citation(citation, start, end))
+            text["text"] += part.text
+            turn += len(part.text)
             continue
         if isinstance(part, ReasoningPart):
             content = None
