@@ -68,7 +68,12 @@ Deterministic answers (``plan_message``):
   :func:`~support.mock_server.sample` (strings ``"mock"``, enums their first value, …). Ids are
   ``toolu_01`` + 22 characters derived from the message id; blocks carry ``caller: {"type":
   "direct"}`` (required by the spec; the SDK accepts it and sends it back). ``stop_reason``
-  ``tool_use``.
+  ``tool_use``. With :attr:`MockServer.agent_script` set, its call (or text) instead.
+- Web search (a ``web_search_2…`` server tool offered, no tool called, no tool results, the word
+  "search" in the last user text): a ``server_tool_use`` block (``srvtoolu_01…``, input
+  ``{"query": <that text>}``), a ``web_search_tool_result`` block finding :data:`SEARCH_RESULT`,
+  then the text answer citing it (``web_search_result_location``; streamed as a
+  ``citations_delta`` before the text); ``usage.server_tool_use.web_search_requests`` 1.
 - Thinking (``thinking.type`` ``enabled`` or ``adaptive``): a first ``thinking`` block
   ``"Mock thinking about: <last user text>"`` (after tool results ``"Mock thinking about tool
   results: …"``; ``display: "omitted"``: empty text) with a signature —
@@ -143,6 +148,14 @@ DEFAULT_MODELS: Final = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4
 DEFAULT_SIGNING_KEY: Final = b"torouter-mock-anthropic-thinking-signatures"
 INTERLEAVED_THINKING_BETA: Final = "interleaved-thinking-2025-05-14"
 PER_TURN_BETA: Final = "per-turn-control-2026-07-01"  # system turns among the messages
+SEARCH_RESULT: Final = {
+    "type": "web_search_result",
+    "url": "https://example.com/mock-search-result",
+    "title": "Mock search result",
+    "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5",
+    "page_age": None,
+}
+"""The one page the server-side web search of the mock finds."""
 REDACTED_TRIGGER: Final = (
     "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
 )
@@ -1036,6 +1049,9 @@ class PlannedMessage:
             "server_tool_use": None,
             "inference_geo": None,
         }
+        searches = sum(1 for block in self.content if block["type"] == "web_search_tool_result")
+        if searches:
+            usage["server_tool_use"] = {"web_search_requests": searches, "web_fetch_requests": 0}
         if self.beta:
             usage.update(iterations=None, speed=None)
         return usage
@@ -1068,11 +1084,14 @@ class PlannedMessage:
                 start: dict[str, Any] = {"type": "text", "text": "", "citations": None}
             elif kind == "thinking":
                 start = {"type": "thinking", "thinking": "", "signature": ""}
-            elif kind == "tool_use":
+            elif kind in ("tool_use", "server_tool_use"):
                 start = {**block, "input": {}}
             else:
                 start = dict(block)
             yield {"type": "content_block_start", "index": index, "content_block": start}
+            for citation in (block.get("citations") or []) if kind == "text" else []:
+                delta = {"type": "citations_delta", "citation": citation}
+                yield {"type": "content_block_delta", "index": index, "delta": delta}
             for delta in _deltas(block):
                 yield {"type": "content_block_delta", "index": index, "delta": delta}
             yield {"type": "content_block_stop", "index": index}
@@ -1106,7 +1125,7 @@ def _deltas(block: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         for piece in WORDS.findall(block["thinking"]):
             yield {"type": "thinking_delta", "thinking": piece}
         yield {"type": "signature_delta", "signature": block["signature"]}
-    elif kind == "tool_use":
+    elif kind in ("tool_use", "server_tool_use"):
         arguments = orjson.dumps(block["input"]).decode()
         yield {"type": "input_json_delta", "partial_json": ""}
         for start in range(0, len(arguments), _ARG_PIECE):
@@ -1161,6 +1180,37 @@ def plan_message(
             (str(t["name"]), sample(t.get("input_schema") or {}))
             for t in _tools_to_call(body, last_user, results, asked)
         ]
+    searched = not calls and not results and searches_the_web(body, asked)
+    citations: list[dict[str, Any]] | None = None
+    if searched:  # the server-side web search, run before the answer that cites it
+        tool_id = "srvtoolu_01" + _base62(hashlib.sha256(f"{message_id}/search".encode()).digest(), 22)
+        direct = {"type": "direct"}
+        content.append(
+            {
+                "type": "server_tool_use",
+                "id": tool_id,
+                "name": "web_search",
+                "input": {"query": asked},
+                "caller": direct,
+            }
+        )
+        content.append(
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": tool_id,
+                "content": [SEARCH_RESULT],
+                "caller": direct,
+            }
+        )
+        citations = [
+            {
+                "type": "web_search_result_location",
+                "url": SEARCH_RESULT["url"],
+                "title": SEARCH_RESULT["title"],
+                "encrypted_index": "Eo8BCioIAhgBIiQ",
+                "cited_text": "A page the mock found.",
+            }
+        ]
     stop_sequence: str | None = None
     if calls:
         choice = body.get("tool_choice") or {}
@@ -1193,7 +1243,7 @@ def plan_message(
         if "max_tokens" in body and len(words) > room:
             text, words = "".join(words[:room]), words[:room]
             stop_reason, stop_sequence = "max_tokens", None
-        content.append({"type": "text", "text": text, "citations": None})
+        content.append({"type": "text", "text": text, "citations": citations})
         output_tokens += len(words)
     prompt = count_input_tokens(body)
     read = min(max(cache_read_tokens, 0), prompt)
@@ -1212,6 +1262,12 @@ def plan_message(
         service_tier="standard" if body.get("service_tier") == "standard_only" else service_tier,
         beta=beta,
     )
+
+
+def searches_the_web(body: Mapping[str, Any], asked: str) -> bool:
+    """Whether the model runs the web search tool: it is offered and the user asks to search."""
+    offered = any(str(t.get("type", "")).startswith("web_search_") for t in body.get("tools") or [])
+    return offered and re.search(r"\bsearch\b", asked, re.IGNORECASE) is not None
 
 
 def _formatted(text: str, body: Mapping[str, Any]) -> str:
