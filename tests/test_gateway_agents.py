@@ -11,7 +11,9 @@ import openai
 import pytest
 from google.genai import types
 from test_gateway_gemini import gemini_client
+from test_gateway_responses import raw_stream
 
+from support.openai_responses import assert_event_valid, assert_response_valid
 from support.stack import Stack
 
 
@@ -138,3 +140,46 @@ async def test_an_unknown_id_is_still_a_404(fresh: Stack) -> None:
         await fresh.client("claude").chat.completions.create(
             model="llama-4-maverick", messages=[{"role": "user", "content": "Hi"}]
         )
+
+
+@pytest.mark.parametrize(
+    ("group", "page"),
+    [
+        ("claude", "https://example.com/mock-search-result"),
+        ("gemini", "https://example.com/mock-grounding-source"),
+    ],
+)
+async def test_codexs_web_search_runs_upstream_and_comes_back_cited(
+    fresh: Stack, group: str, page: str
+) -> None:
+    """The hosted web_search tool, run by Anthropic's server-side search or Gemini's grounding: the
+    search comes back as a ``web_search_call`` item, and the answer's text cites the page it found
+    (``url_citation``) — in a Response object and in a stream (events checked against the spec)."""
+    model = "claude-haiku-4-5" if group == "claude" else "gemini-2.5-flash"
+    body: Any = {"model": model, "input": "search the web for news", "tools": [{"type": "web_search"}]}
+    reply = await fresh.client(group).responses.create(**body)
+    assert_response_valid(json.loads(reply.model_dump_json(exclude_unset=True)))
+    search, message = reply.output[-2:]
+    assert search.type == "web_search_call" and search.status == "completed"
+    assert search.action.query == "search the web for news"  # type: ignore[union-attr]
+    assert [s.url for s in search.action.sources or []] == [page]  # type: ignore[union-attr]
+    assert message.type == "message"
+    text = message.content[0]
+    assert text.type == "output_text" and text.text == "Mock reply to: search the web for news"
+    assert [(a.type, a.url, a.start_index, a.end_index) for a in text.annotations] == [  # type: ignore[union-attr]
+        ("url_citation", page, 0, len(text.text))
+    ]
+    events = await raw_stream(fresh, group, {**body, "stream": True})
+    for event in events:
+        assert_event_valid(event)
+    kinds = [e["type"] for e in events]
+    assert "response.web_search_call.completed" in kinds and "response.output_text.annotation.added" in kinds
+    final = events[-1]["response"]
+    # Gemini grounds a stream at its end: there, the search item follows the text it grounded
+    kinds = [item["type"] for item in final["output"]]
+    assert kinds[-2:] == (
+        ["web_search_call", "message"] if group == "claude" else ["message", "web_search_call"]
+    )
+    (message_item,) = [item for item in final["output"] if item["type"] == "message"]
+    annotations = message_item["content"][0]["annotations"]
+    assert [(a["url"], a["start_index"], a["end_index"]) for a in annotations] == [(page, 0, len(text.text))]

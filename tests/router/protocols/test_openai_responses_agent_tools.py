@@ -13,17 +13,22 @@ from support.openai_responses import assert_response_valid
 from torouter.router.ir import (
     ChatResponse,
     Choice,
+    Citation,
+    CitationDelta,
     Finish,
     FinishReason,
     Message,
     StreamBatch,
     StreamStart,
+    TextDelta,
     TextPart,
     ToolCall,
     ToolCallDelta,
     ToolCallStart,
     Usage,
     UsageReport,
+    WebSearch,
+    WebSearchDone,
 )
 from torouter.router.protocols.anthropic.messages import AnthropicMessagesCodec
 from torouter.router.protocols.common import drop_hosted_tools
@@ -238,3 +243,155 @@ def test_hosted_tools_the_upstream_cannot_run_are_left_out() -> None:
     only_hosted = ResponsesCodec().read_request({**body, "tools": [{"type": "image_generation"}]})
     assert drop_hosted_tools(only_hosted, OpenAIChatCodec().hosted_tools) == ["image_generation"]
     assert only_hosted.tools is None and only_hosted.tool_choice is None
+
+
+# ---------------------------------------------------------------------------- web searches
+
+
+def _anthropic_search_stream() -> bytes:
+    events: list[Any] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-haiku-4-5",
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 5, "output_tokens": 1},
+            },
+        },
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {
+                "type": "server_tool_use",
+                "id": "srvtoolu_01a",
+                "name": "web_search",
+                "input": {},
+            },
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"query": "oslo'},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": ' weather"}'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {
+                "type": "web_search_tool_result",
+                "tool_use_id": "srvtoolu_01a",
+                "content": [
+                    {
+                        "type": "web_search_result",
+                        "url": "https://yr.no/oslo",
+                        "title": "Oslo - Yr",
+                        "encrypted_content": "x",
+                        "page_age": None,
+                    }
+                ],
+            },
+        },
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "content_block_start",
+            "index": 2,
+            "content_block": {"type": "text", "text": "Intro. ", "citations": None},
+        },
+        {"type": "content_block_stop", "index": 2},
+        {
+            "type": "content_block_start",
+            "index": 3,
+            "content_block": {"type": "text", "text": "", "citations": None},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 3,
+            "delta": {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "web_search_result_location",
+                    "url": "https://yr.no/oslo",
+                    "title": "Oslo - Yr",
+                    "encrypted_index": "e",
+                    "cited_text": "3°",
+                },
+            },
+        },
+        {"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "It is 3°C."}},
+        {"type": "content_block_stop", "index": 3},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}},
+        {"type": "message_stop"},
+    ]
+    return b"".join(
+        b"event: " + e["type"].encode() + b"\ndata: " + json.dumps(e).encode() + b"\n\n" for e in events
+    )
+
+
+def test_an_anthropic_web_search_streams_as_a_web_search_call_and_a_cited_text() -> None:
+    from torouter.router.protocols.sse import SSEParser
+
+    reader = AnthropicMessagesCodec().stream_reader()
+    batches = [b for e in SSEParser().feed(_anthropic_search_stream()) if (b := reader.feed(e)) is not None]
+    found = [e for b in batches for e in b.events if isinstance(e, WebSearchDone | CitationDelta)]
+    assert found == [
+        WebSearchDone(WebSearch(["oslo weather"], [("https://yr.no/oslo", "Oslo - Yr")])),
+        CitationDelta(Citation("https://yr.no/oslo", "Oslo - Yr")),
+    ]
+    body = {"model": "claude-haiku-4-5", "input": "x", "tools": [{"type": "web_search"}]}
+    exchange = Exchange.new(body)
+    codec = ResponsesCodec(exchange)
+    writer = codec.stream_writer(codec.read_request(body))
+    raw = b"".join(writer.write(b) for b in batches) + writer.close()
+    events = events_of(raw)
+    final = events[-1]["response"]
+    search, message = final["output"]
+    assert search["action"] == {
+        "type": "search",
+        "query": "oslo weather",
+        "queries": ["oslo weather"],
+        "sources": [{"type": "url", "url": "https://yr.no/oslo"}],
+    }
+    text = message["content"][0]
+    assert text["text"] == "Intro. It is 3°C."
+    assert text["annotations"] == [
+        {
+            "type": "url_citation",
+            "start_index": 7,
+            "end_index": 17,
+            "url": "https://yr.no/oslo",
+            "title": "Oslo - Yr",
+        }
+    ]
+    assert sdk_final(raw).output[1].content[0].annotations[0].url == "https://yr.no/oslo"  # type: ignore[union-attr]
+
+
+def test_other_writers_take_web_search_events_and_parts_in_their_stride() -> None:
+    from torouter.router.protocols.anthropic.messages import AnthropicMessagesCodec as Anthropic
+
+    events: list[Any] = [
+        StreamStart("r1", "m", 0),
+        WebSearchDone(WebSearch(["q"], [("https://a.example", "A")])),
+        CitationDelta(Citation("https://a.example", "A")),
+        TextDelta("cited"),
+        CitationDelta(Citation("https://a.example", "A", 0, 5)),
+        Finish(FinishReason.STOP),
+        UsageReport(Usage(1, 1)),
+    ]
+    request = ResponsesCodec().read_request({"model": "m", "input": "x"})
+    for codec in (OpenAIChatCodec(), Anthropic(), GeminiGenerateCodec()):
+        writer = codec.stream_writer(request)
+        raw = writer.write(StreamBatch(events, "test")) + writer.close()
+        assert b"cited" in raw
+        message = Message("assistant", [TextPart("cited", citations=[Citation("https://a.example", "A")])])
+        message.searches = [WebSearch(["q"])]
+        answer = ChatResponse("r1", "m", 0, [Choice(0, message, FinishReason.STOP)], "test", Usage(1, 1))
+        assert "cited" in json.dumps(codec.write_response(answer))

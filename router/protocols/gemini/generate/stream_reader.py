@@ -151,10 +151,10 @@ class GeminiGenerateStreamReader:
             entries.append(self._part(part, index, events))
         grounding = choice.extra.get("groundingMetadata")
         if grounding is not None:  # it stays in the residual; the events say it to other dialects
+            text = self._texts.get(index, "")  # cited first: the search closes the text it follows
+            events.extend(CitationDelta(c, index) for c in grounding_citations(grounding, text))
             for search in choice.message.searches:
                 events.append(WebSearchDone(search, index))
-            text = self._texts.get(index, "")
-            events.extend(CitationDelta(c, index) for c in grounding_citations(grounding, text))
         if choice.finish_reason is not None:
             reason = choice.finish_reason
             if reason is FinishReason.STOP and index in self._called:

@@ -335,15 +335,16 @@ class ResponsesStreamWriter:
         self._end_citing()
         self._citing = (citation, self._turn)
 
-    def _end_citing(self) -> None:
+    def _end_citing(self, current: _Open | None = None) -> None:
         if self._citing is not None:
             citation, start = self._citing
             self._citing = None
-            self._annotate(citation, start, self._turn)
+            self._annotate(citation, start, self._turn, current)
 
-    def _annotate(self, citation: Citation, start: int, end: int) -> None:
-        """A ``url_citation`` of ``[start, end)`` of the turn's text, on the open output_text."""
-        current = self._open
+    def _annotate(self, citation: Citation, start: int, end: int, current: _Open | None = None) -> None:
+        """A ``url_citation`` of ``[start, end)`` of the turn's text, on the output_text of
+        ``current`` (the item being closed), else of the open item."""
+        current = current or self._open
         if current is None or current.part != "output_text":
             return
         start, end = max(start - current.base, 0), min(end - current.base, len(current.text))
@@ -379,7 +380,7 @@ class ResponsesStreamWriter:
         if current.part is None:
             return
         if current.part == "output_text":
-            self._end_citing()
+            self._end_citing(current)
         where = {"item_id": current.item_id, "output_index": current.index}
         index = len(current.content)
         if current.part == "output_text":
