@@ -60,11 +60,17 @@ async def test_claude_codes_system_turn_on_an_openai_group(fresh: Stack) -> None
         {"role": "user", "content": "then answer"},
     ]
     reply = await fresh.anthropic("openai").messages.create(
-        model="claude-sonnet-4-5", max_tokens=1000, system="You are Claude Code.", messages=messages
+        model="claude-sonnet-4-5",
+        max_tokens=1000,
+        system="You are Claude Code.",
+        messages=messages,
+        extra_headers={"anthropic-beta": "per-turn-control-2026-07-01,context-management-2025-06-27"},
+        extra_body={"context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}},
     )
     assert reply.content[0].text == "Mock reply to: then answer"  # type: ignore[union-attr]
-    sent = fresh.upstream.requests[-1].json["messages"]
-    assert [m["role"] for m in sent] == ["system", "user", "system", "user"]
+    sent = fresh.upstream.requests[-1]
+    assert [m["role"] for m in sent.json["messages"]] == ["system", "user", "system", "user"]
+    assert "anthropic-beta" not in sent.headers and "context_management" not in sent.json  # not OpenAI's
 
 
 async def test_codexs_tools_on_a_gemini_group(fresh: Stack) -> None:
