@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 
-.PHONY: run test lint typecheck relink unit proto bench clean redis-server lock agent-clis
+.PHONY: run test lint typecheck relink unit proto bench clean redis-server strace lock agent-clis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,14 @@ agent-clis:
 			&& node node_modules/@anthropic-ai/claude-code/install.cjs; \
 	fi
 
-unit: relink redis-server agent-clis
+# The agent CLI tests record with strace every address a CLI connects or sends to (none may be
+# outside loopback); without it they run unchecked.
+strace:
+	@command -v strace >/dev/null 2>&1 || { \
+		echo "installing strace (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
+
+unit: relink redis-server strace agent-clis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
