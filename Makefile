@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 
-.PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql lock
+.PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql strace lock agent-clis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,28 @@ postgresql:
 		echo "installing postgresql (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-unit: relink redis-server postgresql
+
+# The coding-agent CLIs the tests in tests/agents drive (Claude Code, Codex, Gemini CLI), at the
+# versions of tests/agents/package-lock.json, installed when npm is present (their tests skip,
+# saying why, when it is not). No install script runs but Claude Code's, which puts its native
+# binary (an optional dependency of the package) in place without any download.
+AGENTS := tests/agents
+agent-clis:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the agent CLI tests (tests/agents) will be skipped"; \
+	elif [ ! $(AGENTS)/node_modules/.package-lock.json -nt $(AGENTS)/package-lock.json ]; then \
+		cd $(AGENTS) && npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error \
+			&& node node_modules/@anthropic-ai/claude-code/install.cjs; \
+	fi
+
+# The agent CLI tests record with strace every address a CLI connects or sends to (none may be
+# outside loopback); without it they run unchecked.
+strace:
+	@command -v strace >/dev/null 2>&1 || { \
+		echo "installing strace (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
+
+unit: relink redis-server postgresql strace agent-clis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -39,6 +39,8 @@ class EdgeConfig:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For names the client
 
 
+# The sizes of model a group's ``default_model`` names (read from requested ids in routing/families.py).
+FAMILIES = ("small", "medium", "large")
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
 
 
@@ -74,9 +76,12 @@ class GroupConfig:
 
     name: str
     upstreams: tuple[str, ...]
-    model_map: dict[str, str] = field(default_factory=dict)
+    model_map: dict[str, str] = field(default_factory=dict)  # ids and glob patterns, in order
     tiers: tuple[tuple[str, ...], ...] = ()
     fallback_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The model serving a requested id of a family ("small", "medium", "large") the group does not
+    # list (routing/families.py); a family left out gets the built-in choice.
+    default_model: dict[str, str] = field(default_factory=dict)
 
     def priority_tiers(self) -> tuple[tuple[str, ...], ...]:
         return self.tiers or tuple((name,) for name in self.upstreams)
@@ -306,6 +311,7 @@ class _Validator:
             for i, name in enumerate(group.upstreams):
                 if name not in upstreams:
                     self.fail(f"groups.{group.name}.upstreams[{i}]", f"unknown upstream {name!r}")
+            self.default_models(group, upstreams)
         keys = self.keys(top.get("keys", []), groups)
         usage = self.usage(top.get("usage", {}), "usage")
         prices = self.prices(top.get("prices", []), "prices", upstreams)
@@ -435,7 +441,7 @@ class _Validator:
         )
 
     def group(self, name: str, raw: Any, path: str) -> GroupConfig:
-        section = self.mapping(raw, path, ("upstreams", "model_map", "fallback_models"))
+        section = self.mapping(raw, path, ("upstreams", "model_map", "fallback_models", "default_model"))
         tiers = self.tiers(section.get("upstreams", []), f"{path}.upstreams")
         if not tiers:
             self.fail(f"{path}.upstreams", "must list at least one upstream")
@@ -452,7 +458,41 @@ class _Validator:
             model_map=self.string_map(section.get("model_map", {}), f"{path}.model_map"),
             tiers=tiers,
             fallback_models=fallbacks,
+            default_model=self.default_model(section.get("default_model"), f"{path}.default_model"),
         )
+
+    def default_model(self, value: Any, path: str) -> dict[str, str]:
+        """``"gpt-5"`` (every family) or ``{small: gpt-5-mini, large: gpt-5}``."""
+        if value is None:
+            return {}
+        if isinstance(value, str) and value:
+            return dict.fromkeys(FAMILIES, value)
+        if not isinstance(value, dict):
+            self.fail(path, "must be a model id or a mapping of small/medium/large to model ids")
+            return {}
+        section = self.mapping(value, path, FAMILIES)
+        result: dict[str, str] = {}
+        for family in FAMILIES:
+            if family in section:
+                model = self.string(section, family, path)
+                if model:
+                    result[family] = model
+                else:
+                    self.fail(f"{path}.{family}", "must be a non-empty model id")
+        return result
+
+    def default_models(self, group: GroupConfig, upstreams: dict[str, UpstreamConfig]) -> None:
+        """Each default model must be one that an upstream of the group serves."""
+        members = [upstreams[name] for name in group.upstreams if name in upstreams]
+        if any(u.serves_any_model() for u in members):
+            return
+        served = {model for u in members for model in u.models}
+        for family, model in group.default_model.items():
+            if model not in served:
+                self.fail(
+                    f"groups.{group.name}.default_model.{family}",
+                    f"{model!r} is not a model of the group's upstreams",
+                )
 
     def tiers(self, value: Any, path: str) -> tuple[tuple[str, ...], ...]:
         """``["a", ["b", "c"], "d"]``: a, then b and c shared by weight, then d."""

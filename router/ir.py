@@ -40,10 +40,24 @@ class CacheHint:
 
 
 @dataclass(slots=True)
+class Citation:
+    """A web page the text carrying it draws on (Anthropic's web search citations, Gemini's
+    grounding supports; OpenAI's ``url_citation`` annotations). ``start``/``end``: the cited span,
+    as character offsets into the text of the turn (its text parts joined); None for the whole of
+    the part that carries it."""
+
+    url: str
+    title: str = ""
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(slots=True)
 class TextPart:
     text: str
     cache: CacheHint | None = None
     extra: JSONDict = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)  # read from an upstream's answer
 
 
 @dataclass(slots=True)
@@ -126,6 +140,15 @@ class ToolResult:
     extra: JSONDict = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class WebSearch:
+    """A web search the upstream ran itself (Anthropic's server-side web search tool, Gemini's
+    grounding with Google Search): what it searched for and the pages it found, ``(url, title)``."""
+
+    queries: list[str]
+    sources: list[tuple[str, str]] = field(default_factory=list)
+
+
 ContentPart: TypeAlias = TextPart | ImagePart | FilePart | AudioPart | RefusalPart
 Part: TypeAlias = ContentPart | ReasoningPart | ToolCall | ToolResult
 
@@ -140,6 +163,9 @@ class Message:
     # True when the caller gave the content as a plain string (OpenAI ``content: "..."``).
     as_text: bool = False
     extra: JSONDict = field(default_factory=dict)
+    # Web searches the upstream ran for this (assistant) turn, read from its answer; writers of
+    # protocols with no place for them leave them out.
+    searches: list[WebSearch] = field(default_factory=list)
 
     def text(self) -> str:
         """Concatenated text of the message's text parts."""
@@ -333,6 +359,23 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class WebSearchDone:
+    """The upstream ran a web search (:class:`WebSearch`), at this point of the answer."""
+
+    search: WebSearch
+    choice: int = 0
+
+
+@dataclass(slots=True)
+class CitationDelta:
+    """A citation of the text being streamed: with no span, of the text that follows it until the
+    next citation or the end of the text; with one, of that span of the whole answer's text."""
+
+    citation: Citation
+    choice: int = 0
+
+
+@dataclass(slots=True)
 class Finish:
     reason: FinishReason
     choice: int = 0
@@ -360,6 +403,8 @@ StreamEvent: TypeAlias = (
     | RefusalDelta
     | ToolCallStart
     | ToolCallDelta
+    | WebSearchDone
+    | CitationDelta
     | Finish
     | UsageReport
     | StreamFailure

@@ -78,15 +78,17 @@ async def test_anthropic_sdk_on_a_claude_group_streams(fresh: Stack) -> None:
 
 async def test_openai_sdk_on_a_claude_group(fresh: Stack) -> None:
     client = fresh.client("claude")
-    reply = await client.chat.completions.create(
-        model="gpt-5",  # the built-in map: claude-sonnet-4-5
+    raw = await client.chat.completions.with_raw_response.create(
+        model="gpt-5",  # its family (large): the group's largest model, claude-opus-4-1
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
         max_completion_tokens=300,
         stop=["END", "   "],  # whitespace-only stops are dropped: Anthropic rejects them
         user="user-123",
     )
+    reply = raw.parse()
+    assert raw.headers["x-torouter-model"] == "claude-opus-4-1"
     sent = fresh.claude.requests[-1].json
-    assert sent["model"] == "claude-sonnet-4-5" and sent["max_tokens"] == 300
+    assert sent["model"] == "claude-opus-4-1" and sent["max_tokens"] == 300
     assert sent["system"] == [{"type": "text", "text": "Be brief."}] or sent["system"] == "Be brief."
     assert sent["stop_sequences"] == ["END"] and sent["metadata"] == {"user_id": "user-123"}
     assert reply.choices[0].message.content == "Mock reply to: Hello"

@@ -358,19 +358,28 @@ async def test_claude_incomplete_and_failed(fresh: Stack) -> None:
         assert_event_valid(event)
 
 
-async def test_claude_refuses_what_only_openai_can_run(fresh: Stack) -> None:
+async def test_claude_runs_web_search_leaves_out_other_hosted_tools_and_refuses_background(
+    fresh: Stack,
+) -> None:
     client = fresh.client("claude")
-    with pytest.raises(openai.BadRequestError) as builtin:
-        await client.responses.create(
-            model="claude-haiku-4-5", input="Search the web", tools=[{"type": "web_search"}, WEATHER]
-        )
-    assert builtin.value.param == "tools[0]" and "web_search" in builtin.value.message
+    raw = await client.responses.with_raw_response.create(
+        model="claude-haiku-4-5",
+        input="Search the web",
+        tools=[{"type": "web_search"}, {"type": "code_interpreter", "container": {"type": "auto"}}, WEATHER],
+    )
+    assert raw.headers["x-torouter-dropped-tools"] == "code_interpreter"
+    assert raw.parse().output_text.endswith("Search the web")
+    sent = fresh.claude.requests[-1].json["tools"]
+    assert [t.get("type") for t in sent] == ["web_search_20250305", None]
     with pytest.raises(openai.BadRequestError) as background:
         await client.responses.create(model="claude-haiku-4-5", input="x", background=True)
     assert background.value.param == "background"
     with pytest.raises(openai.BadRequestError) as bad_item:
         await client.responses.create(
-            model="claude-haiku-4-5", input=[{"type": "web_search_call", "id": "ws_1", "status": "completed"}]
+            model="claude-haiku-4-5",
+            input=[
+                {"type": "computer_call_output", "call_id": "c1", "output": {"type": "computer_screenshot"}}
+            ],
         )
     assert bad_item.value.param == "input[0].type"
 
@@ -606,8 +615,8 @@ async def test_gemini_3_streamed_conversation_keeps_its_signatures(fresh: Stack)
 
 async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) -> None:
     """Codex sends apply_patch as a custom (free-text) tool, which Anthropic does not have: it goes
-    as a function of one string ``input`` (Codex's own function form), and its call comes back as a
-    function call with that argument, which Codex runs and answers like any other."""
+    as a function of one string ``input`` (Codex's own function form), and its call comes back as
+    the custom tool call OpenAI would make, its input that string."""
     client = fresh.client("claude")
     grammar = {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}
     tool: Any = {"type": "custom", "name": "apply_patch", "description": "Apply a patch", "format": grammar}
@@ -616,11 +625,11 @@ async def test_codexs_custom_apply_patch_tool_on_a_claude_group(fresh: Stack) ->
     )
     sent_tool = fresh.claude.requests[-1].json["tools"][0]
     assert sent_tool["input_schema"]["required"] == ["input"]
-    call = next(item for item in first.output if item.type == "function_call")
-    assert call.name == "apply_patch" and "input" in json.loads(call.arguments)
+    call = next(item for item in first.output if item.type == "custom_tool_call")
+    assert call.name == "apply_patch" and call.input == "mock"
     second = await client.responses.create(
         model="claude-sonnet-4-5",
-        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Done!"}],
+        input=[{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}],
         previous_response_id=first.id,
         tools=[tool],
     )
@@ -649,4 +658,4 @@ async def test_a_history_with_custom_tool_calls_reads_on_a_claude_group(fresh: S
         tool_choice={"type": "custom", "name": "apply_patch"},
     )
     assert fresh.claude.requests[-1].json["tool_choice"] == {"type": "tool", "name": "apply_patch"}
-    assert any(item.type == "function_call" for item in forced.output)
+    assert any(item.type == "custom_tool_call" for item in forced.output)

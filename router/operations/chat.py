@@ -4,6 +4,7 @@ translation through the neutral form when it does not, streams translated event 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import orjson
@@ -14,6 +15,7 @@ from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, Usage
 from ..protocols.base import CallerChatCodec, WireProtocol
+from ..protocols.common import drop_hosted_tools
 from ..routing.catalog import Resolution, Route
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
@@ -24,6 +26,8 @@ from .reasoning_memo import StreamRecorder
 from .services import Operation
 
 THINKING_EFFORT: ReasoningEffort = "high"  # what a `-thinking` model id asks for
+DROPPED_TOOLS_HEADER = "x-torouter-dropped-tools"
+log = logging.getLogger("torouter.router")
 
 
 class ChatHandler(Operation):
@@ -70,6 +74,7 @@ class ChatHandler(Operation):
                 f"translating {ctx.call.protocol} to {upstream.protocol} is not available in this version.",
             )
         request = caller_codec.read_request(body)
+        dropped = drop_hosted_tools(request, upstream_codec.hosted_tools)
         request.stream = ctx.stream
         request.model = route.model
         request.upstream_kind = route.upstream.kind
@@ -94,7 +99,13 @@ class ChatHandler(Operation):
                 deadline=ctx.deadline,
             ),
         )
-        headers = {"x-torouter-upstream": route.upstream.name}
+        headers = route.headers()
+        if dropped:  # built-in tools of the caller's provider that this upstream cannot run
+            headers[DROPPED_TOOLS_HEADER] = ",".join(dropped)
+            log.info(
+                "hosted tools left out",
+                extra={"request_id": ctx.call.request_id, "upstream": route.upstream.name, "tools": dropped},
+            )
         if response.chunks is None:
             try:
                 parsed = upstream_codec.read_response(parse_json_object(response.body))

@@ -58,7 +58,7 @@ class EmbeddingsHandler(Operation):
         if response.input_tokens is not None:
             ctx.tokens = Tokens(response.input_tokens, 0)
         body = _write(caller, response, request)
-        headers = {**JSON_HEADERS, "x-torouter-upstream": route.upstream.name}
+        headers = {**JSON_HEADERS, **route.headers()}
         return Outcome(200, headers, orjson.dumps(body))
 
     async def _call(self, ctx: Context, target: Target, operation: str, body: JSONDict) -> object:

@@ -112,7 +112,7 @@ class ImagesHandler(Operation):
         upstream = target.upstream
         ctx.reached_upstream = True
         response = await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
-        headers = {"x-torouter-upstream": route.upstream.name}
+        headers = route.headers()
         if response.chunks is None:
             headers["content-type"] = response.headers.get("content-type", JSON_HEADERS["content-type"])
             ctx.tokens = OPENAI_IMAGES.body(response.body)
@@ -184,7 +184,7 @@ class ImagesHandler(Operation):
         if any(result.usage is not None for result in results):
             ctx.tokens = image_tokens(usage)
         created = int(time.time())
-        headers = {"x-torouter-upstream": target.route.upstream.name}
+        headers = target.route.headers()
         if ctx.stream:
             events = openai_images.completed_events(request, created, results)
             return Outcome(200, {**SSE_HEADERS, **headers}, chunks=_once(events))

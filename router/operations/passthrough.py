@@ -57,12 +57,20 @@ async def pass_through(
 ) -> Outcome:
     call, route, upstream = ctx.call, target.route, target.upstream
     raw = call.body
+    fitted = None
     if "model" in target.body and route.model != target.model:
-        raw = replace_model(call.body, target.body, route.model)
+        refit = ctx.protocol.refit
+        fitted = refit(target.body, route.model) if refit is not None else None
+        if fitted is not None:  # asked of another model: fitted to the one serving it
+            raw = orjson.dumps({**fitted, "model": route.model})
+        else:
+            raw = replace_model(call.body, target.body, route.model)
     usage_asked = _ask_stream_usage(ctx, target, operation)
     if usage_asked is not None:
         if "stream_options" in target.body:  # it changes beyond a field added: written again
-            raw = orjson.dumps({**usage_asked, "model": route.model})
+            body = fitted if fitted is not None else target.body
+            asked = {"stream_options": usage_asked["stream_options"], "model": route.model}
+            raw = orjson.dumps({**body, **asked})
         else:
             raw = insert_field(raw, "stream_options", usage_asked["stream_options"])
     request = UpstreamRequest(
@@ -77,7 +85,7 @@ async def pass_through(
     )
     ctx.reached_upstream = True
     response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
-    headers = {"x-torouter-upstream": route.upstream.name}
+    headers = route.headers()
     usage = usage_format(upstream.protocol, operation)
     if response.chunks is None:
         headers["content-type"] = response.headers.get("content-type", "application/json")

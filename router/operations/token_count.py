@@ -87,5 +87,5 @@ class TokenCounter(Operation):
             )
         as_chat, answer = SHAPES[ctx.call.protocol]
         count = estimate_input_tokens(codec.read_request(as_chat(body)))
-        headers = {**JSON_HEADERS, ESTIMATE_HEADER: "estimate", "x-torouter-upstream": route.upstream.name}
+        headers = {**JSON_HEADERS, ESTIMATE_HEADER: "estimate", **route.headers()}
         return Outcome(200, headers, orjson.dumps(answer(count)))

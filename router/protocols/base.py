@@ -85,6 +85,9 @@ class UpstreamChatCodec(Protocol):
     responses and streams read. All an upstream-only protocol (a plugin's provider) implements."""
 
     dialect: str
+    # The hosted tools (``common.hosted_kind``) the protocol's upstreams run natively, written by
+    # ``write_request`` from another dialect's tool of the same kind; the router leaves out others.
+    hosted_tools: frozenset[str]
 
     def write_request(self, request: ChatRequest) -> JSONDict: ...
 
@@ -171,3 +174,7 @@ class WireProtocol:
     @property
     def upstream_codec(self) -> UpstreamChatCodec | None:
         return self.chat if self.chat is not None else self.upstream_chat
+
+    # A passthrough body asked of one model, fitted to the model that serves it instead (a
+    # family's stand-in, a mapped id): the new body, or None when it fits as it is.
+    refit: Callable[[JSONDict, str], JSONDict | None] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ..hookspecs import hookimpl
 from .anthropic.errors import AnthropicErrors
 from .anthropic.messages import AnthropicMessagesCodec
+from .anthropic.messages.models import refitted
 from .base import WireProtocol
 from .gemini.errors import GeminiErrors
 from .gemini.generate import GeminiGenerateCodec
@@ -37,6 +38,7 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             stream_terminator=b"message_stop",
             chat_operations=frozenset({"messages"}),
             upstream_chat_operation="messages",
+            refit=refitted,
         )
     )
     register(

@@ -5,7 +5,9 @@ Shape checks raise ``Malformed`` naming the offending field by its path (``messa
 a codec turns it into a 400 for a caller's request, a 502 for an upstream's response, or a
 ``StreamFailure`` in a stream.
 
-``reject_builtin_tools`` is the one check every writer of a foreign request makes on its tools;
+``drop_hosted_tools`` leaves out the built-in tools an upstream cannot run (``hosted_kind`` says
+which it can); ``reject_builtin_tools`` is the one check every writer of a foreign request makes
+on the tools left;
 ``failure_error`` turns a stream's failure back into the error a stream writer reports;
 ``own_signature`` keeps a reasoning signature only for the provider that made it; ``fill_slots``
 puts opaque items back among written parts.
@@ -24,7 +26,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from ..errors import ErrorCode, GatewayError, code_for_status
-from ..ir import JSONDict, StreamFailure, Tool
+from ..ir import ChatRequest, JSONDict, StreamFailure, Tool
 
 _MAX_SHOWN: Final = 100  # characters of an offending value quoted in a message
 
@@ -253,11 +255,43 @@ def as_function_tools(tools: list[Tool] | None) -> list[Tool] | None:
     return written
 
 
-def reject_builtin_tools(tools: list[Tool] | None, upstream: str) -> None:
-    """Raise a 400 naming the first tool built into another provider's API (``Tool.builtin``):
-    a writer of a foreign request cannot give its upstream (``upstream`` names it) such a tool."""
+WEB_SEARCH: Final = "web_search"  # a hosted web search, run by the upstream itself
+
+
+def hosted_kind(tool: Tool) -> str | None:
+    """What a tool built into a provider's API does, in words shared by every provider that runs
+    the same (``web_search``: OpenAI's ``web_search``/``web_search_preview``, Anthropic's
+    ``web_search_20250305``, Gemini's ``googleSearch``); its wire type for any other; None for a
+    tool the client runs."""
+    builtin = tool.builtin
+    if builtin is None:
+        return None
+    if builtin.startswith("web_search") or builtin in ("googleSearch", "google_search"):
+        return WEB_SEARCH
+    return builtin
+
+
+def drop_hosted_tools(request: ChatRequest, runs: frozenset[str]) -> list[str]:
+    """Leaves out of ``request`` the built-in tools of another provider that the upstream cannot run
+    (``runs`` holds the :func:`hosted_kind` of those it can); the names of those left out. A tool
+    choice goes with the last tool."""
+    tools = request.tools or []
+    kept = [t for t in tools if t.builtin is None or hosted_kind(t) in runs]
+    if len(kept) == len(tools):
+        return []
+    dropped = [t.name for t in tools if t not in kept]
+    request.tools = kept or None
+    if not kept:
+        request.tool_choice, request.parallel_tool_calls = None, None
+    return dropped
+
+
+def reject_builtin_tools(tools: list[Tool] | None, upstream: str, runs: frozenset[str] = frozenset()) -> None:
+    """Raise a 400 naming the first tool built into another provider's API (``Tool.builtin``)
+    that the upstream (``upstream`` names it) does not run as well (``runs``, as in
+    :func:`drop_hosted_tools`): a writer of a foreign request cannot give it such a tool."""
     for i, tool in enumerate(tools or ()):
-        if tool.builtin is not None:
+        if tool.builtin is not None and hosted_kind(tool) not in runs:
             raise GatewayError(
                 ErrorCode.INVALID_REQUEST,
                 f"The tool '{tool.name}' (type '{tool.builtin}') runs inside another provider's API and "

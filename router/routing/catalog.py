@@ -1,36 +1,25 @@
 """The model catalog: which upstreams of a group serve a requested model id, and as what name.
 
-A request may name a model as the upstream names it (``gpt-5``), with a provider prefix
-(``openai/gpt-5``, the prefix being an upstream's kind or name), through the group's ``model_map``
-(merged over the built-in default map), or, on an OpenRouter group, by OpenRouter's full id. A
-trailing ``-thinking`` asks for the upstream's extended reasoning and is stripped.
+A requested id is looked up, in this order: exactly as an upstream of the group lists it (an
+OpenRouter group's full ids included); in the group's ``model_map`` (an exact key, then its glob
+patterns such as ``"claude-*"`` in the order written); with a provider prefix (``openai/gpt-5``,
+the prefix being an upstream's kind or name); on an upstream that serves any id (``"*"``); and,
+for an id of a known vendor, by its family (:mod:`.families`): the group's ``default_model`` for
+that family, else the group's own model of that size. A trailing ``-thinking`` asks for the
+upstream's extended reasoning and is stripped.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from ..config import Config, GroupConfig, UpstreamConfig
 from ..errors import ErrorCode, GatewayError
+from .families import Family, family_of, stand_in
 
 THINKING_SUFFIX = "-thinking"
-
-# Built-in aliases: a requested id maps to the first target some upstream of the group serves.
-DEFAULT_MODEL_MAP: dict[str, tuple[str, ...]] = {
-    "gpt-5": ("claude-sonnet-4-6", "claude-sonnet-4-5", "gemini-2.5-pro"),
-    "gpt-5-mini": ("claude-haiku-4-5", "gemini-2.5-flash"),
-    "gpt-5-nano": ("claude-haiku-4-5", "gemini-2.5-flash-lite"),
-    "gpt-4o": ("claude-sonnet-4-6", "claude-sonnet-4-5", "gemini-2.5-flash"),
-    "gpt-4o-mini": ("claude-haiku-4-5", "gemini-2.5-flash-lite"),
-    "claude-sonnet-4-6": ("gpt-5", "gemini-2.5-pro"),
-    "claude-sonnet-4-5": ("gpt-5", "gemini-2.5-pro"),
-    "claude-opus-4-7": ("gpt-5", "gemini-2.5-pro"),
-    "claude-haiku-4-5": ("gpt-5-mini", "gemini-2.5-flash"),
-    "claude-opus-4-1": ("gpt-5", "gemini-2.5-pro"),
-    "gemini-2.5-pro": ("gpt-5", "claude-sonnet-4-5"),
-    "gemini-2.5-flash": ("gpt-5-mini", "claude-haiku-4-5"),
-}
 
 # Upstream kinds whose models accept extended reasoning, by model-id prefix.
 _THINKING_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -48,6 +37,11 @@ class Route:
 
     upstream: UpstreamConfig
     model: str
+
+    def headers(self) -> dict[str, str]:
+        """The response headers saying who served a request: ``x-torouter-upstream`` and
+        ``x-torouter-model`` (the model as the upstream names it)."""
+        return {"x-torouter-upstream": self.upstream.name, "x-torouter-model": self.model}
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,10 +65,26 @@ def supports_thinking(kind: str, model: str) -> bool:
     return any(model.startswith(prefix) for prefix in _THINKING_PREFIXES.get(kind, ()))
 
 
+def is_pattern(key: str) -> bool:
+    """Whether a ``model_map`` key is a glob pattern rather than an id."""
+    return any(c in key for c in "*?[")
+
+
+@dataclass(slots=True)
+class _GroupModels:
+    """What the catalog works out once per group: its map split into ids and patterns, and the
+    stand-in of each family."""
+
+    exact: dict[str, str]
+    patterns: list[tuple[str, str]]
+    stand_ins: dict[Family, str | None] = field(default_factory=dict)
+
+
 class Catalog:
     def __init__(self, config: Config) -> None:
         self._upstreams = config.upstreams
         self._groups = config.groups
+        self._by_group: dict[str, _GroupModels] = {}
 
     def group(self, name: str) -> GroupConfig:
         group = self._groups.get(name)
@@ -129,17 +139,49 @@ class Catalog:
     def _upstreams_of(self, group: GroupConfig) -> list[UpstreamConfig]:
         return [self._upstreams[name] for name in group.upstreams if name in self._upstreams]
 
+    def _group_models(self, group: GroupConfig) -> _GroupModels:
+        known = self._by_group.get(group.name)
+        if known is None:
+            exact = {k: v for k, v in group.model_map.items() if not is_pattern(k)}
+            patterns = [(k, v) for k, v in group.model_map.items() if is_pattern(k)]
+            known = self._by_group[group.name] = _GroupModels(exact, patterns)
+        return known
+
+    def mapped(self, group: GroupConfig, model: str) -> str | None:
+        """The target of ``model`` in the group's ``model_map`` (an exact key, else the first
+        pattern matching it), or None."""
+        known = self._group_models(group)
+        if model in known.exact:
+            return known.exact[model]
+        return next((target for pattern, target in known.patterns if fnmatchcase(model, pattern)), None)
+
+    def stand_in(self, group: GroupConfig, family: Family) -> str | None:
+        """The model serving a request of ``family``: the group's ``default_model``, else its own
+        model of that size."""
+        if family in group.default_model:
+            return group.default_model[family]
+        known = self._group_models(group)
+        if family not in known.stand_ins:
+            listed = [m for u in self._upstreams_of(group) for m in u.models]
+            known.stand_ins[family] = stand_in(listed, family)
+        return known.stand_ins[family]
+
+    @staticmethod
+    def _serving(upstreams: list[UpstreamConfig], model: str) -> list[Route]:
+        """The upstreams listing ``model``, else those serving any id."""
+        routes = [Route(u, model) for u in upstreams if model in u.models]
+        return routes or [Route(u, model) for u in upstreams if u.serves_any_model()]
+
     def _routes(self, group: GroupConfig, model: str) -> tuple[Route, ...]:
         upstreams = self._upstreams_of(group)
         # 1. the id exactly as an upstream lists it
         routes = [Route(u, model) for u in upstreams if model in u.models]
         if routes:
             return tuple(routes)
-        # 2. the group's map, then the built-in map (first target the group serves)
-        targets = [group.model_map[model]] if model in group.model_map else []
-        targets += DEFAULT_MODEL_MAP.get(model, ())
-        for target in targets:
-            routes = [Route(u, target) for u in upstreams if target in u.models]
+        # 2. the group's map: an exact key, then its patterns
+        target = self.mapped(group, model)
+        if target is not None:
+            routes = self._serving(upstreams, target)
             if routes:
                 return tuple(routes)
         # 3. a provider prefix naming an upstream's kind or name
@@ -152,9 +194,15 @@ class Catalog:
             ]
             if routes:
                 return tuple(routes)
-        # 4. upstreams that serve any id (under the group's mapping when there is one)
-        name = group.model_map.get(model, model)
-        return tuple(Route(u, name) for u in upstreams if u.serves_any_model())
+        # 4. upstreams that serve any id
+        routes = [Route(u, model) for u in upstreams if u.serves_any_model()]
+        if routes:
+            return tuple(routes)
+        # 5. a known vendor's id: the group's model of the same family (a -thinking id's family is
+        # its base id's, resolved by the caller)
+        family = None if model.endswith(THINKING_SUFFIX) else family_of(model)
+        stand_in = self.stand_in(group, family) if family is not None else None
+        return tuple(self._serving(upstreams, stand_in)) if stand_in is not None else ()
 
     def _served_elsewhere(self, model: str) -> bool:
         base = model.removesuffix(THINKING_SUFFIX)
@@ -175,7 +223,7 @@ class Catalog:
                         model, upstream.kind, upstream.name, supports_thinking(upstream.kind, model)
                     )
         for alias in group.model_map:
-            if alias not in seen:
+            if alias not in seen and not is_pattern(alias):
                 routes = self._routes(group, alias)
                 if routes:
                     route = routes[0]

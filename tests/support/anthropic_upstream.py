@@ -29,6 +29,8 @@ What it checks, in this order, like the real API (errors are ``{"type": "error",
    error, e.g. "max_tokens: Field required", "messages.0.content.0.foo: Extra inputs are not
    permitted" (``strict=True``, the default, validates closed-world), "temperature: Input should
    be less than or equal to 1", "messages.0.content.0.id: String should match pattern …".
+   With the :data:`PER_TURN_BETA` beta, text-only ``role: "system"`` messages after the first
+   are taken (and left out of the rest of the checks and of the answer).
 4. Cross-field rules of the real API (400 ``invalid_request_error``, the real messages):
    at least one message; the first message is ``user``; roles alternate (consecutive same roles
    are rejected; ``merge_consecutive_roles=True`` merges them as the current API does, and then
@@ -66,7 +68,12 @@ Deterministic answers (``plan_message``):
   :func:`~support.mock_server.sample` (strings ``"mock"``, enums their first value, …). Ids are
   ``toolu_01`` + 22 characters derived from the message id; blocks carry ``caller: {"type":
   "direct"}`` (required by the spec; the SDK accepts it and sends it back). ``stop_reason``
-  ``tool_use``.
+  ``tool_use``. With :attr:`MockServer.agent_script` set, its call (or text) instead.
+- Web search (a ``web_search_2…`` server tool offered, no tool called, no tool results, the word
+  "search" in the last user text): a ``server_tool_use`` block (``srvtoolu_01…``, input
+  ``{"query": <that text>}``), a ``web_search_tool_result`` block finding :data:`SEARCH_RESULT`,
+  then the text answer citing it (``web_search_result_location``; streamed as a
+  ``citations_delta`` before the text); ``usage.server_tool_use.web_search_requests`` 1.
 - Thinking (``thinking.type`` ``enabled`` or ``adaptive``): a first ``thinking`` block
   ``"Mock thinking about: <last user text>"`` (after tool results ``"Mock thinking about tool
   results: …"``; ``display: "omitted"``: empty text) with a signature —
@@ -134,12 +141,21 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import relevance
 
 from . import schemas
-from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, bearer, sample
+from .mock_server import WORDS, AgentScript, BaseFault, MockServer, RecordedRequest, bearer, sample
 
 DEFAULT_API_KEY: Final = "sk-ant-api03-mock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6cAA"
 DEFAULT_MODELS: Final = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
 DEFAULT_SIGNING_KEY: Final = b"torouter-mock-anthropic-thinking-signatures"
 INTERLEAVED_THINKING_BETA: Final = "interleaved-thinking-2025-05-14"
+PER_TURN_BETA: Final = "per-turn-control-2026-07-01"  # system turns among the messages
+SEARCH_RESULT: Final = {
+    "type": "web_search_result",
+    "url": "https://example.com/mock-search-result",
+    "title": "Mock search result",
+    "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5",
+    "page_age": None,
+}
+"""The one page the server-side web search of the mock finds."""
 REDACTED_TRIGGER: Final = (
     "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
 )
@@ -429,6 +445,7 @@ class MockAnthropic(MockServer):
             service_tier=self.service_tier,
             tool_preamble=self.tool_preamble,
             signing_key=self.signing_key,
+            script=self.agent_script,
         )
         if rec.stream:
             return await self._send_stream(request, rec, list(planned.events()), self._rate_headers())
@@ -461,6 +478,11 @@ class MockAnthropic(MockServer):
             return self._error(
                 rec, 400, "Input should be a valid dictionary or object to extract fields from"
             )
+        if PER_TURN_BETA in rec.betas and isinstance(body.get("messages"), list):
+            problem_or_body = _without_system_turns(body)
+            if isinstance(problem_or_body, str):
+                return self._error(rec, 400, problem_or_body)
+            body = problem_or_body
         if self.validate_requests:
             name = f"Beta{schema}" if is_beta(rec) else schema
             found = schemas.errors("anthropic", name, body, closed=self.strict)
@@ -637,6 +659,29 @@ class Turn:
     role: str
     blocks: list[dict[str, Any]]
     empty: bool
+
+
+def _without_system_turns(body: dict[str, Any]) -> dict[str, Any] | str:
+    """With the ``per-turn-control`` beta (which Claude Code sends with its mid-conversation system
+    turns, and leaves out when an API refuses them), ``role: "system"`` messages are taken after
+    the first message, text only: the body without them (checked and planned as usual), or the
+    error message."""
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "system":
+            continue
+        if index == 0:
+            return f"messages.{index}: use the top-level `system` parameter for the initial system prompt"
+        content = message.get("content")
+        blocks = [content] if isinstance(content, str) else content
+        if not isinstance(blocks, list) or not all(
+            isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text") for b in blocks
+        ):
+            return f"messages.{index}: text-only role `system` messages require text content blocks"
+    return {
+        **body,
+        "messages": [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")],
+    }
 
 
 def turns_of(messages: Sequence[Mapping[str, Any]], *, merge: bool) -> list[Turn]:
@@ -1004,6 +1049,9 @@ class PlannedMessage:
             "server_tool_use": None,
             "inference_geo": None,
         }
+        searches = sum(1 for block in self.content if block["type"] == "web_search_tool_result")
+        if searches:
+            usage["server_tool_use"] = {"web_search_requests": searches, "web_fetch_requests": 0}
         if self.beta:
             usage.update(iterations=None, speed=None)
         return usage
@@ -1036,11 +1084,14 @@ class PlannedMessage:
                 start: dict[str, Any] = {"type": "text", "text": "", "citations": None}
             elif kind == "thinking":
                 start = {"type": "thinking", "thinking": "", "signature": ""}
-            elif kind == "tool_use":
+            elif kind in ("tool_use", "server_tool_use"):
                 start = {**block, "input": {}}
             else:
                 start = dict(block)
             yield {"type": "content_block_start", "index": index, "content_block": start}
+            for citation in (block.get("citations") or []) if kind == "text" else []:
+                delta = {"type": "citations_delta", "citation": citation}
+                yield {"type": "content_block_delta", "index": index, "delta": delta}
             for delta in _deltas(block):
                 yield {"type": "content_block_delta", "index": index, "delta": delta}
             yield {"type": "content_block_stop", "index": index}
@@ -1074,7 +1125,7 @@ def _deltas(block: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         for piece in WORDS.findall(block["thinking"]):
             yield {"type": "thinking_delta", "thinking": piece}
         yield {"type": "signature_delta", "signature": block["signature"]}
-    elif kind == "tool_use":
+    elif kind in ("tool_use", "server_tool_use"):
         arguments = orjson.dumps(block["input"]).decode()
         yield {"type": "input_json_delta", "partial_json": ""}
         for start in range(0, len(arguments), _ARG_PIECE):
@@ -1092,8 +1143,10 @@ def plan_message(
     service_tier: str = "standard",
     tool_preamble: bool = True,
     signing_key: bytes = DEFAULT_SIGNING_KEY,
+    script: AgentScript | None = None,
 ) -> PlannedMessage:
-    """Decide the deterministic answer to a valid request (rules in the module docstring)."""
+    """Decide the deterministic answer to a valid request (rules in the module docstring; with
+    ``script``, its tool call or a text answer)."""
     turns = turns_of(body.get("messages") or [], merge=True)
     last_user = next((t for t in reversed(turns) if t.role == "user"), None)
     results = [b for b in last_user.blocks if b.get("type") == "tool_result"] if last_user else []
@@ -1117,22 +1170,61 @@ def plan_message(
         if REDACTED_TRIGGER in asked:
             content.append({"type": "redacted_thinking", "data": redacted_data(signing_key, nonce)})
             output_tokens += 1
-    calls = _tools_to_call(body, last_user, results, asked)
+    if script is not None:
+        offered = [str(t.get("name")) for t in body.get("tools") or []]
+        answered = any(b.get("type") == "tool_result" for t in turns if t.role == "user" for b in t.blocks)
+        scripted = script.call(offered, answered)
+        calls = [(scripted[0], scripted[1])] if scripted else []
+    else:
+        calls = [
+            (str(t["name"]), sample(t.get("input_schema") or {}))
+            for t in _tools_to_call(body, last_user, results, asked)
+        ]
+    searched = not calls and not results and searches_the_web(body, asked)
+    citations: list[dict[str, Any]] | None = None
+    if searched:  # the server-side web search, run before the answer that cites it
+        tool_id = "srvtoolu_01" + _base62(hashlib.sha256(f"{message_id}/search".encode()).digest(), 22)
+        direct = {"type": "direct"}
+        content.append(
+            {
+                "type": "server_tool_use",
+                "id": tool_id,
+                "name": "web_search",
+                "input": {"query": asked},
+                "caller": direct,
+            }
+        )
+        content.append(
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": tool_id,
+                "content": [SEARCH_RESULT],
+                "caller": direct,
+            }
+        )
+        citations = [
+            {
+                "type": "web_search_result_location",
+                "url": SEARCH_RESULT["url"],
+                "title": SEARCH_RESULT["title"],
+                "encrypted_index": "Eo8BCioIAhgBIiQ",
+                "cited_text": "A page the mock found.",
+            }
+        ]
     stop_sequence: str | None = None
     if calls:
         choice = body.get("tool_choice") or {}
         if tool_preamble and choice.get("type") not in _FORCING_CHOICES:
-            preamble = "I'll call " + ", ".join(str(t["name"]) for t in calls) + "."
+            preamble = "I'll call " + ", ".join(name for name, _ in calls) + "."
             content.append({"type": "text", "text": preamble, "citations": None})
             output_tokens += _words(preamble)
-        for i, tool in enumerate(calls):
+        for i, (name, arguments) in enumerate(calls):
             tool_id = "toolu_01" + _base62(hashlib.sha256(f"{message_id}/{i}".encode()).digest(), 22)
-            arguments = sample(tool.get("input_schema") or {})
             content.append(
                 {
                     "type": "tool_use",
                     "id": tool_id,
-                    "name": str(tool["name"]),
+                    "name": name,
                     "input": arguments,
                     "caller": {"type": "direct"},
                 }
@@ -1151,7 +1243,7 @@ def plan_message(
         if "max_tokens" in body and len(words) > room:
             text, words = "".join(words[:room]), words[:room]
             stop_reason, stop_sequence = "max_tokens", None
-        content.append({"type": "text", "text": text, "citations": None})
+        content.append({"type": "text", "text": text, "citations": citations})
         output_tokens += len(words)
     prompt = count_input_tokens(body)
     read = min(max(cache_read_tokens, 0), prompt)
@@ -1170,6 +1262,12 @@ def plan_message(
         service_tier="standard" if body.get("service_tier") == "standard_only" else service_tier,
         beta=beta,
     )
+
+
+def searches_the_web(body: Mapping[str, Any], asked: str) -> bool:
+    """Whether the model runs the web search tool: it is offered and the user asks to search."""
+    offered = any(str(t.get("type", "")).startswith("web_search_") for t in body.get("tools") or [])
+    return offered and re.search(r"\bsearch\b", asked, re.IGNORECASE) is not None
 
 
 def _formatted(text: str, body: Mapping[str, Any]) -> str:

@@ -141,6 +141,10 @@ Deterministic answers (``plan_response``):
   lowered). A call part has no ``id`` (the Gemini API omits them) unless the request's history
   used ids (any ``functionCall``/``functionResponse`` with an ``id``): then 8 lowercase
   characters derived from the response id. Each call arrives whole; ``finishReason`` ``STOP``.
+  With :attr:`MockServer.agent_script` set, its call (or text) instead.
+- Grounding with Google Search (``googleSearch`` offered, the word "search" in the last user text,
+  a text answer): ``groundingMetadata`` with the query, :data:`SEARCH_PAGE` and the whole text
+  supported by it (UTF-8 byte offsets), on the candidate (a stream: on its last chunk).
 - Thinking: ``thoughtsTokenCount`` = the words of ``"Mock thinking about: <text>"`` (after tool
   results ``"Mock thinking about tool results: …"``) per candidate; with
   ``thinkingConfig.includeThoughts`` that text is the first part, ``"thought": true``.
@@ -214,7 +218,7 @@ import orjson
 from aiohttp import web
 
 from . import schemas
-from .mock_server import WORDS, BaseFault, MockServer, RecordedRequest, sample
+from .mock_server import WORDS, AgentScript, BaseFault, MockServer, RecordedRequest, sample
 from .png import png
 
 DEFAULT_API_KEY: Final = "AIzaSyMock-7c1e5a9d3b2f4e6a8c0d1b2a3f4e5d6"
@@ -233,6 +237,8 @@ SIGNATURE_REQUIRED_PREFIXES: Final = ("gemini-3",)
 DUMMY_THOUGHT_SIGNATURES: Final = ("skip_thought_signature_validator", "context_engineering_is_the_way_to_go")
 """The documented values that skip thought-signature validation (for foreign histories)."""
 BLOCK_TRIGGER: Final = "BLOCKME"
+SEARCH_PAGE: Final = {"uri": "https://example.com/mock-grounding-source", "title": "example.com"}
+"""The page grounding with Google Search finds (``googleSearch`` offered, "search" asked)."""
 SIGNATURES_DOC: Final = "https://ai.google.dev/gemini-api/docs/thought-signatures"
 MAX_EMBEDDING_DIMENSIONS: Final = 3072
 MAX_BATCH_EMBED: Final = 100
@@ -1140,6 +1146,7 @@ class MockGemini(MockServer):
             cached_content_tokens=self.cached_content_tokens,
             signing_key=self.signing_key,
             images=makes_images(body, model),
+            script=self.agent_script,
         )
         if rec.stream:
             return await self._send_stream(request, rec, planned.chunks(), {})
@@ -1716,6 +1723,14 @@ def _blocked(body: Mapping[str, Any]) -> bool:
     return any(BLOCK_TRIGGER in str(p.get("text", "")) for c in contents for p in _parts(c))
 
 
+def _sample_args(declaration: Mapping[str, Any]) -> dict[str, Any]:
+    schema = declaration.get("parametersJsonSchema")
+    if schema is None:
+        schema = gemini_json_schema(declaration.get("parameters") or {})
+    arguments = sample(schema)
+    return arguments if isinstance(arguments, dict) else {}
+
+
 def _functions_to_call(body: Mapping[str, Any], text: str, results: bool) -> list[Mapping[str, Any]]:
     declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
@@ -1737,8 +1752,8 @@ def _functions_to_call(body: Mapping[str, Any], text: str, results: bool) -> lis
 
 def _formatted(text: str, config: Mapping[str, Any]) -> str:
     mime = config.get("responseMimeType")
-    if "responseJsonSchema" in config:
-        schema = config["responseJsonSchema"]
+    if "responseJsonSchema" in config:  # the API takes Gemini's upper-case types there too
+        schema = gemini_json_schema(config["responseJsonSchema"])
     else:
         schema = gemini_json_schema(config.get("responseSchema")) if "responseSchema" in config else None
     if mime == "application/json":
@@ -1768,6 +1783,7 @@ class PlannedCandidate:
     output_tokens: int
     thought_tokens: int
     image_tokens: int = 0  # of output_tokens, those of generated images
+    grounding: dict[str, Any] | None = None  # groundingMetadata (grounding with Google Search)
 
     def pieces(self) -> Iterator[dict[str, Any]]:
         """The parts as stream deltas: one per word of text, a function call or an image whole."""
@@ -1840,9 +1856,10 @@ class PlannedResponse:
             content: dict[str, Any] = {"role": "model"}
             if candidate.parts:
                 content = {"parts": [dict(p) for p in candidate.parts], "role": "model"}
-            candidates.append(
-                {"content": content, "finishReason": candidate.finish_reason, "index": candidate.index}
-            )
+            entry = {"content": content, "finishReason": candidate.finish_reason, "index": candidate.index}
+            if candidate.grounding is not None:
+                entry["groundingMetadata"] = candidate.grounding
+            candidates.append(entry)
         return self._envelope(candidates, self.usage())
 
     def chunks(self) -> list[dict[str, Any]]:
@@ -1861,9 +1878,34 @@ class PlannedResponse:
             entry: dict[str, Any] = {"content": content}
             if last:
                 entry["finishReason"] = candidate.finish_reason
+                if candidate.grounding is not None:  # with the last chunk, as Gemini sends it
+                    entry["groundingMetadata"] = candidate.grounding
             entry["index"] = candidate.index
             chunks.append(self._envelope([entry], self.usage(final=n == len(planned) - 1)))
         return chunks
+
+
+def grounded(body: Mapping[str, Any], asked: str) -> bool:
+    """Whether the model grounds its answer with Google Search: the tool is offered and the user
+    asks to search."""
+    offered = any("googleSearch" in tool or "google_search" in tool for tool in body.get("tools") or [])
+    return offered and re.search(r"\bsearch\b", asked, re.IGNORECASE) is not None
+
+
+def grounding_metadata(asked: str, text: str) -> dict[str, Any]:
+    """The ``groundingMetadata`` of an answer grounded on :data:`SEARCH_PAGE`: the query, the page,
+    and the whole text (in UTF-8 bytes) supported by it."""
+    return {
+        "webSearchQueries": [asked],
+        "groundingChunks": [{"web": dict(SEARCH_PAGE)}],
+        "groundingSupports": [
+            {
+                "segment": {"startIndex": 0, "endIndex": len(text.encode()), "text": text},
+                "groundingChunkIndices": [0],
+            }
+        ],
+        "searchEntryPoint": {"renderedContent": "<div>Mock search suggestions</div>"},
+    }
 
 
 def prompt_feedback() -> dict[str, Any]:
@@ -1887,6 +1929,7 @@ def plan_response(
     cached_content_tokens: int = 0,
     signing_key: bytes = DEFAULT_SIGNING_KEY,
     images: bool = False,
+    script: AgentScript | None = None,
 ) -> PlannedResponse:
     """Decide the deterministic answer to a valid (parsed) request (rules in the module docstring).
     ``images``: the model answers with images (:func:`makes_images`)."""
@@ -1908,7 +1951,15 @@ def plan_response(
     config = body.get("generationConfig") or {}
     include_thoughts = thinking and bool((config.get("thinkingConfig") or {}).get("includeThoughts"))
     thought_tokens = _words(thought) if thinking else 0
-    calls = _functions_to_call(body, asked, bool(results))
+    if script is not None:
+        offered = [
+            str(d.get("name")) for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []
+        ]
+        answered = any("functionResponse" in p for c in contents for p in _parts(c))
+        scripted = script.call(offered, answered)
+        calls: list[tuple[str, Any]] = [scripted] if scripted else []
+    else:
+        calls = [(str(d["name"]), _sample_args(d)) for d in _functions_to_call(body, asked, bool(results))]
     use_ids = any(
         "id" in (p.get("functionCall") or p.get("functionResponse") or {})
         for c in contents
@@ -1937,13 +1988,8 @@ def plan_response(
             )
             continue
         if calls:
-            for k, declaration in enumerate(calls):
-                schema = declaration.get("parametersJsonSchema")
-                if schema is None:
-                    schema = gemini_json_schema(declaration.get("parameters") or {})
-                call: dict[str, Any] = {"name": str(declaration["name"]), "args": sample(schema)}
-                if not isinstance(call["args"], dict):
-                    call["args"] = {}
+            for k, (name, arguments) in enumerate(calls):
+                call: dict[str, Any] = {"name": name, "args": arguments}
                 if use_ids:
                     call = {"id": _short_id(f"{response_id}/{index}/{k}"), **call}
                 part: dict[str, Any] = {"functionCall": call}
@@ -1967,6 +2013,14 @@ def plan_response(
                     part["thoughtSignature"] = sign(signing_key, b"text", nonce, b"")
                 out.append(part)
             output_tokens += len(words)
+            if text and not results and grounded(body, asked):
+                grounding = grounding_metadata(asked, text)
+                candidates.append(
+                    PlannedCandidate(
+                        index, tuple(out), finish, output_tokens, thought_tokens, grounding=grounding
+                    )
+                )
+                continue
         candidates.append(PlannedCandidate(index, tuple(out), finish, output_tokens, thought_tokens))
     return PlannedResponse(
         response_id, model, tuple(candidates), prompt, cached, prompt_image_tokens=prompt_images

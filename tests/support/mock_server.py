@@ -100,6 +100,34 @@ class BaseFault:
         return cls(kind="stall_after", after_chunks=chunks)
 
 
+# --------------------------------------------------------------------------- scripted agents
+
+
+@dataclass(frozen=True)
+class AgentScript:
+    """A coding agent's tool round trip, scripted (``mock.agent_script = AgentScript({...})``).
+
+    A chat request that offers a tool named in ``calls`` and whose conversation holds no tool
+    result yet is answered with one call of the first such tool (in ``calls``' order), with the
+    arguments given; every other request gets the mock's plain text answer (``Mock reply to…``),
+    and no tool call is planned from words in the prompt (an agent's prompts name all its tools).
+    A name matches a tool offered under it or under ``<namespace>__<name>`` (a namespaced tool, as
+    the gateway flattens it), and the call names the tool as offered.
+    """
+
+    calls: Mapping[str, Mapping[str, Any]]
+
+    def call(self, offered: Sequence[str], answered: bool) -> tuple[str, dict[str, Any]] | None:
+        """The tool to call and its arguments, or None for a text answer."""
+        if answered:
+            return None
+        for name, args in self.calls.items():
+            for tool in offered:
+                if tool == name or tool.endswith(f"__{name}"):
+                    return tool, dict(args)
+        return None
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -203,6 +231,7 @@ class MockServer:
         self.echo_key_in_errors = echo_key_in_errors
         self.name = name
         self.requests: list[RecordedRequest] = []
+        self.agent_script: AgentScript | None = None
         self._shutdown_timeout_s = shutdown_timeout_s
         self._faults: dict[str, deque[BaseFault]] = {endpoint: deque() for endpoint in self.endpoints}
         self._arrivals: asyncio.Queue[RecordedRequest] = asyncio.Queue()
@@ -347,8 +376,9 @@ class MockServer:
             queue.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests and queued faults (between tests sharing one mock)."""
+        """Forget recorded requests, queued faults and the agent script (between tests sharing one mock)."""
         self.clear_faults()
+        self.agent_script = None
         self.requests.clear()
         self._arrivals = asyncio.Queue()
 

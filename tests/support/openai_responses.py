@@ -50,7 +50,7 @@ from aiohttp import web
 from jsonschema import ValidationError
 
 from . import schemas
-from .mock_server import WORDS, ClientGone, RecordedRequest
+from .mock_server import WORDS, AgentScript, ClientGone, RecordedRequest
 
 if TYPE_CHECKING:
     from .openai_upstream import MockOpenAI
@@ -253,12 +253,14 @@ class Responses:
             chat["reasoning_effort"] = "none"
         digest = hashlib.sha256(f"{mock.name}/{rec.seq}/{time.time()}".encode()).hexdigest()
         response_id = f"resp_{digest[:48]}"
+        scripted = scripted_call(mock.agent_script, body, items, messages, digest)
         answer = plan_answer(
             chat,
             completion_id=response_id,
             created=int(time.time()),
             cached_tokens=mock.cached_tokens,
             reasoning_tokens=mock.reasoning_tokens if mock._reasoning(model) else 0,
+            script=AgentScript({}) if scripted is not None else mock.agent_script,
         )
         planned = answer.choices[0]
         output: list[dict[str, Any]] = []
@@ -298,6 +300,8 @@ class Responses:
                     "function": {"name": call.name, "arguments": call.arguments},
                 }
             )
+        if scripted is not None:  # the scripted call, in place of the text answer
+            output = [item for item in output if item["type"] == "reasoning"] + [scripted]
         usage = answer.usage()
         incomplete = planned.finish_reason == "length"
         response: dict[str, Any] = {
@@ -436,6 +440,44 @@ class Responses:
 # --------------------------------------------------------------------------- conversions
 
 
+def scripted_call(
+    script: AgentScript | None,
+    body: Mapping[str, Any],
+    items: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    digest: str,
+) -> dict[str, Any] | None:
+    """The output item of an agent script's call (:class:`support.mock_server.AgentScript`), or
+    None. The tools offered are ``tools`` and those of ``additional_tools`` items, namespaces
+    included (a namespaced tool is offered as ``<namespace>__<name>``); a function's call is a
+    ``function_call``, a custom tool's a ``custom_tool_call`` (with ``input``, the script's
+    ``input`` argument), each naming its namespace."""
+    if script is None:
+        return None
+    offered: dict[str, tuple[str | None, Mapping[str, Any]]] = {}
+    carried = [t for item in items if item.get("type") == "additional_tools" for t in item.get("tools") or []]
+    for tool in [*(body.get("tools") or []), *carried]:
+        if tool.get("type") == "namespace":
+            for member in tool.get("tools") or []:
+                offered[f"{tool['name']}__{member['name']}"] = (str(tool["name"]), member)
+        elif tool.get("type") in ("function", "custom"):
+            offered[str(tool["name"])] = (None, tool)
+    called = script.call(list(offered), any(m.get("role") == "tool" for m in messages))
+    if called is None:
+        return None
+    name, arguments = called
+    namespace, tool = offered[name]
+    item: dict[str, Any] = {"id": f"ctc_{digest[:40]}", "call_id": f"call_{digest[8:32]}"}
+    if tool.get("type") == "custom":
+        item.update(type="custom_tool_call", name=tool["name"], input=str(arguments.get("input", "")))
+    else:
+        arguments_text = orjson.dumps(arguments).decode()
+        item.update(type="function_call", status="completed", name=tool["name"], arguments=arguments_text)
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
+
+
 def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Input items as the chat messages :func:`plan_answer` reads."""
     messages: list[dict[str, Any]] = []
@@ -446,7 +488,7 @@ def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if isinstance(content, list):
                 content = [_chat_part(p) for p in content]
             messages.append({"role": item["role"], "content": content})
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
             last = messages[-1] if messages else None
             if last is None or last["role"] != "assistant":
                 last = {"role": "assistant", "content": None}
@@ -455,10 +497,10 @@ def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "id": item["call_id"],
                     "type": "function",
-                    "function": {"name": item["name"], "arguments": item["arguments"]},
+                    "function": {"name": item["name"], "arguments": item.get("arguments", item.get("input"))},
                 }
             )
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             output = item["output"]
             if isinstance(output, list):
                 output = " ".join(str(p.get("text", "")) for p in output)
@@ -561,6 +603,12 @@ def stream_events(response: dict[str, Any]) -> list[dict[str, Any]]:
                     "arguments": arguments,
                 }
             )
+        elif item["type"] == "custom_tool_call":
+            events.append(
+                {"type": "response.output_item.added", "output_index": index, "item": {**item, "input": ""}}
+            )
+            events.append({"type": "response.custom_tool_call_input.delta", **where, "delta": item["input"]})
+            events.append({"type": "response.custom_tool_call_input.done", **where, "input": item["input"]})
         else:
             events.append({"type": "response.output_item.added", "output_index": index, "item": item})
         events.append({"type": "response.output_item.done", "output_index": index, "item": item})
@@ -582,12 +630,35 @@ def create_response_errors(body: Mapping[str, Any], *, closed: bool) -> list[Val
     """``CreateResponse`` errors of a body, the way the real API sees it. The spec's ``InputItem``
     is a ``oneOf`` in which a user message with a list of parts is both an ``EasyInputMessage``
     and an ``InputMessage`` (the API tells them apart by its discriminator, ``type``): so items
-    are checked one by one, and "valid under each of" their branches is no error."""
+    are checked one by one, and "valid under each of" their branches is no error.
+
+    Codex sends two things the live API takes but the vendored spec lacks, checked here and left
+    out of the rest: ``client_metadata`` (a map of strings), an ``id`` on input messages of every
+    role (the spec has one on assistant output messages only) and ``content: null`` on the
+    reasoning items it gives back."""
+    metadata = body.get("client_metadata")
+    if "client_metadata" in body:
+        body = {k: v for k, v in body.items() if k != "client_metadata"}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            return [
+                ValidationError(
+                    "client_metadata must be an object of strings",
+                    validator="type",
+                    validator_value="object",
+                    path=["client_metadata"],
+                    instance=metadata,
+                )
+            ]
     items = body.get("input")
     if not isinstance(items, list):
         return schemas.errors("openai", "CreateResponse", body, closed=closed)
     found = schemas.errors("openai", "CreateResponse", {**body, "input": "items"}, closed=closed)
     for index, item in enumerate(items):
+        message = isinstance(item, dict) and item.get("type") == "message"
+        if message and isinstance(item.get("id"), str) and item.get("role") != "assistant":
+            item = {k: v for k, v in item.items() if k != "id"}
+        if isinstance(item, dict) and item.get("type") == "reasoning" and item.get("content", 0) is None:
+            item = {k: v for k, v in item.items() if k != "content"}
         for error in schemas.errors("openai", "InputItem", item, closed=closed):
             if error.validator == "oneOf" and not error.context and not error.path:
                 continue  # valid under more than one branch: fine for a discriminated union
@@ -612,6 +683,12 @@ EVENT_SCHEMAS: Final = {
     "response.refusal.done": "ResponseRefusalDoneEvent",
     "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
     "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.custom_tool_call_input.delta": "ResponseCustomToolCallInputDeltaEvent",
+    "response.custom_tool_call_input.done": "ResponseCustomToolCallInputDoneEvent",
+    "response.web_search_call.in_progress": "ResponseWebSearchCallInProgressEvent",
+    "response.web_search_call.searching": "ResponseWebSearchCallSearchingEvent",
+    "response.web_search_call.completed": "ResponseWebSearchCallCompletedEvent",
+    "response.output_text.annotation.added": "ResponseOutputTextAnnotationAddedEvent",
     "response.reasoning_summary_part.added": "ResponseReasoningSummaryPartAddedEvent",
     "response.reasoning_summary_part.done": "ResponseReasoningSummaryPartDoneEvent",
     "response.reasoning_summary_text.delta": "ResponseReasoningSummaryTextDeltaEvent",

@@ -139,7 +139,7 @@ from . import (
     schemas,
 )
 from .mock_server import WORDS as _WORDS
-from .mock_server import BaseFault, MockServer, RecordedRequest, bearer, sample
+from .mock_server import AgentScript, BaseFault, MockServer, RecordedRequest, bearer, sample
 
 Problem = tuple[str, str | None, str | None]
 """(message, param, code) of an OpenAI ``invalid_request_error``."""
@@ -621,6 +621,7 @@ class MockOpenAI(MockServer):
             created=created,
             cached_tokens=self.cached_tokens,
             reasoning_tokens=self.reasoning_tokens if self._reasoning(model, body) else 0,
+            script=self.agent_script,
         )
         thoughts = self._reasoning_text(model, body)
         if rec.stream:
@@ -929,8 +930,10 @@ def plan_answer(
     created: int,
     cached_tokens: int = 0,
     reasoning_tokens: int = 0,
+    script: AgentScript | None = None,
 ) -> Answer:
-    """Decide the deterministic answer to a valid chat request (rules in the module docstring)."""
+    """Decide the deterministic answer to a valid chat request (rules in the module docstring;
+    with ``script``, its tool call or a text answer)."""
     messages: list[Mapping[str, Any]] = list(body.get("messages") or [])
     if body.get("reasoning_effort") == "none":
         reasoning_tokens = 0
@@ -941,17 +944,25 @@ def plan_answer(
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     n = int(body.get("n") or 1)
     base = reply_text(messages)
-    calls = _tools_to_call(body, tools, messages)
+    if script is not None:
+        offered = [str(t["function"]["name"]) for t in tools]
+        scripted = script.call(offered, any(m.get("role") == "tool" for m in messages))
+        planned = [(scripted[0], scripted[1])] if scripted else []
+    else:
+        planned = [
+            (str(t["function"]["name"]), sample(t["function"].get("parameters") or {}))
+            for t in _tools_to_call(body, tools, messages)
+        ]
     choices = []
     for index in range(n):
-        if calls:
+        if planned:
             tool_calls = tuple(
                 ToolCall(
                     id="call_" + hashlib.sha256(f"{completion_id}/{index}/{i}".encode()).hexdigest()[:24],
-                    name=str(tool["function"]["name"]),
-                    arguments=orjson.dumps(sample(tool["function"].get("parameters") or {})).decode(),
+                    name=name,
+                    arguments=orjson.dumps(arguments).decode(),
                 )
-                for i, tool in enumerate(calls)
+                for i, (name, arguments) in enumerate(planned)
             )
             tokens = sum(len(c.arguments) // 4 + 1 for c in tool_calls)
             choices.append(PlannedChoice(index, None, tool_calls, "tool_calls", tokens))

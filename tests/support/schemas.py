@@ -24,7 +24,9 @@ and does not say otherwise (``additionalProperties``/``patternProperties``) reje
 does not declare, the way the real OpenAI API answers ``Unknown parameter: 'x'.``. Plain object
 schemas get ``additionalProperties: false``; schemas used as ``allOf`` mixins stay open and their
 composing parent gets ``propertyNames: {enum: [every name the composition declares]}`` instead
-(cheaper than ``unevaluatedProperties``, and it does not cascade). Free-form objects stay open.
+(cheaper than ``unevaluatedProperties``, and it does not cascade). Free-form objects stay open,
+and so do objects declaring ``properties: {}`` (OpenAI's ``EmptyModelParam``, a JSON Schema's
+place in a namespace's function tools: the SDKs type it as a free-form map).
 
 Validators are built once per (spec, schema name, closed) and cached: validating thousands of
 objects in a test run costs well under a millisecond each.
@@ -246,7 +248,7 @@ class _Closer:
             names = self.declared(schema)
             if names:
                 out["propertyNames"] = {"enum": sorted(names)}
-        elif "properties" in out:
+        elif out.get("properties"):  # ``properties: {}`` (``EmptyModelParam``): a free-form map
             out["additionalProperties"] = False
         return out
 

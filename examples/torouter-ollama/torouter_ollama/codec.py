@@ -71,6 +71,7 @@ def _unsupported(message: str, param: str | None = None) -> GatewayError:
 
 class OllamaChatCodec:
     dialect = DIALECT
+    hosted_tools: frozenset[str] = frozenset()  # no server-side tools: the router leaves them out
 
     def write_request(self, request: ChatRequest) -> JSONDict:
         body: JSONDict = {"model": request.model, "messages": _messages(request), "stream": request.stream}

@@ -368,10 +368,37 @@ def test_openai_fields_without_meaning_are_dropped() -> None:
 
 def test_builtin_tools_of_another_provider_are_a_400() -> None:
     request = _neutral(
-        Message("user", [TextPart("x")]), tools=[Tool("google_search", builtin="googleSearch")]
+        Message("user", [TextPart("x")]), tools=[Tool("code_execution", builtin="codeExecution")]
     )
     error = _rejected(request)
-    assert error.param == "tools[0]" and "google_search" in error.message
+    assert error.param == "tools[0]" and "code_execution" in error.message
+
+
+def test_another_providers_web_search_is_anthropics_server_side_web_search() -> None:
+    openai_search = Tool(
+        "web_search",
+        extra={
+            "type": "web_search",
+            "filters": {"allowed_domains": ["python.org"]},
+            "user_location": {"type": "approximate", "country": "FR", "city": "Paris"},
+        },
+        builtin="web_search",
+    )
+    for tool, expected in [
+        (Tool("googleSearch", builtin="googleSearch"), {"type": "web_search_20250305", "name": "web_search"}),
+        (
+            openai_search,
+            {
+                "type": "web_search_20250305",
+                "name": "web_search",
+                "allowed_domains": ["python.org"],
+                "user_location": {"type": "approximate", "country": "FR", "city": "Paris"},
+            },
+        ),
+    ]:
+        written = codec().write_request(_neutral(Message("user", [TextPart("x")]), tools=[tool]))
+        assert written["tools"] == [expected]
+        validate("anthropic", REQUEST, written, closed=True)
 
 
 EFFORT_BUDGETS = [

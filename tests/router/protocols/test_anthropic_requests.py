@@ -497,7 +497,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("messages empty", body(messages=[]), "messages"),
     ("message not an object", body("hi"), "messages[0]"),
     ("role missing", body({"content": "x"}), "messages[0].role"),
-    ("role system", body({"role": "system", "content": "x"}), "messages[0].role"),
+    ("role tool", body({"role": "tool", "content": "x"}), "messages[0].role"),
     ("content missing", body({"role": "user"}), "messages[0].content"),
     ("content a number", body({"role": "user", "content": 3}), "messages[0].content"),
     ("block not an object", _content("hi"), "messages[0].content[0]"),

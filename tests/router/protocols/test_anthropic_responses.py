@@ -18,6 +18,7 @@ from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
     ChatResponse,
     Choice,
+    Citation,
     FinishReason,
     Message,
     ReasoningPart,
@@ -25,6 +26,7 @@ from torouter.router.ir import (
     TextPart,
     ToolCall,
     Usage,
+    WebSearch,
 )
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
 
@@ -134,13 +136,20 @@ def test_message_neutral_form() -> None:
     assert choice.message.parts == [
         ReasoningPart("Search first, then call the tool.", signature=SIGNATURE),
         ReasoningPart(redacted_data="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"),
-        TextPart("Oslo is at 3°C.", extra={"citations": _rich_message()["content"][4]["citations"]}),
+        TextPart(
+            "Oslo is at 3°C.",
+            extra={"citations": _rich_message()["content"][4]["citations"]},
+            citations=[Citation("https://www.yr.no/en/forecast/daily-table/1-72837", "Oslo - Yr")],
+        ),
         ToolCall(
             "toolu_01A09q90qw90lq917835lq9",
             "get_weather",
             '{"city":"Bergen","unit":"c"}',
             extra={"caller": {"type": "direct"}},
         ),
+    ]
+    assert choice.message.searches == [
+        WebSearch(["Oslo weather"], [("https://www.yr.no/en/forecast/daily-table/1-72837", "Oslo - Yr")])
     ]
     assert response.usage == Usage(
         1696,

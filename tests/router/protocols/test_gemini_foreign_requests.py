@@ -306,8 +306,16 @@ def test_custom_tools_are_functions_of_one_string_and_other_providers_builtins_a
     written = codec().write_request(OpenAIChatCodec().read_request(_openai(tools=[custom])))
     declaration = written["tools"][0]["functionDeclarations"][0]
     assert declaration["name"] == "grammar" and "input" in str(declaration)
+    execution = Tool("code_execution", builtin="code_execution_20250825")
+    assert _rejected(_neutral(Message("user", [TextPart("Hi")]), tools=[execution])).param == "tools[0]"
+
+
+def test_another_providers_web_search_is_grounding_with_google_search() -> None:
     search = Tool("web_search", builtin="web_search_20250305")
-    assert _rejected(_neutral(Message("user", [TextPart("Hi")]), tools=[search])).param == "tools[0]"
+    weather = Tool("get_weather", "Weather", {"type": "object", "properties": {}})
+    written = codec().write_request(_neutral(Message("user", [TextPart("Hi")]), tools=[weather, search]))
+    assert written["tools"][0]["functionDeclarations"][0]["name"] == "get_weather"
+    assert written["tools"][1] == {"googleSearch": {}}
 
 
 def test_media_of_another_dialect() -> None:
@@ -741,3 +749,43 @@ def test_tool_choice_of_another_dialect_only_with_tools() -> None:
         _neutral(Message("user", [TextPart("Hi")]), tool_choice=ToolChoice("none"))
     )
     assert "toolConfig" not in written and "tools" not in written
+
+
+def test_gemini_clis_upper_case_json_schemas_reach_other_providers_as_json_schema() -> None:
+    """Gemini CLI's classifier sends ``responseJsonSchema`` (and a tool may send
+    ``parametersJsonSchema``) with Gemini's upper-case type names, which the Gemini API takes:
+    other providers get JSON Schema's own names."""
+    classifier = {
+        "type": "OBJECT",
+        "properties": {
+            "complexity_reasoning": {"type": "STRING", "description": "Why."},
+            "complexity_score": {"type": "INTEGER"},
+            "tags": {"type": "ARRAY", "items": {"type": "STRING", "enum": ["OBJECT"]}},
+            "type": {"type": ["STRING", "NULL"]},
+        },
+        "required": ["complexity_reasoning", "complexity_score"],
+    }
+    lowered = {
+        "type": "object",
+        "properties": {
+            "complexity_reasoning": {"type": "string", "description": "Why."},
+            "complexity_score": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string", "enum": ["OBJECT"]}},
+            "type": {"type": ["string", "null"]},
+        },
+        "required": ["complexity_reasoning", "complexity_score"],
+    }
+    sent = body(
+        {"role": "user", "parts": [{"text": "Classify"}]},
+        generationConfig={"responseMimeType": "application/json", "responseJsonSchema": classifier},
+        tools=[{"functionDeclarations": [{"name": "classify", "parametersJsonSchema": classifier}]}],
+    )
+    request = codec().read_request(copy.deepcopy(sent))
+    openai = OpenAIChatCodec().write_request(request)
+    assert openai["response_format"]["json_schema"]["schema"] == lowered
+    assert openai["tools"][0]["function"]["parameters"] == lowered
+    validate("openai", "CreateChatCompletionRequest", openai, closed=True)
+    anthropic = AnthropicMessagesCodec().write_request(request)
+    assert anthropic["tools"][0]["input_schema"] == lowered
+    plain = codec().read_request(body({"role": "user", "parts": [{"text": "x"}]}))
+    assert plain.response_format is None

@@ -480,10 +480,11 @@ def test_builtin_tools_stay_with_gemini() -> None:
     ]
     assert _round_trip(sent) == sent
     request.model = "gpt-4.1"
-    for other in (OpenAIChatCodec(), AnthropicMessagesCodec()):
+    # Google Search runs on Anthropic too (its web search); URL context and code execution do not
+    for other, param in ((OpenAIChatCodec(), "tools[0]"), (AnthropicMessagesCodec(), "tools[1]")):
         with pytest.raises(GatewayError) as caught:
             other.write_request(request)
-        assert caught.value.code is ErrorCode.INVALID_REQUEST and caught.value.param == "tools[0]"
+        assert caught.value.code is ErrorCode.INVALID_REQUEST and caught.value.param == param
 
 
 # ---------------------------------------------------------------------------- neutral edits

@@ -195,13 +195,16 @@ def test_tool_choice_travels_only_with_tools() -> None:
     assert "tool_choice" not in body and "parallel_tool_calls" not in body
 
 
-def test_builtin_tools_are_refused_by_every_upstream_writer() -> None:
+def test_builtin_tools_are_refused_by_writers_whose_upstream_cannot_run_them() -> None:
     request = read(input="Search", tools=[{"type": "web_search"}, WEATHER])
     assert request.tools is not None and request.tools[0].builtin == "web_search"
-    for codec in (AnthropicMessagesCodec(), OpenAIChatCodec()):
-        with pytest.raises(GatewayError) as caught:
-            codec.write_request(request)
-        assert caught.value.param == "tools[0]" and "web_search" in caught.value.message
+    with pytest.raises(GatewayError) as caught:
+        OpenAIChatCodec().write_request(request)
+    assert caught.value.param == "tools[0]" and "web_search" in caught.value.message
+    interpreter = read(input="Run", tools=[{"type": "code_interpreter", "container": {"type": "auto"}}])
+    with pytest.raises(GatewayError) as caught:
+        AnthropicMessagesCodec().write_request(interpreter)
+    assert caught.value.param == "tools[0]" and "code_interpreter" in caught.value.message
     refused("tool_choice.type", input="x", tools=[WEATHER], tool_choice={"type": "file_search"})
 
 

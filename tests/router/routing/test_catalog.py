@@ -19,11 +19,13 @@ upstreams:
     base_url: "http://r/api/v1"
     models: ["anthropic/claude-sonnet-4.5", "openai/gpt-5"]
   echo: {kind: echo, base_url: "http://e", models: ["*"]}
+  house: {kind: openai, base_url: "http://h/v1", models: ["house-llm-7b"]}
 groups:
   openai: {upstreams: [oai, oai2]}
   claude: {upstreams: [claude], model_map: {"my-alias": "claude-haiku-4-5"}}
   router: {upstreams: [orr]}
   demo: {upstreams: [echo], model_map: {"fast": "echo-fast"}}
+  house: {upstreams: [house]}
 """
 
 
@@ -39,10 +41,10 @@ def catalog() -> Catalog:
         ("openai", "openai/gpt-5", "oai", "gpt-5", False),  # provider prefix (kind)
         ("openai", "oai2/gpt-5", "oai2", "gpt-5", False),  # provider prefix (upstream name)
         ("openai", "gpt-5-thinking", "oai", "gpt-5", True),
-        ("claude", "gpt-5", "claude", "claude-sonnet-4-5", False),  # built-in default map
-        ("openai", "claude-haiku-4-5", "oai", "gpt-5-mini", False),  # ... in both directions
+        ("claude", "gpt-5", "claude", "claude-opus-4-6", False),  # family: large to the largest
+        ("openai", "claude-haiku-4-5", "oai", "gpt-5-mini", False),  # ... small to the smallest
         ("claude", "my-alias", "claude", "claude-haiku-4-5", False),  # group model_map
-        ("claude", "gpt-5-thinking", "claude", "claude-sonnet-4-5", True),
+        ("claude", "gpt-5-mini-thinking", "claude", "claude-haiku-4-5", True),
         ("router", "anthropic/claude-sonnet-4.5", "orr", "anthropic/claude-sonnet-4.5", False),  # full id
         ("demo", "anything-at-all", "echo", "anything-at-all", False),  # wildcard
         ("demo", "fast", "echo", "echo-fast", False),
@@ -62,7 +64,7 @@ def test_priority_order_lists_fallbacks(catalog: Catalog) -> None:
 
 def test_model_of_another_group_is_403_and_unknown_is_404(catalog: Catalog) -> None:
     with pytest.raises(GatewayError) as other:
-        catalog.resolve("openai", "claude-opus-4-6")
+        catalog.resolve("openai", "house-llm-7b")
     assert other.value.code is ErrorCode.PERMISSION_DENIED and other.value.status == 403
     with pytest.raises(GatewayError) as unknown:
         catalog.resolve("openai", "no-such-model")
@@ -109,3 +111,109 @@ def test_bad_tiers_and_fallbacks_are_config_errors() -> None:
     paths = [p for p, _ in info.value.problems]
     assert "groups.g.upstreams[0][1]" in paths and "groups.g.upstreams[1]" in paths
     assert "groups.g.fallback_models.gpt-5" in paths
+
+
+FAMILIES = """
+upstreams:
+  oai:
+    kind: openai
+    base_url: "http://o/v1"
+    models: ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-5", "gpt-5-mini", "text-embedding-3-small"]
+  claude:
+    kind: anthropic
+    base_url: "http://a"
+    models: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-6"]
+  gem:
+    kind: gemini
+    base_url: "http://g"
+    models: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-pro-preview", "gemini-embedding-001"]
+  echo: {kind: echo, base_url: "http://e", models: ["*"]}
+groups:
+  openai: {upstreams: [oai]}
+  claude: {upstreams: [claude]}
+  gemini: {upstreams: [gem]}
+  mapped:
+    upstreams: [oai, claude]
+    model_map: {"claude-*": "gpt-5", "gemini-*-flash*": "gpt-5-mini", "gpt-4o": "claude-sonnet-4-5"}
+  defaults:
+    upstreams: [oai]
+    default_model: {small: "gpt-4o-mini", large: "gpt-4.1"}
+  one-default: {upstreams: [claude], default_model: "claude-sonnet-4-5"}
+  demo: {upstreams: [echo]}
+"""
+
+
+@pytest.fixture(scope="module")
+def families() -> Catalog:
+    return Catalog(parse_config(FAMILIES, env={}))
+
+
+@pytest.mark.parametrize(
+    ("group", "requested", "served"),
+    [
+        # the CLIs' newest defaults, in no upstream's list: by family
+        ("openai", "claude-opus-5-5", "gpt-5"),
+        ("openai", "claude-sonnet-5", "gpt-5"),  # no medium OpenAI model: the largest
+        ("openai", "claude-haiku-5-1", "gpt-5-mini"),  # the newest of the small ones
+        ("openai", "gemini-3.5-flash-lite", "gpt-5-mini"),
+        ("openai", "gemini-3.1-pro-preview", "gpt-5"),
+        ("claude", "gpt-6.1-sol", "claude-opus-4-1"),
+        ("claude", "gpt-7-nano", "claude-haiku-4-5"),
+        ("claude", "gemini-3.8-flash", "claude-sonnet-4-6"),  # medium: the newest sonnet
+        ("claude", "claude-opus-5-5", "claude-opus-4-1"),
+        ("claude", "o5", "claude-opus-4-1"),
+        ("claude", "o5-mini", "claude-haiku-4-5"),
+        ("gemini", "claude-opus-5-5", "gemini-3-pro-preview"),  # the newest pro
+        ("gemini", "claude-sonnet-5", "gemini-2.5-flash"),
+        ("gemini", "claude-haiku-5", "gemini-2.5-flash"),  # no small one: the nearest size
+        ("gemini", "gpt-6.1-sol", "gemini-3-pro-preview"),
+        # an exact id always wins; then the group's map, exact keys before patterns
+        ("openai", "gpt-4o", "gpt-4o"),
+        ("mapped", "gpt-4o", "gpt-4o"),
+        ("mapped", "claude-haiku-4-5", "claude-haiku-4-5"),
+        ("mapped", "claude-opus-9", "gpt-5"),
+        ("mapped", "gemini-3.8-flash-lite", "gpt-5-mini"),
+        ("mapped", "gemini-3-pro", "gpt-5"),  # no pattern: the family
+        # the group's default model per family, the built-in choice for a family it leaves out
+        ("defaults", "claude-opus-5-5", "gpt-4.1"),
+        ("defaults", "claude-haiku-5", "gpt-4o-mini"),
+        ("defaults", "claude-sonnet-5", "gpt-5"),
+        ("one-default", "gpt-6.1-sol", "claude-sonnet-4-5"),
+        ("one-default", "gemini-3.5-flash-lite", "claude-sonnet-4-5"),
+        # a wildcard upstream serves any id as it is
+        ("demo", "claude-opus-5-5", "claude-opus-5-5"),
+    ],
+)
+def test_families(families: Catalog, group: str, requested: str, served: str) -> None:
+    assert families.resolve(group, requested).routes[0].model == served
+
+
+def test_family_thinking_and_unknown_ids(families: Catalog) -> None:
+    resolution = families.resolve("claude", "claude-opus-5-5-thinking")
+    assert resolution.thinking and resolution.routes[0].model == "claude-opus-4-1"
+    for unknown in ("llama-4-maverick", "text-embedding-9", "gpt-image-2", "claudette"):
+        with pytest.raises(GatewayError) as info:
+            families.resolve("openai", unknown)
+        assert info.value.code is ErrorCode.NOT_FOUND
+
+
+def test_patterns_are_not_listed_as_models(families: Catalog) -> None:
+    ids = {m.id for m in families.models("mapped")}
+    assert "gpt-4o" in ids and not any("*" in i for i in ids)
+
+
+def test_route_headers_name_the_served_model(families: Catalog) -> None:
+    route = families.resolve("openai", "claude-opus-5-5").routes[0]
+    assert route.headers() == {"x-torouter-upstream": "oai", "x-torouter-model": "gpt-5"}
+
+
+def test_default_model_is_validated_with_yaml_paths() -> None:
+    bad = FAMILIES.replace('large: "gpt-4.1"', 'large: "claude-opus-4-1", huge: "gpt-5"').replace(
+        'default_model: "claude-sonnet-4-5"', "default_model: [1]"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(bad, env={})
+    problems = dict(info.value.problems)
+    assert "is not a model of the group's upstreams" in problems["groups.defaults.default_model.large"]
+    assert "unknown key" in problems["groups.defaults.default_model.huge"]
+    assert "groups.one-default.default_model" in problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest, ChatResponse, JSONDict
-from ...common import Malformed, obj
+from ...common import WEB_SEARCH, Malformed, obj
 from .block_fields import DIALECT
 from .request import read_request, write_request
 from .response import read_response, write_response
@@ -16,6 +16,7 @@ class AnthropicMessagesCodec:
     """The ChatCodec of Anthropic Messages (``POST /v1/messages``), for callers and upstreams."""
 
     dialect: str = DIALECT
+    hosted_tools: frozenset[str] = frozenset({WEB_SEARCH})
 
     def read_request(self, body: JSONDict) -> ChatRequest:
         raw: object = body

@@ -1,11 +1,14 @@
 """The system prompt and the message list, read and written.
 
 Reading: ``system`` becomes one ``system`` message (a string, or text blocks with their cache
-hints). A wire message becomes one neutral message, except that its ``tool_result`` blocks go to
-``tool`` messages where the OpenAI side expects them: ``[result, result, text]`` in a user turn
-becomes a ``tool`` message with both results and a ``user`` message with the text. Messages after
-the first of such a split carry ``CONTINUES`` in their residual, so that a writer of this dialect
-joins them again; opaque blocks sit in the residual's ``content`` slot list.
+hints); a ``role: "system"`` message in ``messages`` (which newer clients such as Claude Code send
+mid-conversation) is a ``system`` message where it stands, which a writer of a dialect that has
+system turns keeps there (OpenAI chat) and the others merge into their system prompt. A wire
+message becomes one neutral message, except that its ``tool_result`` blocks go to ``tool`` messages
+where the OpenAI side expects them: ``[result, result, text]`` in a user turn becomes a ``tool``
+message with both results and a ``user`` message with the text. Messages after the first of such a
+split carry ``CONTINUES`` in their residual, so that a writer of this dialect joins them again;
+opaque blocks sit in the residual's ``content`` slot list.
 
 Writing another dialect's messages (TRANSLATION §4.2): system and developer messages are hoisted
 into ``system`` blocks wherever they are; tool results become ``tool_result`` blocks placed first
@@ -41,7 +44,7 @@ from .content import (
     write_foreign_tool_use,
 )
 
-_ROLES: Final = ("user", "assistant")
+_ROLES: Final = ("user", "assistant", "system")  # a system turn: Claude Code's, mid-conversation
 _SYSTEM_ROLES: Final = ("system", "developer")
 
 

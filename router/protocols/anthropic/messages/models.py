@@ -6,13 +6,17 @@ is the maximum allowed number of output tokens"), and the thinking budget must s
 ``max_completion_tokens: 100000``, or ``reasoning_effort: "max"`` whose budget plus the answer's room
 passes the limit) is fitted: ``max_tokens`` lowered to the limit, and the budget lowered to leave
 the answer room. :data:`OUTPUT_LIMITS` holds Anthropic's published limits by model family; a model
-it does not know is sent what was asked.
+it does not know is sent what was asked. A passthrough request whose model the router replaced
+(a family's stand-in: Claude Code's ``max_tokens: 128000`` for its newest opus, served by
+``claude-opus-4-1``) is fitted the same way (:func:`refitted`).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from ....ir import JSONDict
 
 OUTPUT_LIMITS: Final = (
     (re.compile(r"claude-opus-4-(?:0|1)\b|claude-opus-4-2025"), 32_000),
@@ -37,3 +41,21 @@ def fitted(model: str, max_tokens: int, budget: int | None) -> tuple[int, int | 
     if budget is not None and budget >= limit:
         budget = max(MIN_BUDGET, limit - min(ANSWER_ROOM, limit // 2))
     return limit, budget
+
+
+def refitted(body: JSONDict, model: str) -> JSONDict | None:
+    """A Messages body written for another model, fitted to ``model`` (which serves it instead):
+    ``max_tokens`` and an enabled thinking budget lowered as :func:`fitted` says; None when they
+    fit (the body then goes as it is)."""
+    max_tokens, thinking = body.get("max_tokens"), body.get("thinking")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        return None
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    budget = budget if isinstance(budget, int) and not isinstance(budget, bool) else None
+    new_max, new_budget = fitted(model, max_tokens, budget)
+    if new_max == max_tokens and new_budget == budget:
+        return None
+    out = {**body, "max_tokens": new_max}
+    if new_budget != budget and isinstance(thinking, dict):
+        out["thinking"] = {**thinking, "budget_tokens": new_budget}
+    return out

@@ -49,6 +49,7 @@ from ...common import (
 )
 from .block_fields import DIALECT, input_object, tool_id
 from .content import read_block, write_block
+from .web_search import citations_of, searches_of
 
 # ---------------------------------------------------------------------------- stop reasons
 
@@ -149,9 +150,12 @@ def read_response(body: JSONDict) -> ChatResponse:
     parts: list[Part] = []
     slots: list[object] = []
     opaque = False
-    for j, raw in enumerate(req_list(body, "content", "")):
+    blocks = req_list(body, "content", "")
+    for j, raw in enumerate(blocks):
         block = obj(raw, f"content[{j}]")
         part = read_block(block, f"content[{j}]")
+        if isinstance(part, TextPart):
+            part.citations = citations_of(block)  # the block keeps them too (its residual)
         if part is None:
             slots.append(block)
             opaque = True
@@ -167,6 +171,8 @@ def read_response(body: JSONDict) -> ChatResponse:
         usage = read_usage(body["usage"], "usage")
         del rest["usage"]
     message = Message("assistant", parts, extra={"content": slots} if opaque else {})
+    if opaque:
+        message.searches = searches_of(blocks)
     return ChatResponse(
         response_id or "", model or "", int(time.time()), [Choice(0, message, finish)], DIALECT, usage, rest
     )

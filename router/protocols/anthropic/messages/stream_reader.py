@@ -3,7 +3,8 @@
 ``message_start`` gives StreamStart, RoleStart and a UsageReport (the input side);
 ``content_block_start``/``_delta`` give TextDelta, ReasoningDelta (thinking text, signature,
 redacted data) and ToolCallStart/ToolCallDelta, the tool index being the caller-facing one: dense,
-counting ``tool_use`` blocks only (server tool blocks and citations give no event);
+counting ``tool_use`` blocks only; a web search the upstream ran gives WebSearchDone when its
+results arrive, and a web citation CitationDelta (:mod:`.web_search`; the blocks stay whole);
 ``message_delta`` gives Finish and a UsageReport with the running totals (a field the event leaves
 out or sends null keeps its earlier value, as the SDK does); ``message_stop`` ends the stream
 (a batch with no events); ``ping`` gives nothing; ``error`` gives a StreamFailure.
@@ -26,6 +27,7 @@ import orjson
 
 from ....errors import ErrorCode, code_for_status
 from ....ir import (
+    CitationDelta,
     Finish,
     JSONDict,
     ReasoningDelta,
@@ -38,11 +40,14 @@ from ....ir import (
     ToolCallDelta,
     ToolCallStart,
     UsageReport,
+    WebSearch,
+    WebSearchDone,
 )
 from ...common import Malformed, opt_dict, opt_int, opt_str, req_dict, req_str
 from ...sse import SSEEvent
 from .block_fields import DIALECT, arguments_json
 from .response import is_canonical, read_usage, stop_from_wire
+from .web_search import RESULT_BLOCK, citation_of, query_in, query_of, sources_of
 
 # Anthropic's error types and the HTTP status each stands for (TRANSLATION §11.2).
 ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
@@ -65,13 +70,14 @@ class AnthropicMessagesStreamReader:
     """Reads a Messages stream (see the module docstring). Never raises: a malformed event or an
     upstream ``error`` event is a StreamFailure, and the reader reads nothing after it."""
 
-    __slots__ = ("_blocks", "_finished", "_tools", "_usage")
+    __slots__ = ("_blocks", "_finished", "_query", "_tools", "_usage")
 
     def __init__(self) -> None:
         self._finished = False
         self._blocks: dict[int, tuple[str, int | None]] = {}  # wire index → (block type, tool index)
         self._tools = 0
         self._usage: JSONDict = {}  # the running usage, as Anthropic writes it
+        self._query = ""  # the input of the web search call being streamed (its JSON so far)
 
     @property
     def finished(self) -> bool:
@@ -197,13 +203,18 @@ class AnthropicMessagesStreamReader:
             if isinstance(arguments, dict) and arguments:
                 events.append(ToolCallDelta(tool, arguments_json(arguments)))
                 del rest["input"]
+        elif query_of(block) is not None:  # a web search the upstream runs: its query follows
+            self._query = arguments_json(block["input"]) if block.get("input") else ""
+        elif kind == RESULT_BLOCK:
+            query = query_in(self._query)
+            events.append(WebSearchDone(WebSearch([query] if query else [], sources_of(block) or [])))
         self._blocks[index] = (kind, tool)
-        return rest
+        return rest  # server tool blocks stay whole
 
     def _block_delta(self, index: int, delta: JSONDict, events: list[StreamEvent]) -> JSONDict:
         kind = req_str(delta, "type", "delta")
         rest = dict(delta)
-        _, tool = self._blocks.get(index, ("", None))
+        block_type, tool = self._blocks.get(index, ("", None))
         if kind == "text_delta":
             events.append(TextDelta(req_str(delta, "text", "delta")))
             del rest["text"]
@@ -216,6 +227,12 @@ class AnthropicMessagesStreamReader:
         elif kind == "signature_delta":
             events.append(ReasoningDelta(signature=req_str(delta, "signature", "delta"), signer=DIALECT))
             del rest["signature"]
+        elif kind == "input_json_delta" and block_type == "server_tool_use":
+            self._query += opt_str(delta, "partial_json", "delta") or ""
+        elif kind == "citations_delta":
+            citation = citation_of(delta.get("citation"))
+            if citation is not None:
+                events.append(CitationDelta(citation))
         return rest  # citations and server tool input stay whole
 
     def _message_delta(self, data: JSONDict, residual: JSONDict, events: list[StreamEvent]) -> None:

@@ -18,6 +18,8 @@ from typing import Final, Literal
 
 from ....ir import ChatRequest, JSONDict, Tool, ToolChoice
 from ...common import (
+    WEB_SEARCH,
+    hosted_kind,
     invalid,
     obj,
     opt_bool,
@@ -39,6 +41,9 @@ _EMPTY_SCHEMA: Final[JSONDict] = {"type": "object", "properties": {}}
 _CHOICE_FROM_WIRE: Final[Mapping[str, Literal["auto", "none", "required", "tool"]]] = MappingProxyType(
     {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}
 )
+HOSTED: Final = frozenset({WEB_SEARCH})  # the hosted tools of other providers written natively
+WEB_SEARCH_TOOL: Final = "web_search_20250305"
+_LOCATION: Final = ("city", "region", "country", "timezone")
 _CHOICE_TO_WIRE: Final[Mapping[str, str]] = MappingProxyType(
     {"auto": "auto", "required": "any", "tool": "tool", "none": "none"}
 )
@@ -130,16 +135,32 @@ def _write_native_tool(tool: Tool) -> JSONDict:
 
 def write_foreign_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> list[JSONDict] | None:
     """Another dialect's tools (only those a tool choice ``allowed`` names, TRANSLATION §4.4)."""
-    reject_builtin_tools(tools, "an Anthropic upstream")
+    reject_builtin_tools(tools, "an Anthropic upstream", HOSTED)
     if not tools:
         return None
     allowed = None if choice is None or choice.allowed is None else set(choice.allowed)
     out = [
-        _write_foreign_tool(t, f"tools[{i}]")
+        _web_search(t) if hosted_kind(t) == WEB_SEARCH else _write_foreign_tool(t, f"tools[{i}]")
         for i, t in enumerate(tools)
-        if allowed is None or t.name in allowed
+        if allowed is None or t.name in allowed or t.builtin is not None
     ]
     return out or None
+
+
+def _web_search(tool: Tool) -> JSONDict:
+    """Another provider's hosted web search as Anthropic's server-side web search tool: OpenAI's
+    ``filters.allowed_domains`` and approximate ``user_location`` carried over."""
+    out: JSONDict = {"type": WEB_SEARCH_TOOL, "name": "web_search"}
+    filters = tool.extra.get("filters")
+    domains = filters.get("allowed_domains") if isinstance(filters, dict) else None
+    if isinstance(domains, list) and domains:
+        out["allowed_domains"] = domains
+    location = tool.extra.get("user_location")
+    if isinstance(location, dict):
+        fields = {k: v for k, v in location.items() if k in _LOCATION and isinstance(v, str) and v}
+        if fields:
+            out["user_location"] = {"type": "approximate", **fields}
+    return out
 
 
 def _write_foreign_tool(tool: Tool, path: str) -> JSONDict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import ChatRequest, ChatResponse, JSONDict
-from ...common import Malformed
+from ...common import WEB_SEARCH, Malformed
 from .proto_json import DIALECT
 from .request import read_request, write_request
 from .response import read_response, write_response
@@ -17,6 +17,7 @@ class GeminiGenerateCodec:
     Gemini callers and Gemini upstreams alike."""
 
     dialect: str = DIALECT
+    hosted_tools: frozenset[str] = frozenset({WEB_SEARCH})
 
     def read_request(self, body: JSONDict) -> ChatRequest:
         try:

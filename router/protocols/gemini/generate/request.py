@@ -96,7 +96,7 @@ from .proto_json import (
     unsupported,
     write_int,
 )
-from .schema import camel_schema, json_schema
+from .schema import camel_schema, json_schema, lower_types
 from .tools import read_tool_fields, write_foreign_tool_config, write_foreign_tools, write_native_tool_fields
 
 MAX_STOP_SEQUENCES: Final = 5
@@ -185,7 +185,7 @@ def _read_response_format(config: JSONDict, rest: JSONDict) -> ResponseFormat | 
         )
     converted = None if schema is None else json_schema(schema, f"{path}.responseSchema")
     if raw_json is not None:
-        converted = obj(raw_json, f"{path}.responseJsonSchema")
+        converted = lower_types(obj(raw_json, f"{path}.responseJsonSchema"))
     if mime == TEXT and converted is None:
         del rest["responseMimeType"]
         return ResponseFormat("text")

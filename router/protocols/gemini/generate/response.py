@@ -47,6 +47,7 @@ from ....ir import (
     Usage,
 )
 from ...common import fill_slots, opt_list, opt_str, own_signature, take
+from .grounding import citations_of, search_of
 from .parts import read_part, write_foreign_call, write_native_parts
 from .proto_json import (
     BLOCKED,
@@ -189,6 +190,9 @@ def _read_candidate(raw: object, path: str, position: int, ids: CallIds) -> Choi
     rest = dict(candidate)  # ``index`` stays: the writer gives back what was sent
     index = proto_int(candidate, "index", path)
     message = _read_message(candidate, rest, path, ids)
+    grounding = candidate.get("groundingMetadata")  # stays in the residual too
+    if grounding is not None:
+        _read_grounding(grounding, message)
     finish = opt_str(candidate, "finishReason", path)
     reason = None
     if finish is not None:
@@ -198,6 +202,15 @@ def _read_candidate(raw: object, path: str, position: int, ids: CallIds) -> Choi
         if FINISH_TO_WIRE[reason] == finish:
             del rest["finishReason"]
     return Choice(position if index is None else index, message, reason, rest)
+
+
+def _read_grounding(grounding: object, message: Message) -> None:
+    search = search_of(grounding)
+    if search is not None:
+        message.searches = [search]
+    text = next((p for p in message.parts if isinstance(p, TextPart)), None)
+    if text is not None:  # the spans are of the turn's text: they ride on its first part
+        text.citations = citations_of(grounding, message.text())
 
 
 def _read_message(candidate: JSONDict, rest: JSONDict, path: str, ids: CallIds) -> Message:

@@ -265,3 +265,49 @@ def _enum(value: object) -> list[str]:
     if not all(isinstance(v, str) for v in names):
         raise _NeedsJsonSchema  # Gemini enums are strings
     return names
+
+
+_SUBSCHEMA_MAPS: Final = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SUBSCHEMA_LISTS: Final = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMAS: Final = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+
+
+def lower_types(schema: JSONDict) -> JSONDict:
+    """A JSON Schema given with Gemini's upper-case type names (``OBJECT``, ``STRING``: Gemini
+    CLI's ``responseJsonSchema``, which the Gemini API takes) with JSON Schema's own, everywhere
+    in it; the schema itself when it has none (the common case costs one walk, no copy)."""
+    return _lowered(schema) if _has_upper(schema) else schema
+
+
+def _has_upper(node: Any) -> bool:
+    if isinstance(node, dict):
+        kind = node.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(k, str) and k in TYPES for k in kinds):
+            return True
+        return any(_has_upper(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_upper(v) for v in node)
+    return False
+
+
+def _lowered(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_lowered(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: JSONDict = {}
+    for key, value in node.items():
+        if key == "type":
+            out[key] = [_lower(k) for k in value] if isinstance(value, list) else _lower(value)
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _lowered(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_LISTS or key in _SUBSCHEMAS:
+            out[key] = _lowered(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _lower(kind: Any) -> Any:
+    return kind.lower() if isinstance(kind, str) and kind in TYPES and kind != "TYPE_UNSPECIFIED" else kind

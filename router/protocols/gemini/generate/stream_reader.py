@@ -28,6 +28,7 @@ from ....errors import code_for_status
 from ....ir import (
     ChatResponse,
     Choice,
+    CitationDelta,
     Finish,
     FinishReason,
     JSONDict,
@@ -46,9 +47,11 @@ from ....ir import (
     ToolCallDelta,
     ToolCallStart,
     UsageReport,
+    WebSearchDone,
 )
 from ...common import Malformed
 from ...sse import SSEEvent
+from .grounding import citations_of as grounding_citations
 from .parts import read_part, write_native_part
 from .proto_json import DIALECT, CallIds, response_call_id
 from .response import read_response
@@ -62,7 +65,7 @@ class GeminiGenerateStreamReader:
     """Reads a Gemini stream (see the module docstring). Never raises: a malformed chunk or an
     upstream error is a StreamFailure, and the reader reads nothing after it."""
 
-    __slots__ = ("_called", "_failed", "_finished", "_ids", "_roles", "_started", "_tools")
+    __slots__ = ("_called", "_failed", "_finished", "_ids", "_roles", "_started", "_texts", "_tools")
 
     def __init__(self) -> None:
         self._finished = False
@@ -72,6 +75,7 @@ class GeminiGenerateStreamReader:
         self._roles: set[int] = set()  # choices whose RoleStart was given
         self._tools: dict[int, int] = {}  # choice → tool calls so far
         self._called: set[int] = set()  # choices that called a function
+        self._texts: dict[int, str] = {}  # choice → its text so far (grounding spans index into it)
 
     @property
     def finished(self) -> bool:
@@ -145,6 +149,12 @@ class GeminiGenerateStreamReader:
         entries: list[JSONDict] = []
         for part in choice.message.parts:
             entries.append(self._part(part, index, events))
+        grounding = choice.extra.get("groundingMetadata")
+        if grounding is not None:  # it stays in the residual; the events say it to other dialects
+            text = self._texts.get(index, "")  # cited first: the search closes the text it follows
+            events.extend(CitationDelta(c, index) for c in grounding_citations(grounding, text))
+            for search in choice.message.searches:
+                events.append(WebSearchDone(search, index))
         if choice.finish_reason is not None:
             reason = choice.finish_reason
             if reason is FinishReason.STOP and index in self._called:
@@ -157,6 +167,7 @@ class GeminiGenerateStreamReader:
     def _part(self, part: Part, choice: int, events: list[StreamEvent]) -> JSONDict:
         if isinstance(part, TextPart):
             events.append(TextDelta(part.text, choice))
+            self._texts[choice] = self._texts.get(choice, "") + part.text
         elif isinstance(part, ReasoningPart):
             events.append(ReasoningDelta(part.text, part.signature, choice=choice, signer=part.signer))
         elif isinstance(part, ToolCall):

@@ -28,7 +28,9 @@ from typing import Final, Literal
 
 from ....ir import ChatRequest, JSONDict, Tool, ToolChoice
 from ...common import (
+    WEB_SEARCH,
     Malformed,
+    hosted_kind,
     obj,
     opt_dict,
     opt_list,
@@ -40,7 +42,7 @@ from ...common import (
     wrong,
 )
 from .proto_json import CONTINUES, NO_MODE, clean, enum_name, fields, unsupported
-from .schema import camel_schema, function_parameters, json_schema
+from .schema import camel_schema, function_parameters, json_schema, lower_types
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
 _MODES: Final = ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED")
@@ -106,7 +108,7 @@ def _read_declaration(raw: object, path: str) -> Tool:
         parameters = json_schema(schema, f"{path}.parameters")
         rest["parameters"] = camel_schema(schema)  # the original stays, given back while it agrees
     elif raw_json is not None:
-        parameters = obj(raw_json, f"{path}.parametersJsonSchema")
+        parameters = lower_types(obj(raw_json, f"{path}.parametersJsonSchema"))
         del rest["parametersJsonSchema"]
     return Tool(name, description, parameters, extra=rest)
 
@@ -198,7 +200,7 @@ def _write_native_choice(choice: ToolChoice) -> JSONDict:
 
 def write_foreign_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> list[JSONDict] | None:
     """Another dialect's tools as one wire Tool (see the module docstring)."""
-    reject_builtin_tools(tools, "a Gemini upstream")
+    reject_builtin_tools(tools, "a Gemini upstream", frozenset({WEB_SEARCH}))
     if not tools:
         return None
     allowed = None
@@ -207,9 +209,12 @@ def write_foreign_tools(tools: list[Tool] | None, choice: ToolChoice | None) -> 
     declarations = [
         _write_foreign_declaration(t, f"tools[{i}]")
         for i, t in enumerate(tools)
-        if allowed is None or t.name in allowed
+        if t.builtin is None and (allowed is None or t.name in allowed)
     ]
-    return [{"functionDeclarations": declarations}] if declarations else None
+    out: list[JSONDict] = [{"functionDeclarations": declarations}] if declarations else []
+    if any(hosted_kind(t) == WEB_SEARCH for t in tools):  # grounding with Google Search
+        out.append({"googleSearch": {}})
+    return out or None
 
 
 def _write_foreign_declaration(tool: Tool, path: str) -> JSONDict:

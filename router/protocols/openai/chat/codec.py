@@ -16,6 +16,7 @@ class OpenAIChatCodec:
     """The ChatCodec of OpenAI Chat Completions (also serves OpenAI-compatible upstreams)."""
 
     dialect: str = DIALECT
+    hosted_tools: frozenset[str] = frozenset()
 
     def read_request(self, body: JSONDict) -> ChatRequest:
         raw: object = body

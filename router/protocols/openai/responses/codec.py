@@ -10,9 +10,9 @@ from __future__ import annotations
 import orjson
 
 from ....errors import ErrorCode, GatewayError
-from ....ir import ChatRequest, ChatResponse, JSONDict
+from ....ir import ChatRequest, ChatResponse, JSONDict, Message
 from ...base import RenderedError
-from ...common import Malformed, obj
+from ...common import WEB_SEARCH, Malformed, obj
 from ...sse import format_event
 from ..errors import OpenAIErrors, error_object
 from .output import Exchange, output_items, response_object, status_of
@@ -20,12 +20,14 @@ from .request import DIALECT, read_request, write_request
 from .response_reader import read_response
 from .stream_reader import ResponsesStreamReader
 from .stream_writer import ResponsesStreamWriter
+from .tools import CalledTools
 
 
 class ResponsesCodec:
     """Requests, responses and streams of ``POST /v1/responses``, to and from the neutral form."""
 
     dialect: str = DIALECT
+    hosted_tools: frozenset[str] = frozenset({WEB_SEARCH})
 
     def __init__(self, exchange: Exchange | None = None) -> None:
         self.exchange = exchange
@@ -33,9 +35,12 @@ class ResponsesCodec:
     def read_request(self, body: JSONDict) -> ChatRequest:
         raw: object = body
         try:
-            return read_request(obj(raw, "body"))
+            request = read_request(obj(raw, "body"))
         except Malformed as exc:
             raise GatewayError(ErrorCode.INVALID_REQUEST, exc.message, param=exc.param) from None
+        if self.exchange is not None:
+            self.exchange.called = CalledTools(request.tools)
+        return request
 
     def write_request(self, request: ChatRequest) -> JSONDict:
         return write_request(request)
@@ -54,8 +59,9 @@ class ResponsesCodec:
         choice = response.choices[0] if response.choices else None
         status, incomplete, error = status_of(choice.finish_reason if choice is not None else None)
         items, history = output_items(
-            choice.message.parts if choice is not None else [],
+            choice.message if choice is not None else Message("assistant", []),
             "incomplete" if status == "incomplete" else "completed",
+            exchange.called,
         )
         body = response_object(
             exchange,

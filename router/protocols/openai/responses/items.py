@@ -10,8 +10,10 @@ function's name, found from the call it answers (Gemini needs it).
 Item ids are opaque and never checked (a client may replay ids the gateway never issued).
 Reasoning is replayed only from envelopes the gateway wrote (:mod:`.ids`); a reasoning item of
 another origin keeps its text (which upstreams without a signature drop) and its opaque
-``encrypted_content`` in ``extra``. Items only OpenAI can run (built-in tool calls, item
-references the gateway could not resolve, compaction items) are a 400 naming the item.
+``encrypted_content`` in ``extra``. A call of a namespaced function is read under its flattened
+name (:mod:`.tools`); items that carry tools, client-side tool searches and web search calls are
+no turn. Items only OpenAI can run (other built-in tool calls, item references the gateway could
+not resolve, compaction items) are a 400 naming the item.
 """
 
 from __future__ import annotations
@@ -47,10 +49,14 @@ from ...common import (
     split_data_url,
 )
 from .ids import CALL_SIGNATURE, new_id, unseal
+from .tools import TOOL_ITEMS, flat_name
 
 _ROLES: Final = ("user", "assistant", "system", "developer")
 _INPUT_PARTS: Final = ("input_text", "input_image", "input_file")
 _OUTPUT_PARTS: Final = ("output_text", "refusal")
+# Items that are no turn: tools for the request (read with the tools), a client-side tool search,
+# and a web search the upstream ran (its findings are in the text that follows it).
+_SKIPPED: Final = (*TOOL_ITEMS, "tool_search_call", "web_search_call")
 _ITEM_TYPES: Final = (
     "message",
     "function_call",
@@ -58,6 +64,7 @@ _ITEM_TYPES: Final = (
     "custom_tool_call",
     "custom_tool_call_output",
     "reasoning",
+    *_SKIPPED,
 )
 
 
@@ -116,7 +123,7 @@ def read_items(items: list[Any], parent: str = "input") -> list[Message]:
         if kind == "message":
             _read_message(item, path, turns)
         elif kind == "function_call":
-            call_id, name = req_str(item, "call_id", path), req_str(item, "name", path)
+            call_id, name = req_str(item, "call_id", path), _called(item, path)
             call = ToolCall(call_id, name, req_str(item, "arguments", path))
             sealed = unseal(item.get(CALL_SIGNATURE))
             if sealed is not None:
@@ -124,7 +131,7 @@ def read_items(items: list[Any], parent: str = "input") -> list[Message]:
             turns.names[call_id] = name
             turns.assistant().parts.append(call)
         elif kind == "custom_tool_call":  # a free-text call, as a call of its function form
-            call_id, name = req_str(item, "call_id", path), req_str(item, "name", path)
+            call_id, name = req_str(item, "call_id", path), _called(item, path)
             arguments = orjson.dumps({CUSTOM_INPUT: req_str(item, "input", path)}).decode()
             turns.names[call_id] = name
             turns.assistant().parts.append(ToolCall(call_id, name, arguments))
@@ -137,6 +144,8 @@ def read_items(items: list[Any], parent: str = "input") -> list[Message]:
             part = _read_reasoning(item, path)
             if part is not None:
                 turns.assistant().parts.append(part)
+        elif kind in _SKIPPED:
+            continue
         elif kind == "item_reference":
             raise Malformed(
                 f"{path}.id",
@@ -150,6 +159,13 @@ def read_items(items: list[Any], parent: str = "input") -> list[Message]:
                 "model is served by another upstream; supported types are: " + ", ".join(_ITEM_TYPES) + ".",
             )
     return turns.messages
+
+
+def _called(item: JSONDict, path: str) -> str:
+    """The name a call was offered under: a namespaced function's flattened name."""
+    name = req_str(item, "name", path)
+    namespace = opt_str(item, "namespace", path)
+    return flat_name(namespace, name) if namespace else name
 
 
 def _read_message(item: JSONDict, path: str, turns: _Turns) -> None:

@@ -19,8 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ....errors import ErrorCode, GatewayError
-from ....ir import FinishReason, JSONDict, Part, ReasoningPart, RefusalPart, TextPart, ToolCall, Usage
+from ....ir import (
+    Citation,
+    FinishReason,
+    JSONDict,
+    Message,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+    ToolCall,
+    Usage,
+    WebSearch,
+)
 from .ids import CALL_SIGNATURE, new_id, seal
+from .tools import CalledTools, custom_input
 
 # Response fields echoed from the request, with the API's defaults when the caller left them out.
 _ECHO_DEFAULTS: Final[tuple[tuple[str, Any], ...]] = (
@@ -51,6 +63,7 @@ class Exchange:
     body: JSONDict  # the caller's CreateResponse (echoed in the Response object)
     response: JSONDict | None = None  # the last Response object written (final once the answer is over)
     history_output: list[JSONDict] = field(default_factory=list)  # output items with signatures
+    called: CalledTools = field(default_factory=CalledTools)  # how calls of its tools go back
 
     @classmethod
     def new(cls, body: JSONDict) -> Exchange:
@@ -167,14 +180,40 @@ def reasoning_item(item_id: str, text: str, envelope: str | None) -> JSONDict:
     return item
 
 
-def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> JSONDict:
+def call_item(
+    item_id: str, call_id: str, name: str, arguments: str, status: str, called: CalledTools
+) -> JSONDict:
+    """A function_call item, or a custom_tool_call for a custom tool; a namespaced tool's call
+    names its namespace and its own name."""
+    namespace, own = called.split(name)
+    item: JSONDict = {"id": item_id}
+    if called.is_custom(name):
+        item.update(type="custom_tool_call", call_id=call_id, name=own, input=custom_input(arguments))
+    else:
+        item.update(type="function_call", status=status, arguments=arguments, call_id=call_id, name=own)
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
+
+
+def web_search_item(item_id: str, search: WebSearch, status: str) -> JSONDict:
+    """A ``web_search_call`` item for a search the upstream ran (its queries and sources)."""
+    action: JSONDict = {"type": "search"}
+    if search.queries:
+        action["query"] = search.queries[0]
+        action["queries"] = list(search.queries)
+    action["sources"] = [{"type": "url", "url": url} for url, _ in search.sources]
+    return {"id": item_id, "type": "web_search_call", "status": status, "action": action}
+
+
+def url_citation(citation: Citation, start: int, end: int) -> JSONDict:
+    """A ``url_citation`` annotation of ``[start, end)`` of an output_text."""
     return {
-        "id": item_id,
-        "type": "function_call",
-        "status": status,
-        "arguments": arguments,
-        "call_id": call_id,
-        "name": name,
+        "type": "url_citation",
+        "start_index": start,
+        "end_index": end,
+        "url": citation.url,
+        "title": citation.title,
     }
 
 
@@ -184,12 +223,15 @@ def with_signature(item: JSONDict, signature: str | None, signer: str | None) ->
     return item if envelope is None else {**item, CALL_SIGNATURE: envelope}
 
 
-def output_items(parts: list[Part], status: str) -> tuple[list[JSONDict], list[JSONDict]]:
-    """The output items of an assistant turn, and their history version (signatures kept)."""
-    items: list[JSONDict] = []
-    history: list[JSONDict] = []
+def output_items(message: Message, status: str, called: CalledTools) -> tuple[list[JSONDict], list[JSONDict]]:
+    """The output items of an assistant turn (the web searches the upstream ran first), and their
+    history version (signatures kept)."""
+    items: list[JSONDict] = [web_search_item(new_id("ws"), s, "completed") for s in message.searches]
+    history: list[JSONDict] = list(items)
     content: list[JSONDict] | None = None  # the open message item's content
-    for part in parts:
+    turn = 0  # characters of the turn's text so far (the offsets of spanned citations)
+    base = 0  # where the open output_text starts in the turn's text
+    for part in message.parts:
         if isinstance(part, TextPart | RefusalPart):
             if content is None:
                 content = []
@@ -198,10 +240,20 @@ def output_items(parts: list[Part], status: str) -> tuple[list[JSONDict], list[J
                 history.append(item)
             if isinstance(part, RefusalPart):
                 content.append({"type": "refusal", "refusal": part.text})
-            elif content and content[-1]["type"] == "output_text":
-                content[-1]["text"] += part.text
-            else:
-                content.append(text_part(part.text))
+                continue
+            if not content or content[-1]["type"] != "output_text":
+                content.append(text_part(""))
+                base = turn
+            text = content[-1]
+            for citation in part.citations:
+                if citation.start is None or citation.end is None:  # the whole part
+                    start, end = len(text["text"]), len(text["text"]) + len(part.text)
+                else:
+                    start, end = citation.start - base, citation.end - base
+                if 0 <= start < end:
+                    text["annotations"].append(url_citation(citation, start, end))
+            text["text"] += part.text
+            turn += len(part.text)
             continue
         if isinstance(part, ReasoningPart):
             content = None
@@ -212,7 +264,7 @@ def output_items(parts: list[Part], status: str) -> tuple[list[JSONDict], list[J
                 history.append(item)
         elif isinstance(part, ToolCall):
             content = None
-            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed")
+            item = call_item(new_id("fc"), part.id, part.name, part.arguments, "completed", called)
             items.append(item)
             history.append(with_signature(item, part.signature, part.signer))
     return items, history

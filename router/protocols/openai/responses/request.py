@@ -2,14 +2,16 @@
 
 Read: ``instructions`` lead as a system message (this request's only: a previous response's are
 not carried over, the handler expands ``previous_response_id`` into ``input`` before reading);
-``input`` as in :mod:`.items`; function tools are flat (``{type, name, description, parameters,
-strict}``), every other tool type is built into OpenAI's API and is kept as a ``Tool.builtin``,
-which every upstream writer refuses with a 400 naming it; ``tool_choice`` and
+``input`` as in :mod:`.items`; tools as in :mod:`.tools` (function and custom tools, namespaces
+flattened, the tools of ``additional_tools`` items; OpenAI's built-in tools as ``Tool.builtin``,
+which the router leaves out where the upstream cannot run them); ``tool_choice`` and
 ``parallel_tool_calls`` only travel with function tools (chat upstreams reject them alone);
 ``text.format`` is the flat ``json_schema``/``json_object``; ``reasoning.effort`` is the effort and
 a ``summary`` asks for the thoughts; ``max_output_tokens``, ``temperature``, ``top_p`` as they are;
 ``user`` or else ``safety_identifier`` is the end user. ``store``, ``metadata``, ``include`` and the
-other fields are the gateway's (stored, echoed), not the upstream's: they stay in ``extra``.
+other fields are the gateway's (stored, echoed), not the upstream's: they stay in ``extra``, which
+no other dialect's writer sends (Codex's ``client_metadata``, ``prompt_cache_key``, ``text.verbosity``
+and ``reasoning.context`` go no further).
 
 Refused with a 400: ``background`` (no job runner behind a chat upstream), ``conversation``
 objects and stored ``prompt`` templates (OpenAI-side state a chat upstream does not have).
@@ -59,6 +61,7 @@ from ...common import (
     wrong,
 )
 from .items import input_items, read_items
+from .tools import read_tools
 
 DIALECT: Final = "openai.responses"
 EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -92,7 +95,8 @@ def read_request(body: JSONDict) -> ChatRequest:
     instructions = opt_str(body, "instructions", "")
     if instructions:
         messages.append(Message("system", [TextPart(instructions)], as_text=True))
-    messages += read_items(input_items(body))
+    items = input_items(body)
+    messages += read_items(items)
     if not any(m.role != "system" for m in messages):
         raise Malformed("input", "Missing required parameter: 'input'.")
     request = ChatRequest(model=model, messages=messages, dialect=DIALECT)
@@ -100,8 +104,7 @@ def read_request(body: JSONDict) -> ChatRequest:
     request.max_output_tokens = opt_int(body, "max_output_tokens", "")
     request.temperature = opt_num(body, "temperature", "")
     request.top_p = opt_num(body, "top_p", "")
-    raw_tools = opt_list(body, "tools", "")
-    tools = [_read_tool(t, f"tools[{i}]") for i, t in enumerate(raw_tools or ())]
+    tools = read_tools(body, items)
     choice = body.get("tool_choice")
     tool_choice = None if choice is None else _read_tool_choice(choice)
     parallel = opt_bool(body, "parallel_tool_calls", "")
@@ -138,27 +141,6 @@ def _refuse_openai_state(body: JSONDict) -> None:
         )
     if body.get("prompt") is not None:
         raise Malformed("prompt", "Stored prompt templates are not available for this model.")
-
-
-def _read_tool(raw: object, path: str) -> Tool:
-    tool = obj(raw, path)
-    kind = req_str(tool, "type", path)
-    if kind == "custom":  # free text: written as a function of one string where there are none
-        extra = {k: v for k, v in tool.items() if k not in ("name", "description")}
-        return Tool(req_str(tool, "name", path), opt_str(tool, "description", path), extra=extra)
-    if kind != "function":  # built into OpenAI's API: every upstream writer refuses it, naming it
-        name = tool.get("name") if isinstance(tool.get("name"), str) else kind
-        return Tool(str(name), extra=dict(tool), builtin=kind)
-    extra = {
-        k: v for k, v in tool.items() if k not in ("type", "name", "description", "parameters", "strict")
-    }
-    return Tool(
-        req_str(tool, "name", path),
-        opt_str(tool, "description", path),
-        opt_dict(tool, "parameters", path),
-        opt_bool(tool, "strict", path),
-        extra=extra,
-    )
 
 
 def _read_tool_choice(value: object) -> ToolChoice:

@@ -31,6 +31,8 @@ import orjson
 from ....errors import GatewayError
 from ....ir import (
     ChatRequest,
+    Citation,
+    CitationDelta,
     Finish,
     FinishReason,
     JSONDict,
@@ -44,6 +46,8 @@ from ....ir import (
     ToolCallStart,
     Usage,
     UsageReport,
+    WebSearch,
+    WebSearchDone,
 )
 from ...common import failure_error
 from ...sse import format_event
@@ -57,6 +61,8 @@ from .output import (
     response_object,
     status_of,
     text_part,
+    url_citation,
+    web_search_item,
     with_signature,
 )
 
@@ -76,12 +82,15 @@ class _Open:
     redacted: str | None = None
     call_id: str = ""
     name: str = ""
+    base: int = 0  # where the open output_text starts in the turn's text
+    annotations: list[JSONDict] = field(default_factory=list)  # the open output_text's
 
 
 class ResponsesStreamWriter:
     """Writes one Responses event stream; see the module docstring."""
 
     __slots__ = (
+        "_citing",
         "_deferred",
         "_done",
         "_exchange",
@@ -93,6 +102,7 @@ class ResponsesStreamWriter:
         "_open",
         "_seq",
         "_started",
+        "_turn",
         "_usage",
     )
 
@@ -109,6 +119,8 @@ class ResponsesStreamWriter:
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
         self._frames: list[bytes] = []
+        self._turn = 0  # characters of text streamed so far (the offsets of spanned citations)
+        self._citing: tuple[Citation, int] | None = None  # a citation of the text from an offset on
 
     # ------------------------------------------------------------------ the ChatStreamWriter API
 
@@ -127,6 +139,10 @@ class ResponsesStreamWriter:
                 self._reasoning(event)
             elif isinstance(event, TextDelta | RefusalDelta):
                 self._text(event.text, "output_text" if isinstance(event, TextDelta) else "refusal")
+            elif isinstance(event, CitationDelta):
+                self._cite(event.citation)
+            elif isinstance(event, WebSearchDone):
+                self._web_search(event.search)
             elif isinstance(event, ToolCallStart):
                 self._close_item()
                 self._open_call(event)
@@ -264,7 +280,7 @@ class ResponsesStreamWriter:
             current = self._new("message", "msg", item)
         if current.part != part_type:
             self._close_part(current)
-            current.part = part_type
+            current.part, current.base = part_type, self._turn
             part = text_part("") if part_type == "output_text" else {"type": "refusal", "refusal": ""}
             self._emit(
                 "response.content_part.added",
@@ -276,6 +292,8 @@ class ResponsesStreamWriter:
         if not text:
             return
         current.text += text
+        if part_type == "output_text":
+            self._turn += len(text)
         delta: JSONDict = {
             "item_id": current.item_id,
             "output_index": current.index,
@@ -288,8 +306,8 @@ class ResponsesStreamWriter:
             self._emit("response.refusal.delta", **delta)
 
     def _open_call(self, event: ToolCallStart) -> None:
-        item = {"type": "function_call", "status": "in_progress", "arguments": "", "call_id": event.id}
-        item["name"] = event.name
+        item = call_item("", event.id, event.name, "", "in_progress", self._exchange.called)
+        del item["id"]
         current = self._new("function_call", "fc", item)
         current.call_id, current.name = event.id, event.name
         current.signature, current.signer = event.signature, event.signer
@@ -299,6 +317,8 @@ class ResponsesStreamWriter:
         if current is None or current.kind != "function_call" or not arguments:
             return  # arguments of a call already closed (upstreams stream calls one at a time)
         current.text += arguments
+        if self._exchange.called.is_custom(current.name):
+            return  # a custom tool's input is the string inside these arguments: sent when whole
         self._emit(
             "response.function_call_arguments.delta",
             item_id=current.item_id,
@@ -306,13 +326,66 @@ class ResponsesStreamWriter:
             delta=arguments,
         )
 
+    def _cite(self, citation: Citation) -> None:
+        """A citation with a span is annotated at once; one without cites the text from here to the
+        next citation or the end of the text."""
+        if citation.start is not None and citation.end is not None:
+            self._annotate(citation, citation.start, citation.end)
+            return
+        self._end_citing()
+        self._citing = (citation, self._turn)
+
+    def _end_citing(self, current: _Open | None = None) -> None:
+        if self._citing is not None:
+            citation, start = self._citing
+            self._citing = None
+            self._annotate(citation, start, self._turn, current)
+
+    def _annotate(self, citation: Citation, start: int, end: int, current: _Open | None = None) -> None:
+        """A ``url_citation`` of ``[start, end)`` of the turn's text, on the output_text of
+        ``current`` (the item being closed), else of the open item."""
+        current = current or self._open
+        if current is None or current.part != "output_text":
+            return
+        start, end = max(start - current.base, 0), min(end - current.base, len(current.text))
+        if start >= end:
+            return
+        annotation = url_citation(citation, start, end)
+        self._emit(
+            "response.output_text.annotation.added",
+            item_id=current.item_id,
+            output_index=current.index,
+            content_index=len(current.content),
+            annotation_index=len(current.annotations),
+            annotation=annotation,
+        )
+        current.annotations.append(annotation)
+
+    def _web_search(self, search: WebSearch) -> None:
+        """A search the upstream ran: a ``web_search_call`` item, in progress then completed."""
+        self._close_item()
+        item = web_search_item("", search, "in_progress")
+        del item["id"]
+        current = self._new("web_search_call", "ws", item)
+        where = {"item_id": current.item_id, "output_index": current.index}
+        for stage in ("in_progress", "searching", "completed"):
+            self._emit(f"response.web_search_call.{stage}", **where)
+        done = web_search_item(current.item_id, search, "completed")
+        self._emit("response.output_item.done", output_index=current.index, item=done)
+        self._items.append(done)
+        self._history.append(done)
+        self._open = None
+
     def _close_part(self, current: _Open) -> None:
         if current.part is None:
             return
+        if current.part == "output_text":
+            self._end_citing(current)
         where = {"item_id": current.item_id, "output_index": current.index}
         index = len(current.content)
         if current.part == "output_text":
             part = text_part(current.text)
+            part["annotations"], current.annotations = current.annotations, []
             self._emit(
                 "response.output_text.done", **where, content_index=index, text=current.text, logprobs=[]
             )
@@ -348,10 +421,24 @@ class ResponsesStreamWriter:
             envelope = seal(current.signature, current.signer, current.redacted)
             item = history = reasoning_item(current.item_id, current.text, envelope)
         else:
-            self._emit(
-                "response.function_call_arguments.done", **where, name=current.name, arguments=current.text
+            item = call_item(
+                current.item_id,
+                current.call_id,
+                current.name,
+                current.text,
+                "completed",
+                self._exchange.called,
             )
-            item = call_item(current.item_id, current.call_id, current.name, current.text, "completed")
+            if item["type"] == "custom_tool_call":
+                self._emit("response.custom_tool_call_input.delta", **where, delta=item["input"])
+                self._emit("response.custom_tool_call_input.done", **where, input=item["input"])
+            else:
+                self._emit(
+                    "response.function_call_arguments.done",
+                    **where,
+                    name=item["name"],
+                    arguments=current.text,
+                )
             history = with_signature(item, current.signature, current.signer)
         self._emit("response.output_item.done", output_index=current.index, item=item)
         self._items.append(item)
