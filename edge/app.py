@@ -26,9 +26,12 @@ READY_TIMEOUT_S = 1.0
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
-    client = RouterClient(app[app_keys.CONFIG].edge.router)
+    edge = app[app_keys.CONFIG].edge
+    client = RouterClient(edge.router, max_request_bytes=int(edge.max_body_mb * 1024 * 1024))
     app[app_keys.CLIENT] = client
+    refresh = asyncio.create_task(client.refresh(edge.router_refresh_s))
     yield
+    refresh.cancel()
     await client.close()
 
 

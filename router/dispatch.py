@@ -34,6 +34,7 @@ from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter
 from .routing.restrictions import KeyBlocked, check_key, check_model
 from .state import StateStore
+from .state.outage import StateUnavailable
 from .upstreams.base import Upstream
 
 __all__ = ["Call", "Dispatcher", "Outcome", "UploadedFile"]
@@ -188,7 +189,10 @@ class Dispatcher:
 
     async def _charge(self, ctx: Context) -> None:
         if ctx.caller is not None and ctx.metered and ctx.usage_tokens:
-            await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+            try:
+                await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+            except StateUnavailable:
+                pass  # the answer went out; the store's outage is logged once, by the store
 
     # ------------------------------------------------------------------ models
 
