@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Coroutine
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from torouter.router.config import Config, ConfigError, load_config
+
+from .open_files import raise_limit, served
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -71,8 +74,10 @@ def cmd_router(args: argparse.Namespace) -> int:
     assert path is not None
     config = _load(path)
     setup_logging("router", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
+    log = logging.getLogger("torouter.router")
+    raise_limit(log)
     try:
-        _run(serve(config, fd_sink(sys.stderr.fileno())))
+        _run(served(serve(config, fd_sink(sys.stderr.fileno())), log))
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
@@ -88,7 +93,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
     assert path is not None
     config = _load(path)
     setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
-    _run(serve(config))
+    log = logging.getLogger("torouter.edge")
+    raise_limit(log)
+    _run(served(serve(config), log))
     return 0
 
 
