@@ -23,6 +23,13 @@ from .routes import Endpoint, route_table
 log = logging.getLogger("torouter.edge")
 
 READY_TIMEOUT_S = 1.0
+DRAIN_MARGIN_S = 5.0
+
+
+def drain_s(config: Config) -> float:
+    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
+    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
+    return config.router.shutdown_grace_s + DRAIN_MARGIN_S
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
@@ -77,11 +84,13 @@ def create_app(config: Config) -> web.Application:
 
 
 async def serve(config: Config) -> None:
-    """Runs the edge until SIGTERM/SIGINT."""
+    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``)."""
     import signal
 
     host, _, port = config.edge.listen.rpartition(":")
-    runner = web.AppRunner(create_app(config), handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(
+        create_app(config), handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config)
+    )
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
     await site.start()
