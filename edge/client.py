@@ -161,7 +161,10 @@ class RouterClient:
                 extra={"router": self.target, "before": len(known), "after": len(addresses)},
             )
             known = addresses
-            await self._renew()
+            try:
+                await self._renew()
+            except Exception:  # the current channel keeps serving; the next change tries again
+                log.exception("cannot open a new channel to the routers")
 
     async def _renew(self) -> None:
         channel = self._open()

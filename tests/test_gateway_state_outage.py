@@ -80,6 +80,11 @@ async def test_a_redis_outage_is_a_503_for_what_needs_it_and_nothing_else(
                 assert refused.value.status_code == 503
                 assert refused.value.response.headers["retry-after"] == "1"
                 assert refused.value.body["code"] == "service_unavailable"  # type: ignore[index]
+            # a stored response's record cannot be kept: the answer goes out all the same
+            stored = await openai_of["free"].responses.create(model="gpt-4o-mini", input="hi")
+            assert stored.output_text == "Mock reply to: hi"
+            streamed = await openai_of["free"].responses.create(model="gpt-4o-mini", input="hi", stream=True)
+            assert [event.type async for event in streamed][-1] == "response.completed"
             with pytest.raises(anthropic.APIStatusError) as claude_refused:
                 await claude.messages.create(
                     model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
