@@ -154,6 +154,7 @@ def _restrictions(view: dict[str, Any]) -> str:
 def cmd_keys(args: argparse.Namespace) -> int:
     from torouter.router.account.key_admin import KeyAdmin, KeyProblem
     from torouter.router.state import open_store
+    from torouter.router.state.outage import StateUnavailable
 
     url, config = _store_url(args)
     store = open_store(url)
@@ -196,6 +197,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         except KeyProblem as problem:
             flag = f"--{problem.field.split('[')[0].replace('_', '-')}: " if problem.field else ""
             print(f"torouter keys: {flag}{problem.message}", file=sys.stderr)
+            result = 1
+        except StateUnavailable as unavailable:
+            print(f"torouter keys: {unavailable.message} ({url.split('://')[0]})", file=sys.stderr)
             result = 1
         finally:
             await store.close()

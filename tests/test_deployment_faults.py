@@ -22,10 +22,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
-from support.deployment import Deployment, FastUpstream, Load
+from support.deployment import KEY, MODEL, Deployment, FastUpstream, Load
 from support.gateway import free_port
 from support.redis_server import RedisProcess
 
@@ -173,26 +174,20 @@ async def test_a_thousand_slow_streams(tmp_path: Path, fast_upstream: FastUpstre
     every one is answered in full; none waits for a connection of the router's."""
     fast_upstream.first_token_s = 12.0
     deployment = await _replicas(tmp_path, fast_upstream, 1).start()
+    results: list[tuple[int, int, bytes]] = []
+
+    async def one(http: aiohttp.ClientSession, index: int) -> None:
+        body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": f"slow-{index}"}]}
+        async with http.post(
+            f"{deployment.base_url}/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {KEY}"},
+        ) as response:
+            results.append((index, response.status, await response.read()))
+
     try:
-        load = Load(deployment.base_url, loops=0, stream=True, name="slow").start()
-        results: list[Any] = []
-
-        async def one(index: int) -> None:
-            assert load._session is not None
-            body = {
-                "model": "gpt-4o-mini",
-                "stream": True,
-                "messages": [{"role": "user", "content": f"slow-{index}"}],
-            }
-            async with load._session.post(
-                f"{deployment.base_url}/v1/chat/completions",
-                json=body,
-                headers={"authorization": f"Bearer {load.key}"},
-            ) as response:
-                results.append((index, response.status, await response.read()))
-
-        await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(1000))), 55)
-        await load.stop()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            await asyncio.wait_for(asyncio.gather(*(one(http, i) for i in range(1000))), 55)
     finally:
         deployment.close()
     assert fast_upstream.most_open_streams == 1000
