@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Coroutine
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from torouter.router.config import Config, ConfigError, load_config
+
+from .open_files import raise_limit, served
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -73,8 +76,10 @@ def cmd_router(args: argparse.Namespace) -> int:
     assert path is not None
     config = _load(path)
     setup_logging("router", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
+    log = logging.getLogger("torouter.router")
+    raise_limit(log)
     try:
-        _run(serve(config, fd_sink(sys.stderr.fileno())))
+        _run(served(serve(config, fd_sink(sys.stderr.fileno())), log))
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
@@ -90,7 +95,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
     assert path is not None
     config = _load(path)
     setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
-    _run(serve(config))
+    log = logging.getLogger("torouter.edge")
+    raise_limit(log)
+    _run(served(serve(config), log))
     return 0
 
 
@@ -175,6 +182,7 @@ def _restrictions(view: dict[str, Any]) -> str:
 def cmd_keys(args: argparse.Namespace) -> int:
     from torouter.router.account.key_admin import KeyAdmin, KeyProblem
     from torouter.router.state import open_store
+    from torouter.router.state.outage import StateUnavailable
 
     url, config = _store_url(args)
     store = open_store(url)
@@ -217,6 +225,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         except KeyProblem as problem:
             flag = f"--{problem.field.split('[')[0].replace('_', '-')}: " if problem.field else ""
             print(f"torouter keys: {flag}{problem.message}", file=sys.stderr)
+            result = 1
+        except StateUnavailable as unavailable:
+            print(f"torouter keys: {unavailable.message} ({url.split('://')[0]})", file=sys.stderr)
             result = 1
         finally:
             await store.close()

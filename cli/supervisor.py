@@ -14,10 +14,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from torouter.edge.app import drain_s
 from torouter.router.config import Config
 
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 40.0
+STOP_MARGIN_S = 10.0  # beyond a service's own drain, before it is killed
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 
@@ -130,9 +131,9 @@ def run_up(config: Config, config_path: Path, key_hint: str | None, admin_hint: 
         # The router first: it stops taking new calls (the edge answers those 503) and drains the
         # streams in flight, which the edge keeps relaying; then the edge.
         router.terminate()
-        router.wait(STOP_TIMEOUT_S)
+        router.wait(config.router.shutdown_grace_s + STOP_MARGIN_S)
         edge.terminate()
-        edge.wait(STOP_TIMEOUT_S)
+        edge.wait(drain_s(config) + STOP_MARGIN_S)
     return 0
 
 

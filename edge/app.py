@@ -24,12 +24,22 @@ from .routes import Endpoint, route_table
 log = logging.getLogger("torouter.edge")
 
 READY_TIMEOUT_S = 1.0
+DRAIN_MARGIN_S = 5.0
+
+
+def drain_s(config: Config) -> float:
+    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
+    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
+    return config.router.shutdown_grace_s + DRAIN_MARGIN_S
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
-    client = RouterClient(app[app_keys.CONFIG].edge.router)
+    edge = app[app_keys.CONFIG].edge
+    client = RouterClient(edge.router, max_request_bytes=int(edge.max_body_mb * 1024 * 1024))
     app[app_keys.CLIENT] = client
+    refresh = asyncio.create_task(client.refresh(edge.router_refresh_s))
     yield
+    refresh.cancel()
     await client.close()
 
 
@@ -77,11 +87,13 @@ def create_app(config: Config) -> web.Application:
 
 
 async def serve(config: Config) -> None:
-    """Runs the edge until SIGTERM/SIGINT."""
+    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``)."""
     import signal
 
     host, _, port = config.edge.listen.rpartition(":")
-    runner = web.AppRunner(create_app(config), handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(
+        create_app(config), handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config)
+    )
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
     await site.start()

@@ -1,8 +1,18 @@
-"""The edge's gRPC client of the router: one channel, ``dns:///`` resolution, round-robin."""
+"""The edge's gRPC client of the router: one channel, ``dns:///`` resolution, round-robin.
+
+A ``dns:///`` name is resolved again by gRPC when a connection goes (a router stopping, or closing
+an old connection: routers set a max connection age), and by :meth:`RouterClient.refresh` every
+``edge.router_refresh_s``: when the addresses changed (a router added, say), calls move to a new
+channel and the old one closes once its calls are over.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -13,8 +23,14 @@ from torouter.proto.v1 import router_pb2_grpc
 if TYPE_CHECKING:
     from torouter.proto.v1.router_pb2_grpc import RouterAsyncStub
 
-# A call that fails with UNAVAILABLE before the router answered (a replica restarting or draining)
-# is tried again, on the next replica of the round robin; once the router has answered, never.
+log = logging.getLogger("torouter.edge")
+
+# A call that fails before the router sent its response headers is tried again, on the next replica
+# of the round robin. The router sends its headers before it does anything with a call
+# (router/server.py), so such a call never ran there: a replica killed or restarting (UNAVAILABLE),
+# or one that stopped while the call was on its way (a server shutting down cancels the calls it
+# has not begun: CANCELLED). Once headers came, gRPC never retries, whatever the status: a call
+# reaches an upstream at most once.
 SERVICE_CONFIG = {
     "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [
@@ -25,7 +41,7 @@ SERVICE_CONFIG = {
                 "initialBackoff": "0.05s",
                 "maxBackoff": "0.5s",
                 "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"],
+                "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
             },
         }
     ],
@@ -45,7 +61,16 @@ CHANNEL_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # gRPC resolves the name again when a connection goes (at most this often; its default, 30 s,
+    # would leave a router added meanwhile without calls for that long)
+    ("grpc.dns_min_time_between_resolutions_ms", 2_000),
 ]
+# A call whose request is larger than gRPC's retry buffer is never retried (256 KiB by default):
+# leave room for the largest body the edge accepts.
+RETRY_BUFFER_MARGIN_BYTES = 1024 * 1024
+READY_WAIT_S = 5.0  # how long a new channel may take to connect before calls move to it anyway
+
+Resolver = Callable[[str, int], Awaitable[frozenset[str]]]
 
 
 def grpc_target(router: str) -> str:
@@ -55,11 +80,60 @@ def grpc_target(router: str) -> str:
     return f"dns:///{router}"
 
 
+def dns_name(target: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``dns:`` target that names a host (not an address); None otherwise."""
+    if not target.startswith("dns:"):
+        return None
+    rest = target.removeprefix("dns:")
+    if rest.startswith("//"):  # dns://[authority]/host:port
+        rest = rest[2:].partition("/")[2]
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not host:
+        return None
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return host, int(port)
+    return None  # an address: nothing to resolve again
+
+
+async def resolve(host: str, port: int) -> frozenset[str]:
+    """The addresses a name has now (empty when it does not resolve)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return frozenset()
+    return frozenset(str(info[4][0]) for info in infos)
+
+
 class RouterClient:
-    def __init__(self, target: str) -> None:
-        self.channel = grpc.aio.insecure_channel(grpc_target(target), options=CHANNEL_OPTIONS)
-        self.stub: RouterAsyncStub = router_pb2_grpc.RouterStub(self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
+    def __init__(
+        self,
+        target: str,
+        *,
+        max_request_bytes: int = 0,
+        drain_s: float = 3600.0,
+        resolver: Resolver = resolve,
+    ) -> None:
+        self.target = grpc_target(target)
+        self._options = list(CHANNEL_OPTIONS)
+        if max_request_bytes:
+            self._options.append(
+                ("grpc.per_rpc_retry_buffer_size", max_request_bytes + RETRY_BUFFER_MARGIN_BYTES)
+            )
+        self._drain_s = drain_s
+        self._resolver = resolver
+        self._draining: dict[grpc.aio.Channel, asyncio.Task[None]] = {}
+        self._use(self._open())
+
+    def _open(self) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(self.target, options=self._options)
+
+    def _use(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
+        self.stub: RouterAsyncStub = router_pb2_grpc.RouterStub(channel)
+        self._health = health_pb2_grpc.HealthStub(channel)
 
     async def ready(self, wait_s: float) -> bool:
         """True when the router answers its health check as SERVING."""
@@ -69,5 +143,48 @@ class RouterClient:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
+    async def refresh(self, every_s: float) -> None:
+        """Resolves a ``dns:`` name every ``every_s`` seconds; when its addresses change, new calls
+        go to a new channel (which resolves it afresh) and the old one is closed once its calls
+        are over. Runs until cancelled; returns at once for targets that are not names."""
+        name = dns_name(self.target)
+        if name is None or every_s <= 0:
+            return
+        known = await self._resolver(*name)
+        while True:
+            await asyncio.sleep(every_s)
+            addresses = await self._resolver(*name)
+            if not addresses or addresses == known:
+                continue
+            log.info(
+                "router addresses changed",
+                extra={"router": self.target, "before": len(known), "after": len(addresses)},
+            )
+            known = addresses
+            try:
+                await self._renew()
+            except Exception:  # the current channel keeps serving; the next change tries again
+                log.exception("cannot open a new channel to the routers")
+
+    async def _renew(self) -> None:
+        channel = self._open()
+        channel.get_state(try_to_connect=True)
+        try:
+            await asyncio.wait_for(channel.channel_ready(), READY_WAIT_S)
+        except TimeoutError:
+            pass  # the calls wait for a connection there as they would have on the old channel
+        old = self.channel
+        self._use(channel)
+        self._draining[old] = asyncio.create_task(self._drain(old))
+
+    async def _drain(self, channel: grpc.aio.Channel) -> None:
+        """Closes a channel once its calls are over (or after ``drain_s``, the longest a call lasts)."""
+        await channel.close(grace=self._drain_s)
+        self._draining.pop(channel, None)
+
     async def close(self) -> None:
-        await self.channel.close(grace=None)
+        for task in self._draining.values():
+            task.cancel()
+        channels = [*self._draining, self.channel]
+        self._draining.clear()
+        await asyncio.gather(*(channel.close(grace=None) for channel in channels))

@@ -37,6 +37,8 @@ class EdgeConfig:
     request_timeout_s: float = 600.0
     keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For names the client
+    # how often a dns:/// router name is resolved again, so that routers added later get calls (0: off)
+    router_refresh_s: float = 10.0
 
 
 # The sizes of model a group's ``default_model`` names (read from requested ids in routing/families.py).
@@ -52,6 +54,9 @@ class RouterConfig:
     retries: int = 1  # extra rounds over a request's routes after upstream failures
     fallback_on: tuple[int, ...] = DEFAULT_FALLBACK_ON
     usage: str = ""  # the usage store: sqlite:///PATH, postgresql://..., off; "" = beside the state
+    # an edge's connection is closed (gracefully: calls in flight finish) after this long, so that
+    # edges resolve the routers' name again and spread over routers added since (0: never)
+    max_connection_age_s: float = 20.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,6 +69,8 @@ class UpstreamConfig:
     timeout_s: float = 600.0
     weight: float = 1.0
     headers: dict[str, str] = field(default_factory=dict)
+    max_connections: int = 4096  # concurrent requests (connections) to this upstream per router
+    pool_timeout_s: float = 30.0  # how long a request waits for one of them to be free
 
     def serves_any_model(self) -> bool:
         return "*" in self.models
@@ -340,7 +347,15 @@ class _Validator:
         section = self.mapping(
             raw,
             path,
-            ("listen", "router", "max_body_mb", "request_timeout_s", "keepalive_s", "trusted_proxies"),
+            (
+                "listen",
+                "router",
+                "max_body_mb",
+                "request_timeout_s",
+                "keepalive_s",
+                "trusted_proxies",
+                "router_refresh_s",
+            ),
         )
         listen = self.string(section, "listen", path, "127.0.0.1:8080")
         self.listen_address(listen, f"{path}.listen")
@@ -351,6 +366,7 @@ class _Validator:
             request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
             keepalive_s=self.number(section, "keepalive_s", path, 15.0),
             trusted_proxies=self.cidrs(section.get("trusted_proxies"), f"{path}.trusted_proxies"),
+            router_refresh_s=self.number(section, "router_refresh_s", path, 10.0, minimum=-1),
         )
 
     def cidrs(self, raw: Any, path: str) -> tuple[str, ...]:
@@ -371,7 +387,17 @@ class _Validator:
 
     def router(self, raw: Any, path: str) -> RouterConfig:
         section = self.mapping(
-            raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on", "usage")
+            raw,
+            path,
+            (
+                "listen",
+                "state",
+                "shutdown_grace_s",
+                "retries",
+                "fallback_on",
+                "usage",
+                "max_connection_age_s",
+            ),
         )
         listen = self.string(section, "listen", path, "127.0.0.1:50051")
         self.listen_address(listen, f"{path}.listen")
@@ -405,6 +431,7 @@ class _Validator:
             retries=retries,
             fallback_on=fallback_on,
             usage=usage,
+            max_connection_age_s=self.number(section, "max_connection_age_s", path, 20.0, minimum=-1),
         )
 
     def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
@@ -421,7 +448,19 @@ class _Validator:
 
     def upstream(self, name: str, raw: Any, path: str) -> UpstreamConfig:
         section = self.mapping(
-            raw, path, ("kind", "base_url", "api_key", "models", "timeout_s", "weight", "headers")
+            raw,
+            path,
+            (
+                "kind",
+                "base_url",
+                "api_key",
+                "models",
+                "timeout_s",
+                "weight",
+                "headers",
+                "max_connections",
+                "pool_timeout_s",
+            ),
         )
         base_url = self.string(section, "base_url", path)
         if base_url and not base_url.startswith(("http://", "https://")):
@@ -438,6 +477,8 @@ class _Validator:
             timeout_s=self.number(section, "timeout_s", path, 600.0),
             weight=self.number(section, "weight", path, 1.0),
             headers=self.string_map(section.get("headers", {}), f"{path}.headers"),
+            max_connections=self.optional_int(section, "max_connections", path) or 4096,
+            pool_timeout_s=self.number(section, "pool_timeout_s", path, 30.0),
         )
 
     def group(self, name: str, raw: Any, path: str) -> GroupConfig:

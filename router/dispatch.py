@@ -36,6 +36,7 @@ from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter
 from .routing.restrictions import KeyBlocked, check_key, check_model
 from .state import StateStore
+from .state.outage import StateUnavailable
 from .upstreams.base import Upstream
 
 __all__ = ["Call", "Dispatcher", "Outcome", "UploadedFile"]
@@ -197,7 +198,10 @@ class Dispatcher:
     async def _finish(self, ctx: Context, outcome: Outcome) -> None:
         """Once a request is over: token limits charged, its usage recorded, its line logged."""
         if ctx.caller is not None and ctx.metered and ctx.usage_tokens:
-            await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+            try:
+                await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+            except StateUnavailable:
+                pass  # the answer went out; the store's outage is logged once, by the store
         if self.usage is not None and ctx.reached_upstream:
             record = await self.usage.record(ctx, outcome.status)
             if record is not None:

@@ -23,7 +23,7 @@ from .account.spend import SpendLedger
 from .account.store import UsageStore, default_url, open_usage_store
 from .account.usage_api import ModelsAPI, UsageAPI
 from .account.writer import UsageWriter
-from .config import Config, ConfigError, admin_key_digests
+from .config import Config, ConfigError, RouterConfig, admin_key_digests
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
@@ -45,6 +45,22 @@ SERVER_OPTIONS = [
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.so_reuseport", 0),
 ]
+# A connection past its max age gets a GOAWAY; its calls in flight may run this long yet (a call
+# ends by its deadline well before: the edge caps callers' timeouts at an hour).
+MAX_CONNECTION_AGE_GRACE_S = 3600
+
+
+def server_options(config: RouterConfig) -> list[tuple[str, int]]:
+    """The server's channel options. With a max connection age, edges resolve the routers' name
+    again when their connection ages out (gRPC re-resolves on a GOAWAY), and reach routers added
+    since; the core adds ±10 % of jitter, so that connections do not all go at once."""
+    options = list(SERVER_OPTIONS)
+    if config.max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_S * 1000),
+        ]
+    return options
 
 
 def check_kinds(config: Config, registry: Registry) -> list[tuple[str, str]]:
@@ -144,12 +160,18 @@ def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[o
 
 
 class RouterService(router_pb2_grpc.RouterServicer):
+    """Both RPCs send their response headers before anything else happens: from then on the edge's
+    gRPC retry policy never sends the call again (a call is committed once headers arrive), so a
+    call is retried on another router only when this one never began it, and never reaches an
+    upstream twice (edge/client.py)."""
+
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
 
     async def Call(
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> router_pb2.CallReply:
+        await context.send_initial_metadata(())
         outcome = await self.dispatcher.handle(to_call(request, context))
         body = outcome.body
         if outcome.chunks is not None:
@@ -162,6 +184,7 @@ class RouterService(router_pb2_grpc.RouterServicer):
     async def Stream(
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncIterator[router_pb2.Frame]:
+        await context.send_initial_metadata(())
         outcome = await self.dispatcher.handle(to_call(request, context))
         async for frame in frames(outcome):
             yield frame
@@ -216,7 +239,7 @@ class RouterServer:
     def __init__(self, config: Config, app: RouterApp) -> None:
         self.config = config
         self.app = app
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.server = grpc.aio.server(options=server_options(config.router))
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         router_pb2_grpc.add_RouterServicer_to_server(RouterService(app.dispatcher), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -343,3 +343,75 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
 def test_readme_tells_how_to_start_with_compose() -> None:
     assert README.exists(), "the top-level README.md is missing"
     assert "docker compose up" in README.read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose.yml against the CLI: commands, environment, grace periods, open files
+
+
+def _duration_s(value: str) -> float:
+    """A compose duration (``45s``, ``1m30s``, ``500ms``) in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(value))
+    assert parts and "".join(n + u for n, u in parts) == str(value), f"not a duration: {value!r}"
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
+    return sum(float(number) * scale[unit] for number, unit in parts)
+
+
+def _loaded_deploy_config() -> Any:
+    from torouter.router.config import load_config
+
+    return load_config(DEPLOY_CONFIG, env={var: f"test-{var.lower()}" for var in SECRET_VARS})
+
+
+@pytest.mark.parametrize("name", ["router", "edge"])
+def test_the_compose_commands_are_the_clis(name: str) -> None:
+    from torouter.cli.main import cmd_edge, cmd_router, parser
+
+    args = parser().parse_args(_argv(_service(name)["command"])[1:])
+    assert args.func is {"router": cmd_router, "edge": cmd_edge}[name]
+    assert args.config == CONFIG_IN_CONTAINER
+
+
+@pytest.mark.parametrize("name", ["router", "edge"])
+def test_the_containers_name_their_config_for_every_torouter_command(name: str) -> None:
+    assert _environment(_service(name))["TOROUTER_CONFIG"] == CONFIG_IN_CONTAINER
+    envs = [args for instruction, args in _dockerfile_instructions() if instruction == "ENV"]
+    assert any(f"TOROUTER_CONFIG={CONFIG_IN_CONTAINER}" in args.split() for args in envs)
+
+
+def test_keys_created_in_the_router_container_go_to_the_shared_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`docker compose exec router torouter keys create --group G`, as deploy/config.yaml says: the
+    CLI reads TOROUTER_CONFIG (the container's environment) and writes to the routers' Redis."""
+    from torouter.cli.main import _store_url, parser
+
+    assert "docker compose exec router torouter keys create" in DEPLOY_CONFIG.read_text()
+    container_env = _environment(_service("router"))
+    monkeypatch.setenv("TOROUTER_CONFIG", str(DEPLOY_CONFIG))  # the mounted file, here
+    assert container_env["TOROUTER_CONFIG"] == CONFIG_IN_CONTAINER
+    for var in SECRET_VARS:
+        monkeypatch.setenv(var, f"test-{var.lower()}")
+    args = parser().parse_args(["keys", "create", "--group", "all"])
+    url, config = _store_url(args)
+    assert url == _deploy_config()["router"]["state"] == "redis://redis:6379/0"
+    assert config is not None and "all" in config.groups
+
+
+def test_stop_grace_periods_outlast_the_drains() -> None:
+    """Docker sends SIGKILL after stop_grace_period (10 s by default): a router drains its calls for
+    router.shutdown_grace_s, an edge relays them for as long and a little more."""
+    from torouter.edge.app import drain_s
+
+    config = _loaded_deploy_config()
+    router_grace = _duration_s(_service("router")["stop_grace_period"])
+    edge_grace = _duration_s(_service("edge")["stop_grace_period"])
+    assert router_grace >= config.router.shutdown_grace_s + 5
+    assert edge_grace >= drain_s(config) + 5
+
+
+@pytest.mark.parametrize("name", ["router", "edge"])
+def test_router_and_edge_may_hold_many_connections(name: str) -> None:
+    nofile = _service(name)["ulimits"]["nofile"]
+    soft, hard = (nofile, nofile) if isinstance(nofile, int) else (nofile["soft"], nofile["hard"])
+    assert 16384 <= int(soft) <= int(hard)

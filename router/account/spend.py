@@ -10,6 +10,7 @@ charged; an unknown cost charges nothing.
 from __future__ import annotations
 
 from ..state import StateStore
+from ..state.outage import StateUnavailable
 from .records import UsageRecord
 
 
@@ -19,4 +20,7 @@ class SpendLedger:
 
     async def charge(self, record: UsageRecord) -> None:
         if record.cost_usd is not None and record.cost_usd > 0:
-            await self.store.add_spend(record.key, record.cost_usd)
+            try:
+                await self.store.add_spend(record.key, record.cost_usd)
+            except StateUnavailable:
+                pass  # the store's outage is logged once, by the store; the record still has the cost

@@ -25,6 +25,7 @@ import orjson
 
 from ..ir import ChatRequest, Part, ReasoningDelta, ReasoningPart, StreamBatch, ToolCall, ToolCallStart
 from ..state import StateStore
+from ..state.outage import StateUnavailable
 
 log = logging.getLogger("torouter.router.memo")
 
@@ -87,6 +88,8 @@ class ReasoningMemo:
         if self._store is not None:
             try:
                 await self._store.put_memos(stored, expires)
+            except StateUnavailable:
+                pass  # logged once per outage by the store
             except Exception as exc:  # the memo is a help, not a duty: the answer goes out anyway
                 log.warning("reasoning memo not stored: %s", type(exc).__name__)
 
@@ -133,6 +136,8 @@ class ReasoningMemo:
         ids = {memo_id(group, call_id): call_id for call_id in call_ids}
         try:
             stored = await self._store.get_memos(list(ids))
+        except StateUnavailable:
+            return {}
         except Exception as exc:
             log.warning("reasoning memo not read: %s", type(exc).__name__)
             return {}

@@ -38,6 +38,7 @@ from ..protocols.openai.responses import (
 from ..protocols.sse import SSEParser
 from ..routing.fallbacks import with_fallbacks
 from ..state import StoredResponse
+from ..state.outage import StateUnavailable
 from ..upstreams.base import Upstream, UpstreamRequest
 from ..upstreams.calls import send
 from .chat import ChatHandler
@@ -201,7 +202,10 @@ class ResponsesHandler(Operation):
         assert ctx.caller is not None
         now = time.time()
         record = StoredResponse(response_id, ctx.caller.group, now, upstream, b"", now + RESPONSE_TTL_S)
-        await self.store.put_response(record)
+        try:
+            await self.store.put_response(record)
+        except StateUnavailable:
+            pass  # as in _keep: the answer goes on without its record
 
     # ------------------------------------------------------------------ translated
 
@@ -255,11 +259,13 @@ class ResponsesHandler(Operation):
             "history": history + listed + exchange.history_output,
         }
         now = time.time()
-        await self.store.put_response(
-            StoredResponse(
-                exchange.id, ctx.caller.group, now, None, orjson.dumps(record), now + RESPONSE_TTL_S
-            )
+        record_of = StoredResponse(
+            exchange.id, ctx.caller.group, now, None, orjson.dumps(record), now + RESPONSE_TTL_S
         )
+        try:
+            await self.store.put_response(record_of)
+        except StateUnavailable:
+            pass  # the answer still goes out (the store logs its outage); only its record is lost
 
     # ------------------------------------------------------------------ stored responses
 

@@ -2,6 +2,8 @@
 
 Keys are only ever held as SHA-256 digests. A created, changed or revoked key takes effect within
 the cache's time-to-live (under a second, CONTRACT §5), on every router replica, without a restart.
+While the store cannot be reached (no change can be made then either), a key seen within the last
+``STALE_S`` keeps working from the cache; any other key gets the store's 503.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from ..config import KeyConfig, hash_key
 from ..errors import ErrorCode, GatewayError
 from ..key_rules import KeyRules
 from ..state import KeyRecord, StateStore
+from ..state.outage import StateUnavailable
 
 CACHE_TTL_S = 0.9  # a change reaches every replica's next request within a second
+STALE_S = 900.0  # how long after its last check a key is still served while the store is down
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,12 +46,14 @@ class KeyRing:
         *,
         ttl_s: float = CACHE_TTL_S,
         negative_ttl_s: float = CACHE_TTL_S,
+        stale_s: float = STALE_S,
     ) -> None:
         self._static = {k.key_sha256: (k.key_sha256, caller_of(k)) for k in static}
         self.static_names = frozenset(k.name for k in static)
         self._store = store
         self._ttl = ttl_s
         self._negative_ttl = negative_ttl_s
+        self._stale = stale_s
         self._cache: dict[str, tuple[float, tuple[str, Caller] | None]] = {}
 
     async def authenticate(self, secret: str) -> Caller:
@@ -67,7 +73,12 @@ class KeyRing:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = await self._store.find_key(digest)
+        try:
+            record = await self._store.find_key(digest)
+        except StateUnavailable:
+            if cached is not None and cached[1] is not None and now < cached[0] + self._stale:
+                return cached[1]
+            raise
         entry = None
         if record is not None and not record.revoked:
             entry = (record.key_sha256, caller_of(record))

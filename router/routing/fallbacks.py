@@ -4,7 +4,8 @@ jittered exponential backoff, all within the caller's deadline.
 Only failures that say nothing about the request itself move on (connection errors, timeouts,
 401/403 of the gateway's own credential, 429, 5xx), and only before the caller got any byte; a 4xx
 caused by the request is final. An upstream's ``retry-after`` is respected. Upstreams cooling down
-after repeated failures go last.
+after repeated failures go last; a request that found none of the router's connections to an
+upstream free moves on too, but that is no failure of the upstream's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..config import DEFAULT_FALLBACK_ON
 from ..errors import ErrorCode, GatewayError
 from ..operations.passthrough import Target
 from ..upstreams.base import Upstream
+from ..upstreams.pool import PoolExhausted
 from .cooldown import Cooldowns
 
 FALLBACK_CODES = frozenset(
@@ -87,7 +89,8 @@ async def with_fallbacks(
             except GatewayError as error:
                 if not policy.moves_on(error):
                     raise
-                cooldowns.failed(route.upstream.name)
+                if not isinstance(error, PoolExhausted):  # the router's own limit, not the upstream's
+                    cooldowns.failed(route.upstream.name)
                 last_error = error
                 if loop.time() >= ctx.deadline:
                     raise

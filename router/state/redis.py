@@ -12,15 +12,26 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from ..key_rules import KeyRules, parse_rules
 from . import DuplicateKeyName, KeyRecord, StoredResponse
+from .outage import Outage
 
 PREFIX = "torouter:"
+# A command on a pooled connection that Redis closed (it restarted) is sent again once, on a new
+# connection, at once; redis-py's default (10 attempts with backoff) would hold each request for
+# seconds while Redis is down. An unreachable or hung Redis fails within these bounds instead.
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 3.0
+OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 # KEYS[1]: the key's request times; ARGV: now (ms), a unique member, the longest window (ms), then
 # (window ms, limit) pairs. Returns 0 (counted) or the ms until every window has room (not counted).
@@ -46,6 +57,22 @@ return 0
 """
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(
+    method: Callable[Concatenate[RedisStore, P], Awaitable[R]],
+) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, R]]:
+    """A store method whose failures to reach Redis are a StateUnavailable, logged once an outage."""
+
+    async def call(store: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with store._outage:
+            return await method(store, *args, **kwargs)
+
+    return call
+
+
 def _record(fields: dict[str, str]) -> KeyRecord:
     return KeyRecord(
         name=fields["name"],
@@ -65,16 +92,29 @@ def _limit(value: int | None) -> str:
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
-        self._redis: Any = aioredis.from_url(url, decode_responses=True)
-        # stored responses carry JSON bytes: read back undecoded
-        self._raw: Any = aioredis.from_url(url, decode_responses=False)
-        self._admit: Any = self._redis.register_script(_ADMIT_REQUEST)
+    """Every call goes through ``self._outage``: Redis unreachable is a StateUnavailable (503)."""
 
+    def __init__(self, url: str) -> None:
+        options: dict[str, Any] = {
+            "retry": Retry(NoBackoff(), 1),
+            "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "socket_timeout": COMMAND_TIMEOUT_S,
+        }
+        self._redis: Any = aioredis.from_url(url, decode_responses=True, **options)
+        # stored responses carry JSON bytes: read back undecoded
+        self._raw: Any = aioredis.from_url(url, decode_responses=False, **options)
+        self._admit: Any = self._redis.register_script(_ADMIT_REQUEST)
+        self._outage = Outage("redis", OUTAGE_ERRORS)
+
+    @guarded
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
+        return await self._find_key(key_sha256)
+
+    async def _find_key(self, key_sha256: str) -> KeyRecord | None:
         fields = await self._redis.hgetall(f"{PREFIX}key:{key_sha256}")
         return _record(fields) if fields else None
 
+    @guarded
     async def create_key(self, record: KeyRecord) -> None:
         claimed = await self._redis.set(f"{PREFIX}keyname:{record.name}", record.key_sha256, nx=True)
         if not claimed:
@@ -95,15 +135,18 @@ class RedisStore:
             pipe.sadd(f"{PREFIX}keys", record.key_sha256)
             await pipe.execute()
 
+    @guarded
     async def list_keys(self) -> list[KeyRecord]:
         digests = await self._redis.smembers(f"{PREFIX}keys")
-        records = [await self.find_key(digest) for digest in digests]
+        records = [await self._find_key(digest) for digest in digests]
         return sorted((r for r in records if r is not None), key=lambda r: r.created_at)
 
+    @guarded
     async def key_named(self, name: str) -> KeyRecord | None:
         digest = await self._redis.get(f"{PREFIX}keyname:{name}")
-        return None if digest is None else await self.find_key(digest)
+        return None if digest is None else await self._find_key(digest)
 
+    @guarded
     async def update_key(self, record: KeyRecord) -> bool:
         digest = await self._redis.get(f"{PREFIX}keyname:{record.name}")
         if digest is None:
@@ -116,6 +159,7 @@ class RedisStore:
         await self._redis.hset(f"{PREFIX}key:{digest}", mapping=fields)
         return True
 
+    @guarded
     async def admit_request(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
         now_ms = int(now * 1000)
         spans = [(seconds * 1000, limit) for seconds, limit in windows]
@@ -125,13 +169,16 @@ class RedisStore:
         wait_ms = await self._admit(keys=[f"{PREFIX}requests:{name}"], args=args)
         return int(wait_ms) / 1000
 
+    @guarded
     async def add_spend(self, name: str, usd: float) -> float:
         return float(await self._redis.incrbyfloat(f"{PREFIX}spend:{name}", usd))
 
+    @guarded
     async def spend(self, name: str) -> float:
         value = await self._redis.get(f"{PREFIX}spend:{name}")
         return float(value) if value else 0.0
 
+    @guarded
     async def revoke_key(self, name: str) -> bool:
         digest = await self._redis.get(f"{PREFIX}keyname:{name}")
         if digest is None:
@@ -139,6 +186,7 @@ class RedisStore:
         await self._redis.hset(f"{PREFIX}key:{digest}", "revoked", "1")
         return True
 
+    @guarded
     async def add_usage(self, counter: str, window: int, amount: int) -> int:
         key = f"{PREFIX}usage:{counter}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -147,6 +195,7 @@ class RedisStore:
             total, _ = await pipe.execute()
         return int(total)
 
+    @guarded
     async def put_response(self, record: StoredResponse) -> None:
         ttl = math.ceil(record.expires_at - time.time())
         if ttl <= 0:
@@ -165,6 +214,7 @@ class RedisStore:
             pipe.expire(key, ttl)
             await pipe.execute()
 
+    @guarded
     async def get_response(self, response_id: str) -> StoredResponse | None:
         fields = await self._raw.hgetall(f"{PREFIX}response:{response_id}")
         if not fields:
@@ -179,9 +229,11 @@ class RedisStore:
             expires_at=float(fields[b"expires_at"]),
         )
 
+    @guarded
     async def delete_response(self, response_id: str) -> bool:
         return bool(await self._redis.delete(f"{PREFIX}response:{response_id}"))
 
+    @guarded
     async def put_memos(self, memos: dict[str, bytes], expires_at: float) -> None:
         ttl = math.ceil(expires_at - time.time())
         if ttl <= 0 or not memos:
@@ -191,6 +243,7 @@ class RedisStore:
                 pipe.set(f"{PREFIX}memo:{memo_id}", data, ex=ttl)
             await pipe.execute()
 
+    @guarded
     async def get_memos(self, ids: list[str]) -> dict[str, bytes]:
         if not ids:
             return {}

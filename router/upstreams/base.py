@@ -9,7 +9,8 @@ Plugins import neither grpc nor protobuf.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +19,7 @@ import aiohttp
 from .. import body_log
 from ..config import UpstreamConfig
 from ..errors import ErrorCode, GatewayError
+from .pool import ConnectionSlots
 
 # Response headers of an upstream that a caller may see (anything else, e.g. the upstream's own
 # rate-limit headers for the gateway's account, stays inside).
@@ -99,6 +101,7 @@ class HttpUpstream:
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
+        self._slots = ConnectionSlots(config.name, config.max_connections, config.pool_timeout_s)
 
     # -- what a plugin describes
 
@@ -114,8 +117,9 @@ class HttpUpstream:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # no limit here: self._slots bounds the requests in flight, with its own wait and error
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=256, keepalive_timeout=30, ttl_dns_cache=60
+                limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -140,6 +144,20 @@ class HttpUpstream:
         return response
 
     async def _send(self, request: UpstreamRequest) -> UpstreamResponse:
+        loop = asyncio.get_running_loop()
+        await self._slots.acquire(max(0.001, request.deadline - loop.time()))
+        try:
+            response = await self._exchange(request)
+        except BaseException:
+            self._slots.release()
+            raise
+        if response.chunks is None:
+            self._slots.release()
+        return response
+
+    async def _exchange(self, request: UpstreamRequest) -> UpstreamResponse:
+        """One HTTP exchange, holding a slot: given back by ``_send``, or by a stream's ``_relay``
+        when it ends (or, were the relay dropped unstarted, when its response is collected)."""
         method, url = self.route(request)
         loop = asyncio.get_running_loop()
         budget = max(0.001, min(request.deadline - loop.time(), self.config.timeout_s))
@@ -164,8 +182,9 @@ class HttpUpstream:
             name: response.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in response.headers
         }
         if request.stream and response.status < 300:
+            release = weakref.finalize(response, self._slots.release)
             return UpstreamResponse(
-                response.status, _all_headers(response.headers), chunks=self._relay(response)
+                response.status, _all_headers(response.headers), chunks=self._relay(response, release)
             )
         try:
             body = await response.read()
@@ -179,7 +198,9 @@ class HttpUpstream:
             return UpstreamResponse(response.status, _all_headers(response.headers), body)
         return UpstreamResponse(response.status, forwarded, body)
 
-    async def _relay(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, response: aiohttp.ClientResponse, release: Callable[[], object]
+    ) -> AsyncIterator[bytes]:
         """The body as it arrives; closing the generator early closes the upstream connection."""
         completed = False
         try:
@@ -201,6 +222,7 @@ class HttpUpstream:
                 response.release()
             else:
                 response.close()  # drop the connection: it cannot be reused mid-body
+            release()
 
     def _timeout(self) -> GatewayError:
         return GatewayError(ErrorCode.UPSTREAM_TIMEOUT, f"upstream {self.config.name!r} timed out")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -204,3 +205,16 @@ def test_keys_take_every_restriction_and_name_bad_ones(tmp_path: Path) -> None:
     assert names == ["static", "team"]
     static = torouter("keys", "update", "static", "--rpm", "5", "--config", config)
     assert static.returncode == 1 and "config file" in static.stderr
+
+
+def test_keys_with_the_state_store_down_say_so(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = write_config(
+        tmp_path, (GOOD % tmp_path).replace(f"sqlite:///{tmp_path}/state.db", f"redis://127.0.0.1:{port}/0")
+    )
+    result = torouter("keys", "create", "--group", "demo", "--config", str(config))
+    assert result.returncode == 1
+    assert "torouter keys: The gateway's state store is unavailable; retry shortly. (redis)" in result.stderr
+    assert "Traceback" not in result.stderr
