@@ -32,6 +32,14 @@ class EdgeConfig:
     max_body_mb: float = 32.0
     request_timeout_s: float = 600.0
     keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
+    # Slow and hostile clients (see edge/server.py): a request's head must arrive within
+    # header_timeout_s of the connection opening (or of its first byte, on a reused connection:
+    # idle_timeout_s bounds the wait for that), its body within body_timeout_s of its head, and
+    # one IP may hold at most max_pending_per_ip connections that have not sent a whole head yet.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    idle_timeout_s: float = 75.0
+    max_pending_per_ip: int = 64
 
 
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
@@ -244,7 +252,19 @@ class _Validator:
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
-            raw, path, ("listen", "router", "max_body_mb", "request_timeout_s", "keepalive_s")
+            raw,
+            path,
+            (
+                "listen",
+                "router",
+                "max_body_mb",
+                "request_timeout_s",
+                "keepalive_s",
+                "header_timeout_s",
+                "body_timeout_s",
+                "idle_timeout_s",
+                "max_pending_per_ip",
+            ),
         )
         listen = self.string(section, "listen", path, "127.0.0.1:8080")
         self.listen_address(listen, f"{path}.listen")
@@ -254,6 +274,10 @@ class _Validator:
             max_body_mb=self.number(section, "max_body_mb", path, 32.0),
             request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
             keepalive_s=self.number(section, "keepalive_s", path, 15.0),
+            header_timeout_s=self.number(section, "header_timeout_s", path, 10.0),
+            body_timeout_s=self.number(section, "body_timeout_s", path, 60.0),
+            idle_timeout_s=self.number(section, "idle_timeout_s", path, 75.0),
+            max_pending_per_ip=self.optional_int(section, "max_pending_per_ip", path) or 64,
         )
 
     def router(self, raw: Any, path: str) -> RouterConfig:
