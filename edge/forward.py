@@ -17,7 +17,7 @@ from . import app_keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
 from .keepalive import JSON_STREAM, Line
-from .multipart import read_image_edit_form
+from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
@@ -107,7 +107,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         return error_response(protocols, protocol, error, request_id)
 
     body = b""
-    files: list[router_pb2.File] = []
+    files: list[Upload] = []
     if endpoint.body != "none":
         config = app[app_keys.CONFIG]
         limit = int(config.edge.max_body_mb * 1024 * 1024)
@@ -129,8 +129,10 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.headers.update(headers)
     if params:
         call.params.update(params)
-    if files:
-        call.files.extend(files)
+    for upload in files:  # built in place: extending with File messages would copy each again
+        call.files.add(
+            field=upload.field, filename=upload.filename, content_type=upload.content_type, data=upload.data
+        )
     metadata = grpc.aio.Metadata(("x-request-id", request_id))  # as grpc keeps it: no conversion
     stub = app[app_keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
@@ -225,7 +227,7 @@ def _is_text(value: str) -> bool:
 
 async def _read_body(
     request: web.Request, endpoint: Endpoint, limit: int, timeout_s: float
-) -> tuple[bytes, list[router_pb2.File]]:
+) -> tuple[bytes, list[Upload]]:
     """The body within the edge's limit (decoded when gzip or deflate: a bomb is a 413) and within
     ``timeout_s`` (a 408 for a body that trickles in); errors in the caller's protocol."""
     if request.content_length is not None and request.content_length > limit:
