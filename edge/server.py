@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from aiohttp import http_exceptions, web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from torouter.router.config import EdgeConfig
@@ -175,6 +175,17 @@ class EdgeRequestHandler(RequestHandler):
         self.force_close()
         if transport is not None:
             transport.close()
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """aiohttp's own error logging: a request's fault (a head or body it could not read, seen
+        again when aiohttp drains the unread rest of a body) is one warning line, with no
+        traceback; anything else keeps aiohttp's line and traceback (the formatter redacts
+        credentials in both)."""
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, http_exceptions.HttpProcessingError | RequestPayloadError):
+            log.warning("unreadable request", extra={"error": type(exc).__name__})
+            return
+        super().log_exception(*args, **kwargs)
 
     def handle_error(
         self,

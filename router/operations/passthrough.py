@@ -16,7 +16,14 @@ from ..protocols.base import StreamUsage, WireProtocol
 from ..routing.catalog import Catalog, Resolution, Route
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
-from .body_bytes import drop_events, last_event_end, last_event_start, parse_json_object, replace_model
+from .body_bytes import (
+    drop_events,
+    encode_request,
+    last_event_end,
+    last_event_start,
+    parse_json_object,
+    replace_model,
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,7 +58,7 @@ async def pass_through(
     raw = call.body
     usage_asked = _ask_stream_usage(ctx, target, operation)
     if usage_asked is not None:  # the body changes beyond its model: written again
-        raw = orjson.dumps({**usage_asked, "model": route.model})
+        raw = encode_request({**usage_asked, "model": route.model})
     elif "model" in target.body and route.model != target.model:
         raw = replace_model(call.body, target.body, route.model)
     request = UpstreamRequest(
@@ -64,7 +71,9 @@ async def pass_through(
         headers=dict(call.headers),
         params=dict(call.params),
     )
-    response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
+    response = await whole_if_not_sse(
+        await send(call.protocol, upstream, protocols[upstream.protocol], request)
+    )
     headers = {"x-torouter-upstream": route.upstream.name}
     if response.chunks is None:
         headers["content-type"] = response.headers.get("content-type", "application/json")
@@ -76,6 +85,19 @@ async def pass_through(
         headers["content-type"] = response.headers["content-type"]
     dropped = ctx.protocol.stream_usage if usage_asked is not None else None
     return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped))
+
+
+async def whole_if_not_sse(response: UpstreamResponse) -> UpstreamResponse:
+    """A stream the upstream answered with a whole body instead of SSE (it ignored ``stream``, or
+    a proxy in front of it did), read whole: relayed as events it would reach the caller as a
+    malformed stream."""
+    if response.chunks is None or response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response
+    try:
+        body = b"".join([chunk async for chunk in response.chunks])
+    finally:
+        await response.aclose()
+    return UpstreamResponse(response.status, response.headers, body)
 
 
 async def call_for_json(

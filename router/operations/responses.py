@@ -40,6 +40,7 @@ from ..routing.fallbacks import with_fallbacks
 from ..state import StoredResponse
 from ..upstreams.base import Upstream, UpstreamRequest
 from ..upstreams.calls import send
+from .body_bytes import encode_request
 from .chat import ChatHandler
 from .passthrough import Target, pass_through, target_of
 from .services import Operation, Services
@@ -140,7 +141,7 @@ class ResponsesHandler(Operation):
             reasoning: JSONDict = given if isinstance(given, dict) else {}
             body = {**body, "reasoning": {"summary": "auto", **reasoning, "effort": "high"}}
         if body is not target.body:
-            ctx.call.body = orjson.dumps(body)
+            ctx.call.body = encode_request(body)
             target = replace(target, body=body)
         outcome = await pass_through(ctx, target, self.protocols, CREATE)
         keep = target.body.get("store") is not False
@@ -256,7 +257,7 @@ class ResponsesHandler(Operation):
         now = time.time()
         await self.store.put_response(
             StoredResponse(
-                exchange.id, ctx.caller.group, now, None, orjson.dumps(record), now + RESPONSE_TTL_S
+                exchange.id, ctx.caller.group, now, None, encode_request(record), now + RESPONSE_TTL_S
             )
         )
 

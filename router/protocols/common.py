@@ -5,7 +5,8 @@ Shape checks raise ``Malformed`` naming the offending field by its path (``messa
 a codec turns it into a 400 for a caller's request, a 502 for an upstream's response, or a
 ``StreamFailure`` in a stream.
 
-``reject_builtin_tools`` is the one check every writer of a foreign request makes on its tools;
+``reject_builtin_tools`` is the one check every writer of a foreign request makes on its tools,
+``reject_opaque`` the one on content its reader could only keep verbatim;
 ``failure_error`` turns a stream's failure back into the error a stream writer reports;
 ``own_signature`` keeps a reasoning signature only for the provider that made it; ``fill_slots``
 puts opaque items back among written parts.
@@ -24,7 +25,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from ..errors import ErrorCode, GatewayError, code_for_status
-from ..ir import JSONDict, StreamFailure, Tool
+from ..ir import ChatRequest, JSONDict, StreamFailure, Tool
 
 _MAX_SHOWN: Final = 100  # characters of an offending value quoted in a message
 
@@ -264,6 +265,20 @@ def reject_builtin_tools(tools: list[Tool] | None, upstream: str) -> None:
                 f"cannot be sent to {upstream}; remove it from 'tools' or use a model of that provider.",
                 param=f"tools[{i}]",
             )
+
+
+def reject_opaque(request: ChatRequest, upstream: str) -> None:
+    """Raise a 400 naming the content the caller's reader could only keep verbatim
+    (``ChatRequest.opaque``): a writer of a foreign request cannot give it to its upstream
+    (``upstream`` names it), and dropping it would answer a request that was not the one sent."""
+    if request.opaque:
+        kinds = ", ".join(f"'{kind}'" for kind in dict.fromkeys(request.opaque))
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"The request holds content of a kind that cannot be translated for {upstream}: {kinds}. "
+            "Remove it, or use a model of the provider whose API defines it.",
+            param="messages",
+        )
 
 
 # ---------------------------------------------------------------------------- stream failures
