@@ -144,7 +144,7 @@ def assert_refused(answer: RawAnswer, protocol: str, status: int | tuple[int, ..
     wanted = (status,) if isinstance(status, int) else status
     assert answer.status in wanted, (answer.status, answer.body[:300])
     assert answer.headers.get("content-type", "").startswith("application/json"), answer.headers
-    assert answer.headers.get("x-request-id", "").startswith("req_"), answer.headers
+    assert answer.headers.get("x-request-id"), answer.headers
     message = error_shape(protocol, answer.json())
     for secret in every_credential():
         assert secret.encode() not in answer.raw, secret
