@@ -114,7 +114,9 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         try:
             body, files = await _read_body(request, endpoint, limit, config.edge.body_timeout_s)
         except GatewayError as error:
-            return error_response(protocols, protocol, error, request_id)
+            refused = error_response(protocols, protocol, error, request_id)
+            refused.force_close()  # what is left of the body is not waited for
+            return refused
 
     timeout = client_timeout(request, app[app_keys.CONFIG].edge.request_timeout_s)
     call = router_pb2.CallRequest(

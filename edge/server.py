@@ -39,6 +39,10 @@ log = logging.getLogger("torouter.edge")
 # aiohttp's own parser limits, kept (and named in the errors the edge writes for them)
 MAX_LINE_BYTES = 8190
 MAX_HEADERS = 128
+# After an answer given before the body was read (a 401, 408, 413...), how long aiohttp goes on
+# reading and dropping the rest, so that the client sees the answer rather than a reset (its
+# default, 10 s, would let a body sent a byte at a time hold the connection that much longer).
+LINGER_S = 2.0
 
 
 def new_request_id() -> str:
@@ -243,6 +247,7 @@ class EdgeRunner(web.AppRunner):
         kwargs.setdefault("max_line_size", MAX_LINE_BYTES)
         kwargs.setdefault("max_field_size", MAX_LINE_BYTES)
         kwargs.setdefault("max_headers", MAX_HEADERS)
+        kwargs.setdefault("lingering_time", LINGER_S)
         super().__init__(app, **kwargs)
         self.edge = edge
 

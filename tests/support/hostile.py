@@ -79,27 +79,34 @@ def parse_answer(raw: bytes) -> RawAnswer:
 
 
 async def raw_request(port: int, data: bytes, timeout_s: float = 10.0) -> RawAnswer:
-    """Sends ``data`` as is on a new connection and reads the answer until the server closes or a
-    whole ``content-length`` body has come."""
+    """Sends ``data`` as is on a new connection and reads the answer (``read_answer``)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(data)
         await writer.drain()
-        received = b""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                received += chunk
-                head, sep, body = received.partition(b"\r\n\r\n")
-                if sep and b"content-length:" in head.lower():
-                    answer = parse_answer(received)
-                    if len(body) >= int(answer.headers["content-length"]):
-                        break
-        return parse_answer(received)
+        answer = await read_answer(reader, timeout_s)
+        assert answer is not None, "the server closed the connection without an answer"
+        return answer
     finally:
         writer.close()
+
+
+async def read_answer(reader: asyncio.StreamReader, timeout_s: float) -> RawAnswer | None:
+    """The answer read until the server closes or a whole ``content-length`` body has come (None:
+    it closed without a word)."""
+    received = b""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                break
+            received += chunk
+            head, sep, body = received.partition(b"\r\n\r\n")
+            if sep and b"content-length:" in head.lower():
+                answer = parse_answer(received)
+                if len(body) >= int(answer.headers["content-length"]):
+                    break
+    return parse_answer(received) if received else None
 
 
 def http_request(
