@@ -3,7 +3,8 @@
 Every line goes through :class:`JSONFormatter`, which also guards what the gateway does not write
 itself (aiohttp's ``aiohttp.server`` / ``aiohttp.access`` / ``aiohttp.web`` loggers quote request
 lines and headers): credentials in a message or a traceback — an ``Authorization`` value, a Bearer
-token, ``x-api-key`` / ``x-goog-api-key`` / ``key=`` values — are replaced by ``[redacted]``
+token, ``x-api-key`` / ``x-goog-api-key`` / ``key=`` values, and any quoted raw bytes (aiohttp's
+parser errors quote a header's value without its name) — are replaced by ``[redacted]``
 (:func:`redact`), and strings are cut at :data:`MAX_LOGGED_CHARS` (the per-request line's at
 :data:`MAX_FIELD_CHARS`: a 200 KB model id is not logged whole). Bodies, logged only at DEBUG
 (``body_log``), have their own cut.
@@ -38,8 +39,15 @@ _CREDENTIAL: Final = re.compile(
 )
 
 
+# the repr of raw bytes, as aiohttp's parser errors quote a request's line or header value (a key,
+# possibly without its header's name: "Got more than 8190 bytes when reading: b'sk-...'")
+_RAW_BYTES: Final = re.compile(r"\bb'(?:[^'\\]|\\.)*'" + r'|\bb"(?:[^"\\]|\\.)*"')
+
+
 def redact(text: str) -> str:
-    """``text`` with every credential-looking value replaced by ``[redacted]``."""
+    """``text`` with every credential-looking value, and every quoted raw byte string, replaced by
+    ``[redacted]``."""
+    text = _RAW_BYTES.sub("b'[redacted]'", text)
     return _CREDENTIAL.sub(lambda m: f"{m.group(1) or m.group(2)}[redacted]", text)
 
 

@@ -22,7 +22,7 @@ KEYS = {
     "gemini": "tr-hostile-gemini-c48d1e",
 }
 # credentials sent that the gateway does not know (they must not be echoed or logged either)
-MADE_UP = ("sk-hostile-made-up-0123456789", "SECRETKEY")
+MADE_UP = ("sk-hostile-made-up-0123456789", "SECRETKEY", "tr-hostile-any-key")
 # (group, model) of a translated and a passthrough target for each caller protocol
 TARGETS = {
     "openai": {"passthrough": ("openai", "gpt-4o-mini"), "translated": ("claude", "claude-haiku-4-5")},
