@@ -67,6 +67,17 @@ def shown(value: object) -> str:
     return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}…"
 
 
+def compact_json(value: object, path: str) -> str:
+    """``value`` (from a JSON parse) as compact JSON text; a value orjson cannot write again
+    (nested more than 255 levels deep, an integer beyond 64 bits) is malformed."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        raise Malformed(
+            path, f"Invalid value for '{path}': it is nested too deeply or holds a number out of range."
+        ) from None
+
+
 def join_path(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 

@@ -29,7 +29,7 @@ from ...ir_images import (
     ImageUsage,
     InputImage,
 )
-from ..common import data_url, json_type
+from ..common import Malformed, compact_json, data_url, json_type
 from ..sse import format_event
 
 OPERATIONS: Final[dict[str, ImageOperation]] = {"images.generations": "generations", "images.edits": "edits"}
@@ -319,7 +319,10 @@ def _form_values(value: Any) -> list[str]:
         return ["true" if value else "false"]
     if isinstance(value, int | float):
         return [str(value)]
-    return [orjson.dumps(value).decode()]
+    try:
+        return [compact_json(value, "body")]
+    except Malformed as exc:
+        raise _bad(exc.message, None) from None
 
 
 async def write_form(body: JSONDict, files: Sequence[UploadedFileLike], model: str) -> tuple[bytes, str]:

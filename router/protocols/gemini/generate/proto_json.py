@@ -19,7 +19,7 @@ import orjson
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import JSONDict
-from ...common import Malformed, invalid, join_path, obj, wrong
+from ...common import Malformed, compact_json, invalid, join_path, obj, wrong
 
 DIALECT: Final = "gemini"
 
@@ -143,9 +143,9 @@ def same_enum(original: object, name: str) -> bool:
 # ---------------------------------------------------------------------------- function calls
 
 
-def arguments_json(value: object) -> str:
+def arguments_json(value: object, path: str = "args") -> str:
     """Function-call ``args`` as the neutral form holds them: compact JSON text."""
-    return orjson.dumps(value).decode()
+    return compact_json(value, path)
 
 
 def args_object(arguments: str) -> JSONDict:
