@@ -1,5 +1,13 @@
 """The one handler behind every API endpoint: read the request, hand it to the router in one
-gRPC call, write back what the router answers (chunk by chunk for streams)."""
+gRPC call, write back what the router answers (chunk by chunk for streams).
+
+Authentication before work: the edge holds no keys (the router checks them, inside the one call),
+so before reading a body it checks only that a key is present and is UTF-8 text; a body is then
+read within the edge's limit and ``edge.body_timeout_s``, and a multipart form within bounds on
+its parts and its text (``multipart.py``), a slice at a time. A forged key thus buys at most one
+bounded read, which the router then refuses; checking keys at the edge would cost every request
+a second RPC or a copy of the key store in each edge.
+"""
 
 from __future__ import annotations
 
