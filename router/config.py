@@ -39,7 +39,7 @@ class EdgeConfig:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 60.0
     idle_timeout_s: float = 75.0
-    max_pending_per_ip: int = 64
+    max_pending_per_ip: int = 256  # a client pool opening 200 connections at once must fit
 
 
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
@@ -277,7 +277,7 @@ class _Validator:
             header_timeout_s=self.number(section, "header_timeout_s", path, 10.0),
             body_timeout_s=self.number(section, "body_timeout_s", path, 60.0),
             idle_timeout_s=self.number(section, "idle_timeout_s", path, 75.0),
-            max_pending_per_ip=self.optional_int(section, "max_pending_per_ip", path) or 64,
+            max_pending_per_ip=self.optional_int(section, "max_pending_per_ip", path) or 256,
         )
 
     def router(self, raw: Any, path: str) -> RouterConfig:
