@@ -192,7 +192,22 @@ def torouter_command() -> list[str]:
     return [sys.executable, "-m", "torouter.cli.main"]
 
 
-def write_config(workdir: Path, edge_port: int, router_port: int, mock_port: int) -> Path:
+# --key-rules: every restriction of CONTRACT §5 on the key, none of them near blocking
+KEY_RULES = """
+    spend_cap_usd: 1000000
+    requests_5h: 1000000000
+    requests_24h: 1000000000
+    requests_7d: 1000000000
+    expires_at: "2999-01-01T00:00:00Z"
+    ip_allow: ["127.0.0.0/8", "::1/128"]
+    ip_deny: ["10.0.0.0/8"]
+    models: [MODEL]
+"""
+
+
+def write_config(
+    workdir: Path, edge_port: int, router_port: int, mock_port: int, key_rules: bool = False
+) -> Path:
     """A CONTRACT §2 config; JSON strings are valid YAML scalars, so values are dumped as JSON."""
 
     def q(value: str) -> str:
@@ -224,6 +239,8 @@ keys:
     key: {q(GATEWAY_KEY)}
     group: bench
 """
+    if key_rules:
+        text += KEY_RULES.replace("MODEL", q(MODEL)).lstrip("\n")
     path = workdir / "config.yaml"
     path.write_text(text)
     return path
@@ -538,6 +555,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (config and process logs)")
     parser.add_argument(
+        "--key-rules",
+        action="store_true",
+        help="give the gateway's key every restriction (spend cap, windows, expiry, IP rules, models)",
+    )
+    parser.add_argument(
         "--direct-only", action="store_true", help="measure only the mock upstream, without the gateway"
     )
     args = parser.parse_args(argv)
@@ -566,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = [Target("direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions")]
         if not args.direct_only:
             gateway_cmd = shlex.split(args.gateway_cmd) if args.gateway_cmd else torouter_command()
-            config = write_config(workdir, edge_port, router_port, mock_port)
+            config = write_config(workdir, edge_port, router_port, mock_port, args.key_rules)
             gateway = start_child("gateway", [*gateway_cmd, "up", "--config", str(config)], workdir)
             children.append(gateway)
             took = wait_ready(gateway, f"http://127.0.0.1:{edge_port}/readyz", args.ready_timeout)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import sys
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from torouter.router.config import Config, ConfigError, hash_key, load_config
+from torouter.router.config import Config, ConfigError, load_config
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -43,16 +41,18 @@ def _load(path: Path) -> Config:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from torouter.router.plugins import load_registry
+    from torouter.router.plugins import PluginError, load_registry
     from torouter.router.server import check_kinds
 
     path = _config_path(args)
     assert path is not None
     try:
         config = load_config(path)
-        problems = check_kinds(config, load_registry())
+        problems = check_kinds(config, load_registry(disabled=config.plugins.disabled))
     except ConfigError as exc:
         problems = exc.problems
+    except PluginError as exc:
+        problems = [("plugins", str(exc))]
     for where, message in problems:
         print(f"{where}: {message}")
     if problems:
@@ -102,12 +102,38 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     path = _config_path(args, required=False)
     key_hint: str | None = os.environ.get("TOROUTER_KEY")
+    admin_hint: str | None = os.environ.get("TOROUTER_ADMIN_KEY")
     if path is None:
         setup = write_default_setup(frozenset(load_registry().kinds))
-        path, key_hint = setup.config_path, setup.key
+        path, key_hint, admin_hint = setup.config_path, setup.key, setup.admin_key
         print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
     config = _load(path)
-    return run_up(config, path, key_hint)
+    return run_up(config, path, key_hint, admin_hint)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """Lists the registered upstream kinds and wire protocols, with the plugin, package and version
+    that registered each (the config's ``plugins.disabled`` applied when a config is given)."""
+    from torouter.router.plugins import PluginError, load_registry
+
+    path = _config_path(args, required=False)
+    disabled = _load(path).plugins.disabled if path is not None else ()
+    try:
+        registry = load_registry(disabled=disabled)
+    except PluginError as exc:
+        print(f"torouter plugins: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'TYPE':<9} {'NAME':<16} {'PROTOCOL':<12} {'PLUGIN':<14} {'PACKAGE':<20} VERSION")
+    rows = [("protocol", name, "-") for name in sorted(registry.protocols)]
+    rows += [("kind", name, registry.kinds[name].protocol) for name in sorted(registry.kinds)]
+    for what, name, protocol in rows:
+        origin = registry.origins[f"{what}:{name}"]
+        print(
+            f"{what:<9} {name:<16} {protocol:<12} {origin.plugin:<14} {origin.package:<20} {origin.version}"
+        )
+    if disabled:
+        print(f"disabled: {', '.join(disabled)}")
+    return 0
 
 
 def _store_url(args: argparse.Namespace) -> tuple[str, Config | None]:
@@ -120,55 +146,112 @@ def _store_url(args: argparse.Namespace) -> tuple[str, Config | None]:
     return f"sqlite:///{data_dir() / 'torouter.db'}", None
 
 
+def _key_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The limits and restrictions given as flags (only those given), as the admin API takes them."""
+    fields: dict[str, Any] = {}
+    for name in ("rpm", "tpm", "spend_cap_usd", "requests_5h", "requests_24h", "requests_7d", "expires_at"):
+        value = getattr(args, name, None)
+        if value is not None:
+            fields[name] = value
+    for name in ("ip_allow", "ip_deny"):
+        if getattr(args, name, None):
+            fields[name] = getattr(args, name)
+    if getattr(args, "models", None) is not None:
+        fields["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    for name in getattr(args, "clear", None) or ():
+        fields[name] = None
+    return fields
+
+
+def _restrictions(view: dict[str, Any]) -> str:
+    shown = []
+    for name in ("requests_5h", "requests_24h", "requests_7d", "expires_at", "ip_allow", "ip_deny", "models"):
+        value = view.get(name)
+        if value:
+            shown.append(f"{name}={','.join(value) if isinstance(value, list) else value}")
+    return " ".join(shown) or "-"
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
-    from torouter.router.state import DuplicateKeyName, KeyRecord, open_store
+    from torouter.router.account.key_admin import KeyAdmin, KeyProblem
+    from torouter.router.state import open_store
 
     url, config = _store_url(args)
     store = open_store(url)
+    admin = KeyAdmin(store, config)
     result = 0
 
     async def run() -> None:
         nonlocal result
         try:
             if args.keys_command == "create":
-                if config is not None and args.group not in config.groups:
-                    known = ", ".join(sorted(config.groups))
-                    print(
-                        f"torouter keys: unknown group {args.group!r} (config has: {known})", file=sys.stderr
-                    )
-                    result = 1
-                    return
-                secret = "tr-" + secrets.token_urlsafe(30)
-                name = args.name or f"key-{secrets.token_hex(4)}"
-                record = KeyRecord(name, hash_key(secret), args.group, args.rpm, args.tpm, time.time())
-                try:
-                    await store.create_key(record)
-                except DuplicateKeyName:
-                    print(f"torouter keys: a key named {name!r} exists already", file=sys.stderr)
-                    result = 1
-                    return
-                print(f"created key {name!r} in group {args.group!r}; its secret (shown once):")
-                print(secret)
+                fields = {"group": args.group, **_key_fields(args)}
+                if args.name:
+                    fields["name"] = args.name
+                if args.expires_in_days is not None:
+                    fields["expires_in_days"] = args.expires_in_days
+                created = await admin.create(fields)
+                record = created.record
+                print(f"created key {record.name!r} in group {record.group!r}; its secret (shown once):")
+                print(created.secret)
+            elif args.keys_command == "update":
+                record = await admin.update(args.name, _key_fields(args))
+                print(f"updated key {record.name!r}: {_restrictions(await admin.view(record))}")
             elif args.keys_command == "list":
-                keys = await store.list_keys()
-                print(f"{'NAME':<24} {'GROUP':<16} {'RPM':>8} {'TPM':>10}  {'CREATED':<20} STATUS")
-                for key in keys:
-                    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(key.created_at))
+                print(
+                    f"{'NAME':<20} {'KEY':<16} {'GROUP':<12} {'RPM':>6} {'TPM':>8} {'SPEND/CAP':>16}  "
+                    f"{'STATUS':<8} RESTRICTIONS"
+                )
+                for key in await admin.list():
+                    view = await admin.view(key)
+                    cap = view.get("spend_cap_usd")
+                    spend = f"${view['spend_usd']:.2f}/" + (f"${cap:g}" if cap else "-")
+                    status = "revoked" if key.revoked else "expired" if view["expired"] else "active"
                     print(
-                        f"{key.name:<24} {key.group:<16} {key.rpm or '-':>8} {key.tpm or '-':>10}  "
-                        f"{created:<20} {'revoked' if key.revoked else 'active'}"
+                        f"{key.name:<20} {view['key_hint']:<16} {key.group:<12} {key.rpm or '-':>6} "
+                        f"{key.tpm or '-':>8} {spend:>16}  {status:<8} {_restrictions(view)}"
                     )
             elif args.keys_command == "revoke":
-                if await store.revoke_key(args.name):
-                    print(f"revoked key {args.name!r}")
-                else:
-                    print(f"torouter keys: no key named {args.name!r}", file=sys.stderr)
-                    result = 1
+                await admin.revoke(args.name)
+                print(f"revoked key {args.name!r}")
+        except KeyProblem as problem:
+            flag = f"--{problem.field.split('[')[0].replace('_', '-')}: " if problem.field else ""
+            print(f"torouter keys: {flag}{problem.message}", file=sys.stderr)
+            result = 1
         finally:
             await store.close()
 
     asyncio.run(run())
     return result
+
+
+def _restriction_flags(p: argparse.ArgumentParser, *, clearable: bool) -> None:
+    p.add_argument("--rpm", type=int, help="requests per minute (0: none)")
+    p.add_argument("--tpm", type=int, help="tokens per minute (0: none)")
+    p.add_argument("--spend-cap-usd", type=float, help="total spend ceiling in USD (0: none) -> 402")
+    for window in ("5h", "24h", "7d"):
+        p.add_argument(
+            f"--requests-{window}", type=int, help=f"sliding {window} request window (0: off) -> 429"
+        )
+    p.add_argument("--expires-at", help="RFC 3339 time after which the key is refused (401)")
+    p.add_argument("--ip-allow", action="append", metavar="CIDR", help="allowed client CIDR (repeatable)")
+    p.add_argument("--ip-deny", action="append", metavar="CIDR", help="denied client CIDR (repeatable)")
+    p.add_argument("--models", help="comma-separated model allowlist (others: 403)")
+    if clearable:
+        p.add_argument(
+            "--clear",
+            action="append",
+            metavar="FIELD",
+            help="remove a limit or restriction (e.g. --clear ip_allow); repeatable",
+        )
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from .usage import print_usage
+
+    path = _config_path(args, required=False)
+    config = _load(path) if path is not None else None
+    return print_usage(args, config)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -183,18 +266,32 @@ def parser() -> argparse.ArgumentParser:
     with_config(sub.add_parser("edge", help="run only the HTTP edge")).set_defaults(func=cmd_edge)
     with_config(sub.add_parser("router", help="run only the gRPC router")).set_defaults(func=cmd_router)
     with_config(sub.add_parser("check", help="validate a config file")).set_defaults(func=cmd_check)
+    with_config(
+        sub.add_parser("plugins", help="list the upstream kinds and protocols, and the plugins that add them")
+    ).set_defaults(func=cmd_plugins)
     keys = sub.add_parser("keys", help="manage caller keys in the state store")
     keys.set_defaults(func=cmd_keys)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print its secret once")
     create.add_argument("--group", required=True)
     create.add_argument("--name")
-    create.add_argument("--rpm", type=int)
-    create.add_argument("--tpm", type=int)
+    _restriction_flags(create, clearable=False)
+    create.add_argument("--expires-in-days", type=float, help="expire the key N days from now")
     with_config(create)
+    update = with_config(keys_sub.add_parser("update", help="change a key's limits and restrictions"))
+    update.add_argument("name")
+    _restriction_flags(update, clearable=True)
     with_config(keys_sub.add_parser("list", help="list keys (never secrets)"))
     revoke = with_config(keys_sub.add_parser("revoke", help="revoke a key"))
     revoke.add_argument("name")
+    usage = with_config(sub.add_parser("usage", help="usage and cost from the usage store"))
+    usage.add_argument("--since", default="7d", help="7d, 24h or a date (YYYY-MM-DD); default 7d")
+    usage.add_argument("--key", help="only this key (by name)")
+    usage.add_argument("--model", help="only this model (as served)")
+    usage.add_argument("--group", help="only this group")
+    usage.add_argument("--by", choices=("model", "key", "day", "group"), default="model")
+    usage.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    usage.set_defaults(func=cmd_usage)
     return top
 
 

@@ -8,6 +8,7 @@ from torouter.router.config import Config
 from torouter.router.protocols.base import WireProtocol
 
 from .client import RouterClient
+from .client_ip import ClientAddress
 from .keepalive import KeepAlive
 from .metrics import Metrics
 
@@ -16,3 +17,5 @@ PROTOCOLS = web.AppKey("protocols", dict[str, WireProtocol])
 METRICS = web.AppKey("metrics", Metrics)
 CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)
+CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)
+ADMIN_ENABLED = web.AppKey("admin_enabled", bool)  # an admin key is configured: /admin/v1 answers

@@ -12,9 +12,13 @@ from typing import Any
 
 import yaml
 
+from .key_rules import RULE_FIELDS, KeyRules, RuleError, parse_rules
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+USAGE_SCHEMES = ("sqlite://", "postgresql://", "postgres://")
+_PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 
 
 class ConfigError(Exception):
@@ -32,6 +36,7 @@ class EdgeConfig:
     max_body_mb: float = 32.0
     request_timeout_s: float = 600.0
     keepalive_s: float = 15.0  # idle time after which an SSE answer gets a keep-alive frame
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For names the client
     # Slow and hostile clients (see edge/server.py): a request's head must arrive within
     # header_timeout_s of the connection opening (or of its first byte, on a reused connection:
     # idle_timeout_s bounds the wait for that), its body within body_timeout_s of its head, and
@@ -52,6 +57,7 @@ class RouterConfig:
     shutdown_grace_s: float = 30.0
     retries: int = 1  # extra rounds over a request's routes after upstream failures
     fallback_on: tuple[int, ...] = DEFAULT_FALLBACK_ON
+    usage: str = ""  # the usage store: sqlite:///PATH, postgresql://..., off; "" = beside the state
 
 
 @dataclass(slots=True, frozen=True)
@@ -91,6 +97,44 @@ class KeyConfig:
     group: str
     rpm: int | None = None
     tpm: int | None = None
+    rules: KeyRules = field(default_factory=KeyRules)
+    hint: str = ""  # ``prefix…last4`` of a literal key; empty for a key given by its digest
+
+
+@dataclass(slots=True, frozen=True)
+class PluginsConfig:
+    disabled: tuple[str, ...] = ()  # plugin names (built-ins: openai, anthropic, …; entry point names)
+
+
+@dataclass(slots=True, frozen=True)
+class UsageConfig:
+    """The usage records (``usage:``): how long raw records are kept, and the write queue."""
+
+    retention_days: int = 90
+    queue_size: int = 100_000  # records held in memory while the store is slow or down
+    batch_size: int = 500
+    flush_interval_s: float = 1.0
+
+
+@dataclass(slots=True, frozen=True)
+class PriceRule:
+    """One ``prices:`` entry: USD per million tokens for a model, an upstream, or both. A cache rate
+    left out bills those tokens at the input rate (``cache_write_1h`` at ``cache_write``)."""
+
+    upstream: str | None
+    model: str | None
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class AdminConfig:
+    """``admin.keys``, kept only as SHA-256 digests (``TOROUTER_ADMIN_KEY`` is added at start)."""
+
+    key_sha256s: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -101,11 +145,32 @@ class Config:
     groups: dict[str, GroupConfig]
     keys: tuple[KeyConfig, ...]
     source: str = "<memory>"
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    prices: tuple[PriceRule, ...] = ()
+    admin: AdminConfig = field(default_factory=AdminConfig)
+
+
+ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
+
+
+def admin_key_digests(config: Config, env: dict[str, str] | None = None) -> frozenset[str]:
+    """The admin keys' digests: the config's ``admin.keys`` and ``TOROUTER_ADMIN_KEY``."""
+    environ = os.environ if env is None else env
+    digests = set(config.admin.key_sha256s)
+    if environ.get(ADMIN_KEY_ENV):
+        digests.add(hash_key(environ[ADMIN_KEY_ENV]))
+    return frozenset(digests)
 
 
 def hash_key(secret: str) -> str:
     """The SHA-256 hex digest under which a caller key is stored and looked up."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_hint(secret: str) -> str:
+    """What lists show of a secret: its first characters and its last four."""
+    return f"{secret[:7]}…{secret[-4:]}" if len(secret) > 12 else "…"
 
 
 def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
@@ -236,7 +301,11 @@ class _Validator:
     # -- sections
 
     def config(self, raw: Any) -> Config:
-        top = self.mapping(raw, "$", ("edge", "router", "upstreams", "groups", "keys"))
+        top = self.mapping(
+            raw,
+            "$",
+            ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin", "plugins"),
+        )
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
         upstreams = self.named_section(top.get("upstreams", {}), "upstreams", self.upstream)
@@ -246,9 +315,28 @@ class _Validator:
                 if name not in upstreams:
                     self.fail(f"groups.{group.name}.upstreams[{i}]", f"unknown upstream {name!r}")
         keys = self.keys(top.get("keys", []), groups)
+        usage = self.usage(top.get("usage", {}), "usage")
+        prices = self.prices(top.get("prices", []), "prices", upstreams)
+        admin = self.admin(top.get("admin", {}), "admin")
+        plugins_section = self.mapping(top.get("plugins", {}), "plugins", ("disabled",))
+        disabled = plugins_section.get("disabled")
+        plugins = PluginsConfig(
+            self.string_list(disabled, "plugins.disabled") if disabled is not None else ()
+        )
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(edge, router, upstreams, groups, keys, self.source)
+        return Config(
+            edge,
+            router,
+            upstreams,
+            groups,
+            keys,
+            self.source,
+            plugins=plugins,
+            usage=usage,
+            prices=prices,
+            admin=admin,
+        )
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
@@ -260,6 +348,7 @@ class _Validator:
                 "max_body_mb",
                 "request_timeout_s",
                 "keepalive_s",
+                "trusted_proxies",
                 "header_timeout_s",
                 "body_timeout_s",
                 "idle_timeout_s",
@@ -274,14 +363,33 @@ class _Validator:
             max_body_mb=self.number(section, "max_body_mb", path, 32.0),
             request_timeout_s=self.number(section, "request_timeout_s", path, 600.0),
             keepalive_s=self.number(section, "keepalive_s", path, 15.0),
+            trusted_proxies=self.cidrs(section.get("trusted_proxies"), f"{path}.trusted_proxies"),
             header_timeout_s=self.number(section, "header_timeout_s", path, 10.0),
             body_timeout_s=self.number(section, "body_timeout_s", path, 60.0),
             idle_timeout_s=self.number(section, "idle_timeout_s", path, 75.0),
             max_pending_per_ip=self.optional_int(section, "max_pending_per_ip", path) or 256,
         )
 
+    def cidrs(self, raw: Any, path: str) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        try:
+            return parse_rules({"ip_allow": raw}).ip_allow
+        except RuleError as error:
+            self.fail(path + error.field.removeprefix("ip_allow"), error.message)
+            return ()
+
+    def key_rules(self, section: dict[str, Any], path: str) -> KeyRules:
+        try:
+            return parse_rules({name: section[name] for name in RULE_FIELDS if name in section})
+        except RuleError as error:
+            self.fail(f"{path}.{error.field}", error.message)
+            return KeyRules()
+
     def router(self, raw: Any, path: str) -> RouterConfig:
-        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on"))
+        section = self.mapping(
+            raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on", "usage")
+        )
         listen = self.string(section, "listen", path, "127.0.0.1:50051")
         self.listen_address(listen, f"{path}.listen")
         state = self.string(section, "state", path, "sqlite:///./torouter.db")
@@ -304,8 +412,16 @@ class _Validator:
                 self.fail(f"{path}.fallback_on", "must be a list of HTTP statuses (400-599)")
             else:
                 fallback_on = tuple(statuses)
+        usage = self.string(section, "usage", path, "")
+        if usage and usage != "off" and not usage.startswith(USAGE_SCHEMES):
+            self.fail(f"{path}.usage", "must be sqlite:///PATH, postgresql://USER@HOST:PORT/DB or off")
         return RouterConfig(
-            listen=listen, state=state, shutdown_grace_s=grace, retries=retries, fallback_on=fallback_on
+            listen=listen,
+            state=state,
+            shutdown_grace_s=grace,
+            retries=retries,
+            fallback_on=fallback_on,
+            usage=usage,
         )
 
     def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
@@ -386,7 +502,9 @@ class _Validator:
         names: set[str] = set()
         for i, item in enumerate(raw):
             path = f"keys[{i}]"
-            section = self.mapping(item, path, ("name", "key", "key_sha256", "group", "rpm", "tpm"))
+            section = self.mapping(
+                item, path, ("name", "key", "key_sha256", "group", "rpm", "tpm", *RULE_FIELDS)
+            )
             if not section:
                 continue
             name = self.string(section, "name", path)
@@ -396,7 +514,7 @@ class _Validator:
             group = self.string(section, "group", path)
             if group and group not in groups:
                 self.fail(f"{path}.group", f"unknown group {group!r}")
-            digest = ""
+            digest = hint = ""
             if ("key" in section) == ("key_sha256" in section):
                 self.fail(path, "needs exactly one of key or key_sha256")
             elif "key" in section:
@@ -404,7 +522,7 @@ class _Validator:
                 if not secret:
                     self.fail(f"{path}.key", "is empty (is its environment variable set?)")
                 else:
-                    digest = hash_key(secret)
+                    digest, hint = hash_key(secret), secret_hint(secret)
             else:
                 digest = self.string(section, "key_sha256", path).lower()
                 if not _HEX64.match(digest):
@@ -416,6 +534,102 @@ class _Validator:
                     group=group,
                     rpm=self.optional_int(section, "rpm", path),
                     tpm=self.optional_int(section, "tpm", path),
+                    rules=self.key_rules(section, path),
+                    hint=hint,
                 )
             )
         return tuple(result)
+
+    # -- the account layer's sections (usage, prices, admin)
+
+    def whole(self, section: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+        if key not in section:
+            return default
+        value = self.typed(section[key], f"{path}.{key}", int, "a whole number")
+        if value is None:
+            return default
+        if not low <= value <= high:
+            self.fail(f"{path}.{key}", f"must be between {low} and {high}")
+            return default
+        return int(value)
+
+    def usage(self, raw: Any, path: str) -> UsageConfig:
+        section = self.mapping(raw, path, ("retention_days", "queue_size", "batch_size", "flush_interval_s"))
+        return UsageConfig(
+            retention_days=self.whole(section, "retention_days", path, 90, 1, 36_500),
+            queue_size=self.whole(section, "queue_size", path, 100_000, 1, 10_000_000),
+            batch_size=self.whole(section, "batch_size", path, 500, 1, 10_000),
+            flush_interval_s=self.number(section, "flush_interval_s", path, 1.0),
+        )
+
+    def prices(self, raw: Any, path: str, upstreams: dict[str, UpstreamConfig]) -> tuple[PriceRule, ...]:
+        """``prices:`` is a list of rules: ``{model, upstream, input, output, cache_read, cache_write,
+        cache_write_1h}``; the most specific match wins (upstream and model, model, upstream)."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail(path, "must be a list of {model, upstream, input, output, ...} entries")
+            return ()
+        rules: list[PriceRule] = []
+        seen: set[tuple[str | None, str | None]] = set()
+        for i, item in enumerate(raw):
+            where = f"{path}[{i}]"
+            section = self.mapping(item, where, ("model", "upstream", *_PRICE_FIELDS))
+            if not section:
+                continue
+            model = self.string(section, "model", where, "") or None
+            upstream = self.string(section, "upstream", where, "") or None
+            if model is None and upstream is None:
+                self.fail(where, "needs a model, an upstream, or both")
+            if upstream is not None and upstream not in upstreams:
+                self.fail(f"{where}.upstream", f"unknown upstream {upstream!r}")
+            if (upstream, model) in seen:
+                self.fail(where, "another entry prices the same model and upstream")
+            seen.add((upstream, model))
+            rates: dict[str, float | None] = {}
+            for name in _PRICE_FIELDS:
+                if name not in section:
+                    if name in ("input", "output"):
+                        self.fail(f"{where}.{name}", "is required (USD per million tokens)")
+                    rates[name] = None
+                    continue
+                value = self.typed(section[name], f"{where}.{name}", (int, float), "a number")
+                if value is not None and value < 0:
+                    self.fail(f"{where}.{name}", "must not be negative")
+                rates[name] = float(value) if value is not None else None
+            rules.append(
+                PriceRule(
+                    upstream,
+                    model,
+                    rates["input"] or 0.0,
+                    rates["output"] or 0.0,
+                    rates["cache_read"],
+                    rates["cache_write"],
+                    rates["cache_write_1h"],
+                )
+            )
+        return tuple(rules)
+
+    def admin(self, raw: Any, path: str) -> AdminConfig:
+        """``admin.keys``: secrets (``"${ADMIN_KEY}"``) or ``{key_sha256: <hex>}`` entries."""
+        section = self.mapping(raw, path, ("keys",))
+        entries = section.get("keys", [])
+        if not isinstance(entries, list):
+            self.fail(f"{path}.keys", "must be a list of keys")
+            return AdminConfig()
+        digests: list[str] = []
+        for i, entry in enumerate(entries):
+            where = f"{path}.keys[{i}]"
+            if isinstance(entry, str):
+                if entry:
+                    digests.append(hash_key(entry))
+                else:
+                    self.fail(where, "is empty (is its environment variable set?)")
+                continue
+            item = self.mapping(entry, where, ("key_sha256",))
+            digest = self.string(item, "key_sha256", where).lower() if item else ""
+            if item and not _HEX64.match(digest):
+                self.fail(f"{where}.key_sha256", "must be 64 hex digits")
+            elif digest:
+                digests.append(digest)
+        return AdminConfig(tuple(digests))

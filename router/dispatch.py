@@ -12,9 +12,13 @@ from collections.abc import AsyncIterator
 import orjson
 
 from . import body_log
+from .account.admin import ADMIN_PROTOCOL, AdminAPI
+from .account.recorder import UsageRecorder
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .errors import ErrorCode, GatewayError
+from .key_rules import KeyRules
 from .logs import RequestSink, logging_sink
+from .operations.body_bytes import parse_json_object
 from .operations.chat import ChatHandler
 from .operations.embeddings import OPERATIONS as EMBEDDING_OPERATIONS
 from .operations.embeddings import EmbeddingsHandler
@@ -30,6 +34,7 @@ from .routing.catalog import THINKING_SUFFIX, Catalog, ModelEntry
 from .routing.cooldown import Cooldowns
 from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter
+from .routing.restrictions import KeyBlocked, check_key, check_model
 from .state import StateStore
 from .upstreams.base import Upstream
 
@@ -51,8 +56,12 @@ class Dispatcher:
         request_log: RequestSink = logging_sink,
         memo: ReasoningMemo | None = None,
         retry: RetryPolicy | None = None,
+        usage: UsageRecorder | None = None,
+        admin: AdminAPI | None = None,
     ) -> None:
         self.request_log = request_log
+        self.usage = usage
+        self.admin = admin
         self.limiter = Limiter(store)
         self.memo = memo or ReasoningMemo(store)
         self.catalog = catalog
@@ -87,6 +96,8 @@ class Dispatcher:
 
     async def handle(self, call: Call) -> Outcome:
         """Answers a call. Never raises (but for cancellation): failures become error outcomes."""
+        if call.protocol == ADMIN_PROTOCOL and self.admin is not None:
+            return await self.admin.handle(call)
         protocol = self.protocols.get(call.protocol) or self.protocols["openai"]
         loop = asyncio.get_running_loop()
         budget = DEFAULT_DEADLINE_S
@@ -97,6 +108,8 @@ class Dispatcher:
             if call.protocol not in self.protocols:
                 raise GatewayError(ErrorCode.INVALID_REQUEST, f"unknown protocol {call.protocol!r}")
             ctx.caller = await self.keys.authenticate(call.key)
+            if ctx.caller.rules is not None:
+                self._check_restrictions(ctx, ctx.caller.rules)
             ctx.metered = ctx.caller.tpm is not None
             try:
                 ctx.limit_headers = await self.limiter.admit(ctx.caller)
@@ -126,11 +139,26 @@ class Dispatcher:
         if body_log.enabled():
             self._log_bodies(ctx, outcome)
         if outcome.chunks is None:
-            await self._charge(ctx)
-            self.request_log(ctx.entry(outcome.status))
+            await self._finish(ctx, outcome)
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
         return outcome
+
+    @staticmethod
+    def _check_restrictions(ctx: Context, rules: KeyRules) -> None:
+        """Expiry, IP rules and the model allowlist: refused before anything is counted or sent."""
+        call = ctx.call
+        check_key(rules, call.client_ip)
+        if rules.models is None:
+            return
+        model = call.params.get("model")
+        if not model and call.body:
+            ctx.parsed_body = parse_json_object(call.body)
+            named = ctx.parsed_body.get("model")
+            model = named if isinstance(named, str) else None
+        if model:
+            ctx.model = model
+            check_model(rules, model)
 
     @staticmethod
     def _log_bodies(ctx: Context, outcome: Outcome) -> None:
@@ -144,6 +172,8 @@ class Dispatcher:
 
     def error_outcome(self, ctx: Context, error: GatewayError) -> Outcome:
         ctx.error_code = error.code.value
+        if isinstance(error, KeyBlocked):
+            ctx.blocked = error.reason
         rendered = ctx.protocol.errors.render(error, ctx.call.request_id)
         headers = dict(rendered.headers)
         if ctx.upstream:
@@ -155,6 +185,8 @@ class Dispatcher:
     ) -> AsyncIterator[bytes]:
         try:
             async for chunk in chunks:
+                if ctx.first_byte is None:
+                    ctx.first_byte = time.perf_counter()
                 yield chunk
         except (asyncio.CancelledError, GeneratorExit):
             ctx.error_code = ctx.error_code or "cancelled"
@@ -163,18 +195,27 @@ class Dispatcher:
             outcome.error_code = ctx.error_code
             if hasattr(chunks, "aclose"):
                 await chunks.aclose()
-            await self._charge(ctx)
-            self.request_log(ctx.entry(outcome.status))
+            await self._finish(ctx, outcome)
 
-    async def _charge(self, ctx: Context) -> None:
+    async def _finish(self, ctx: Context, outcome: Outcome) -> None:
+        """Once a request is over: token limits charged, its usage recorded, its line logged."""
         if ctx.caller is not None and ctx.metered and ctx.usage_tokens:
             await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+        if self.usage is not None and ctx.reached_upstream:
+            record = await self.usage.record(ctx, outcome.status)
+            if record is not None:
+                outcome.usage = record
+                outcome.usage_kept = self.usage.keep(record)
+        self.request_log(ctx.entry(outcome.status))
 
     # ------------------------------------------------------------------ models
 
     async def _models_list(self, ctx: Context) -> Outcome:
         assert ctx.caller is not None
         entries = self.catalog.models(ctx.caller.group)
+        rules = ctx.caller.rules
+        if rules is not None and rules.models is not None:
+            entries = [e for e in entries if rules.model_allowed(e.id)]
         body = FORMATS[ctx.call.protocol].listing(entries, ctx.call.params)
         return Outcome(200, dict(JSON_HEADERS), orjson.dumps(body))
 

@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
 
     INVALID_REQUEST = "invalid_request"  # 400: malformed JSON, wrong types, bad parameters
     UNAUTHENTICATED = "unauthenticated"  # 401: no key, or an unknown key
+    SPEND_CAP_REACHED = "spend_cap_reached"  # 402: the key's spend reached its cap
     PERMISSION_DENIED = "permission_denied"  # 403: model exists, but not for this key's group
     NOT_FOUND = "not_found"  # 404: unknown model, path or resource
     REQUEST_TOO_LARGE = "request_too_large"  # 413
@@ -27,6 +28,7 @@ class ErrorCode(StrEnum):
 DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.SPEND_CAP_REACHED: 402,
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.REQUEST_TOO_LARGE: 413,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18torouter/v1/router.proto\x12\x0btorouter.v1\"K\n\x04\x46ile\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"\xea\x02\n\x0b\x43\x61llRequest\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x36\n\x07headers\x18\x05 \x03(\x0b\x32%.torouter.v1.CallRequest.HeadersEntry\x12\x34\n\x06params\x18\x06 \x03(\x0b\x32$.torouter.v1.CallRequest.ParamsEntry\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x08 \x01(\x03\x12 \n\x05\x66iles\x18\t \x03(\x0b\x32\x11.torouter.v1.File\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x01\n\tCallReply\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x34\n\x07headers\x18\x02 \x03(\x0b\x32#.torouter.v1.CallReply.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"w\n\x04Head\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12/\n\x07headers\x18\x02 \x03(\x0b\x32\x1e.torouter.v1.Head.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\x05\x46rame\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.torouter.v1.Head\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x32|\n\x06Router\x12\x38\n\x04\x43\x61ll\x12\x18.torouter.v1.CallRequest\x1a\x16.torouter.v1.CallReply\x12\x38\n\x06Stream\x12\x18.torouter.v1.CallRequest\x1a\x12.torouter.v1.Frame0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18torouter/v1/router.proto\x12\x0btorouter.v1\"K\n\x04\x46ile\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"\xfd\x02\n\x0b\x43\x61llRequest\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x36\n\x07headers\x18\x05 \x03(\x0b\x32%.torouter.v1.CallRequest.HeadersEntry\x12\x34\n\x06params\x18\x06 \x03(\x0b\x32$.torouter.v1.CallRequest.ParamsEntry\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x08 \x01(\x03\x12 \n\x05\x66iles\x18\t \x03(\x0b\x32\x11.torouter.v1.File\x12\x11\n\tclient_ip\x18\n \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xdd\x01\n\x05Usage\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x05 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x06 \x01(\x03\x12\x18\n\x10reasoning_tokens\x18\x07 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x08 \x01(\x01\x12\x0e\n\x06priced\x18\t \x01(\x08\x12\x16\n\x0erecord_dropped\x18\n \x01(\x08\"\xb2\x01\n\tCallReply\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x34\n\x07headers\x18\x02 \x03(\x0b\x32#.torouter.v1.CallReply.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12!\n\x05usage\x18\x04 \x01(\x0b\x32\x12.torouter.v1.Usage\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"w\n\x04Head\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12/\n\x07headers\x18\x02 \x03(\x0b\x32\x1e.torouter.v1.Head.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Y\n\x05\x46rame\x12\x1f\n\x04head\x18\x01 \x01(\x0b\x32\x11.torouter.v1.Head\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12!\n\x05usage\x18\x03 \x01(\x0b\x32\x12.torouter.v1.Usage2|\n\x06Router\x12\x38\n\x04\x43\x61ll\x12\x18.torouter.v1.CallRequest\x1a\x16.torouter.v1.CallReply\x12\x38\n\x06Stream\x12\x18.torouter.v1.CallRequest\x1a\x12.torouter.v1.Frame0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,21 +42,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILE']._serialized_start=41
   _globals['_FILE']._serialized_end=116
   _globals['_CALLREQUEST']._serialized_start=119
-  _globals['_CALLREQUEST']._serialized_end=481
-  _globals['_CALLREQUEST_HEADERSENTRY']._serialized_start=388
-  _globals['_CALLREQUEST_HEADERSENTRY']._serialized_end=434
-  _globals['_CALLREQUEST_PARAMSENTRY']._serialized_start=436
-  _globals['_CALLREQUEST_PARAMSENTRY']._serialized_end=481
-  _globals['_CALLREPLY']._serialized_start=484
-  _globals['_CALLREPLY']._serialized_end=627
-  _globals['_CALLREPLY_HEADERSENTRY']._serialized_start=388
-  _globals['_CALLREPLY_HEADERSENTRY']._serialized_end=434
-  _globals['_HEAD']._serialized_start=629
-  _globals['_HEAD']._serialized_end=748
-  _globals['_HEAD_HEADERSENTRY']._serialized_start=388
-  _globals['_HEAD_HEADERSENTRY']._serialized_end=434
-  _globals['_FRAME']._serialized_start=750
-  _globals['_FRAME']._serialized_end=804
-  _globals['_ROUTER']._serialized_start=806
-  _globals['_ROUTER']._serialized_end=930
+  _globals['_CALLREQUEST']._serialized_end=500
+  _globals['_CALLREQUEST_HEADERSENTRY']._serialized_start=407
+  _globals['_CALLREQUEST_HEADERSENTRY']._serialized_end=453
+  _globals['_CALLREQUEST_PARAMSENTRY']._serialized_start=455
+  _globals['_CALLREQUEST_PARAMSENTRY']._serialized_end=500
+  _globals['_USAGE']._serialized_start=503
+  _globals['_USAGE']._serialized_end=724
+  _globals['_CALLREPLY']._serialized_start=727
+  _globals['_CALLREPLY']._serialized_end=905
+  _globals['_CALLREPLY_HEADERSENTRY']._serialized_start=407
+  _globals['_CALLREPLY_HEADERSENTRY']._serialized_end=453
+  _globals['_HEAD']._serialized_start=907
+  _globals['_HEAD']._serialized_end=1026
+  _globals['_HEAD_HEADERSENTRY']._serialized_start=407
+  _globals['_HEAD_HEADERSENTRY']._serialized_end=453
+  _globals['_FRAME']._serialized_start=1028
+  _globals['_FRAME']._serialized_end=1117
+  _globals['_ROUTER']._serialized_start=1119
+  _globals['_ROUTER']._serialized_end=1243
 # @@protoc_insertion_point(module_scope)

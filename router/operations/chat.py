@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import orjson
 
 from ..account.metering import usage_of
+from ..account.records import tokens_of
 from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
-from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
-from ..protocols.base import ChatCodec, WireProtocol
-from ..protocols.sse import SSEParser
+from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, Usage
+from ..protocols.base import CallerChatCodec, WireProtocol
 from ..routing.catalog import Resolution, Route
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
@@ -44,7 +44,7 @@ class ChatHandler(Operation):
             return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
-    async def translate(self, ctx: Context, target: Target, codec: ChatCodec) -> Outcome:
+    async def translate(self, ctx: Context, target: Target, codec: CallerChatCodec) -> Outcome:
         """One translated attempt with ``codec`` on the caller's side instead of the protocol's chat
         codec: how the Responses API is served by chat upstreams (see ``responses.py``)."""
         return await self._translate(
@@ -58,12 +58,12 @@ class ChatHandler(Operation):
         resolution: Resolution,
         route: Route,
         upstream: Upstream,
-        codec: ChatCodec | None = None,
+        codec: CallerChatCodec | None = None,
     ) -> Outcome:
         """Different protocols: caller → neutral form → upstream, and back, event by event."""
-        caller_codec = codec or ctx.protocol.chat
+        caller_codec = codec or ctx.protocol.caller_codec
         target = self.protocols[upstream.protocol]
-        upstream_codec = target.chat
+        upstream_codec = target.upstream_codec
         if caller_codec is None or upstream_codec is None:
             raise GatewayError(
                 ErrorCode.NOT_IMPLEMENTED,
@@ -80,6 +80,7 @@ class ChatHandler(Operation):
         assert ctx.caller is not None
         await self.memo.restore(ctx.caller.group, request)
         upstream_body = encode_request(upstream_codec.write_request(request))
+        ctx.reached_upstream = True
         response = await send(
             ctx.call.protocol,
             upstream,
@@ -104,7 +105,7 @@ class ChatHandler(Operation):
             if parsed.choices:
                 await self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
             if parsed.usage is not None:
-                ctx.usage_tokens = parsed.usage.total()
+                ctx.tokens = tokens_of(parsed.usage)
             headers.update(JSON_HEADERS)
             return Outcome(200, headers, orjson.dumps(caller_codec.write_response(parsed)))
         headers.update(SSE_HEADERS)
@@ -121,13 +122,15 @@ class ChatHandler(Operation):
         target: WireProtocol,
         request: ChatRequest,
         response: UpstreamResponse,
-        caller_codec: ChatCodec,
+        caller_codec: CallerChatCodec,
     ) -> AsyncIterator[bytes]:
-        assert response.chunks is not None and target.chat is not None
-        parser = SSEParser()
-        reader = target.chat.stream_reader()
+        upstream_codec = target.upstream_codec
+        assert response.chunks is not None and upstream_codec is not None
+        parser = target.stream_decoder()
+        reader = upstream_codec.stream_reader()
         writer = caller_codec.stream_writer(request)
         recorder = StreamRecorder()
+        usage: Usage | None = None
         try:
             async for chunk in response.chunks:
                 out = b""
@@ -135,7 +138,7 @@ class ChatHandler(Operation):
                     batch = reader.feed(event)
                     if batch is not None:
                         recorder.feed(batch)
-                        ctx.usage_tokens = usage_of(batch, ctx.usage_tokens)
+                        usage = usage_of(batch, usage)
                         out += writer.write(batch)
                 if out:
                     yield out
@@ -145,6 +148,8 @@ class ChatHandler(Operation):
             return
         finally:
             await response.aclose()
+            if usage is not None:
+                ctx.tokens = tokens_of(usage)
         if reader.finished:
             assert ctx.caller is not None
             await self.memo.remember(ctx.caller.group, recorder.parts())

@@ -1,7 +1,7 @@
 """Caller keys: static ones from the config, created ones from the state store, cached in memory.
 
-Keys are only ever held as SHA-256 digests. A created or revoked key takes effect within the
-cache's time-to-live, without restarting the router.
+Keys are only ever held as SHA-256 digests. A created, changed or revoked key takes effect within
+the cache's time-to-live (under a second, CONTRACT §5), on every router replica, without a restart.
 """
 
 from __future__ import annotations
@@ -12,17 +12,26 @@ from dataclasses import dataclass
 
 from ..config import KeyConfig, hash_key
 from ..errors import ErrorCode, GatewayError
-from ..state import StateStore
+from ..key_rules import KeyRules
+from ..state import KeyRecord, StateStore
+
+CACHE_TTL_S = 0.9  # a change reaches every replica's next request within a second
 
 
 @dataclass(slots=True, frozen=True)
 class Caller:
-    """Who is calling: the key's name (never its secret), group and limits."""
+    """Who is calling: the key's name (never its secret), group, limits and restrictions (None when
+    it has none, so that an unrestricted key pays nothing for them)."""
 
     name: str
     group: str
     rpm: int | None = None
     tpm: int | None = None
+    rules: KeyRules | None = None
+
+
+def caller_of(key: KeyConfig | KeyRecord) -> Caller:
+    return Caller(key.name, key.group, key.rpm, key.tpm, None if key.rules.is_empty() else key.rules)
 
 
 class KeyRing:
@@ -31,10 +40,11 @@ class KeyRing:
         static: tuple[KeyConfig, ...],
         store: StateStore | None,
         *,
-        ttl_s: float = 5.0,
-        negative_ttl_s: float = 1.0,
+        ttl_s: float = CACHE_TTL_S,
+        negative_ttl_s: float = CACHE_TTL_S,
     ) -> None:
-        self._static = {k.key_sha256: (k.key_sha256, Caller(k.name, k.group, k.rpm, k.tpm)) for k in static}
+        self._static = {k.key_sha256: (k.key_sha256, caller_of(k)) for k in static}
+        self.static_names = frozenset(k.name for k in static)
         self._store = store
         self._ttl = ttl_s
         self._negative_ttl = negative_ttl_s
@@ -60,7 +70,7 @@ class KeyRing:
         record = await self._store.find_key(digest)
         entry = None
         if record is not None and not record.revoked:
-            entry = (record.key_sha256, Caller(record.name, record.group, record.rpm, record.tpm))
+            entry = (record.key_sha256, caller_of(record))
         if len(self._cache) > 100_000:
             self._cache.clear()  # bound memory against floods of random keys
         self._cache[digest] = (now + (self._ttl if entry else self._negative_ttl), entry)

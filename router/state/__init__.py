@@ -15,8 +15,12 @@ the next turn finds it whichever router replica serves it, and after a router re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from ..key_rules import KeyRules
 
 
 class DuplicateKeyName(Exception):
@@ -32,6 +36,8 @@ class KeyRecord:
     tpm: int | None = None
     created_at: float = 0.0
     revoked: bool = False
+    rules: KeyRules = field(default_factory=KeyRules)
+    hint: str = ""  # ``prefix…last4`` of the secret, for lists; the secret itself is never stored
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,8 +63,31 @@ class StateStore(Protocol):
 
     async def list_keys(self) -> list[KeyRecord]: ...
 
+    async def key_named(self, name: str) -> KeyRecord | None:
+        """The key with this name, revoked or not; None when there is none."""
+        ...
+
+    async def update_key(self, record: KeyRecord) -> bool:
+        """Replaces the limits and restrictions (``rpm``, ``tpm``, ``rules``) of the key of that
+        name; False when there is none. The name, digest, group and creation time stay."""
+        ...
+
     async def revoke_key(self, name: str) -> bool:
         """Marks a key revoked; False when no key has that name."""
+        ...
+
+    async def admit_request(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        """One atomic step over a key's sliding request windows (``(seconds, limit)`` each): when
+        every window has room the request is counted and 0 is returned; otherwise nothing is
+        counted and the answer is the seconds until the fullest window has room."""
+        ...
+
+    async def add_spend(self, name: str, usd: float) -> float:
+        """Adds to a key's total spend (atomically); returns the new total."""
+        ...
+
+    async def spend(self, name: str) -> float:
+        """A key's total spend so far, in US dollars."""
         ...
 
     async def add_usage(self, counter: str, window: int, amount: int) -> int:
@@ -102,6 +131,55 @@ class WindowCounters:
         if len(self._counters) > 10_000:  # drop windows that are over
             self._counters = {k: v for k, v in self._counters.items() if k[1] >= window - 1}
         return total
+
+
+class RequestLog:
+    """Each key's request times within the longest window, in process, sorted: the sliding windows
+    of one router (the SQLite and memory stores). Several replicas share Redis's instead."""
+
+    def __init__(self) -> None:
+        self._times: dict[str, deque[float]] = {}
+
+    def loaded(self, name: str) -> bool:
+        return name in self._times
+
+    def load(self, name: str, times: list[float]) -> None:
+        self._times[name] = deque(sorted(times))
+
+    def admit(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        """0 and the request counted, or the seconds until every window has room."""
+        times = self._times.setdefault(name, deque())
+        longest = max(seconds for seconds, _ in windows)
+        while times and times[0] <= now - longest:
+            times.popleft()
+        wait = 0.0
+        for seconds, limit in windows:
+            start = bisect.bisect_right(times, now - seconds)
+            inside = len(times) - start
+            if inside >= limit:  # room once the (inside - limit + 1)-th oldest of them has left
+                wait = max(wait, times[start + inside - limit] + seconds - now)
+        if wait > 0:
+            return wait
+        if times and now < times[-1]:  # the wall clock stepped back
+            bisect.insort(times, now)
+        else:
+            times.append(now)
+        return 0.0
+
+
+class SpendTotals:
+    """Each key's total spend, in process (the memory store)."""
+
+    def __init__(self) -> None:
+        self._spend: dict[str, float] = {}
+
+    async def add_spend(self, name: str, usd: float) -> float:
+        total = self._spend.get(name, 0.0) + usd
+        self._spend[name] = total
+        return total
+
+    async def spend(self, name: str) -> float:
+        return self._spend.get(name, 0.0)
 
 
 def open_store(url: str) -> StateStore:

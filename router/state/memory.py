@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from . import DuplicateKeyName, KeyRecord, StoredResponse, WindowCounters
+from . import DuplicateKeyName, KeyRecord, RequestLog, SpendTotals, StoredResponse, WindowCounters
 
 
-class MemoryStore(WindowCounters):
+class MemoryStore(WindowCounters, SpendTotals):
     def __init__(self) -> None:
-        super().__init__()
+        WindowCounters.__init__(self)
+        SpendTotals.__init__(self)
+        self._requests = RequestLog()
         self._keys: dict[str, KeyRecord] = {}
         self._responses: dict[str, StoredResponse] = {}
         self._memos: dict[str, tuple[float, bytes]] = {}
@@ -25,6 +27,19 @@ class MemoryStore(WindowCounters):
 
     async def list_keys(self) -> list[KeyRecord]:
         return sorted(self._keys.values(), key=lambda k: k.created_at)
+
+    async def key_named(self, name: str) -> KeyRecord | None:
+        return self._keys.get(name)
+
+    async def update_key(self, record: KeyRecord) -> bool:
+        current = self._keys.get(record.name)
+        if current is None:
+            return False
+        self._keys[record.name] = replace(current, rpm=record.rpm, tpm=record.tpm, rules=record.rules)
+        return True
+
+    async def admit_request(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        return self._requests.admit(name, now, windows)
 
     async def revoke_key(self, name: str) -> bool:
         if name not in self._keys:

@@ -6,7 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from . import DuplicateKeyName, KeyRecord, StoredResponse, WindowCounters
+import orjson
+
+from ..key_rules import WINDOWS, KeyRules, parse_rules
+from . import DuplicateKeyName, KeyRecord, RequestLog, StoredResponse, WindowCounters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -33,15 +36,31 @@ CREATE TABLE IF NOT EXISTS memos (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS memos_expiry ON memos (expires_at);
+CREATE TABLE IF NOT EXISTS key_requests (
+    name TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_requests_by_key ON key_requests (name, ts);
+CREATE TABLE IF NOT EXISTS key_spend (
+    name TEXT PRIMARY KEY,
+    usd REAL NOT NULL
+);
 """
+_LONGEST_WINDOW_S = max(WINDOWS.values())
+_WRITE_BEHIND = 64  # admitted requests batched into one write
 _RESPONSE_COLUMNS = "id, grp, upstream, created_at, expires_at, data"
 _PRUNE_EVERY = 500  # stored responses (or memo writes) between two sweeps of the expired ones
 _MEMO_BATCH = 500  # ids per query (SQLite bounds the parameters of one statement)
-_COLUMNS = "name, key_sha256, grp, rpm, tpm, created_at, revoked"
+_COLUMNS = "name, key_sha256, grp, rpm, tpm, created_at, revoked, rules, hint"
 
 
-def _record(row: tuple[str, str, str, int | None, int | None, float, int]) -> KeyRecord:
-    return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+def _record(row: tuple[str, str, str, int | None, int | None, float, int, str, str]) -> KeyRecord:
+    rules = parse_rules(orjson.loads(row[7])) if row[7] and row[7] != "{}" else KeyRules()
+    return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), rules, row[8])
+
+
+def _rules_json(rules: KeyRules) -> str:
+    return orjson.dumps(rules.to_json()).decode()
 
 
 class SQLiteStore(WindowCounters):
@@ -54,8 +73,19 @@ class SQLiteStore(WindowCounters):
         self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, one fsync per checkpoint
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
+        with self._db:  # a store made before key restrictions existed
+            if "rules" not in columns:
+                self._db.execute("ALTER TABLE keys ADD COLUMN rules TEXT NOT NULL DEFAULT '{}'")
+            if "hint" not in columns:
+                self._db.execute("ALTER TABLE keys ADD COLUMN hint TEXT NOT NULL DEFAULT ''")
         self._puts = 0
+        self._requests = RequestLog()  # the windows in memory, written behind to key_requests
+        self._admitted = 0
+        self._unwritten: list[tuple[str, float]] = []  # admitted requests not yet in key_requests
+        self._written_at = time.monotonic()
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)).fetchone()
@@ -65,7 +95,7 @@ class SQLiteStore(WindowCounters):
         try:
             with self._db:
                 self._db.execute(
-                    f"INSERT INTO keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.name,
                         record.key_sha256,
@@ -74,6 +104,8 @@ class SQLiteStore(WindowCounters):
                         record.tpm,
                         record.created_at,
                         int(record.revoked),
+                        _rules_json(record.rules),
+                        record.hint,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -82,6 +114,56 @@ class SQLiteStore(WindowCounters):
     async def list_keys(self) -> list[KeyRecord]:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY created_at").fetchall()
         return [_record(row) for row in rows]
+
+    async def key_named(self, name: str) -> KeyRecord | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE name = ?", (name,)).fetchone()
+        return _record(row) if row else None
+
+    async def update_key(self, record: KeyRecord) -> bool:
+        with self._db:
+            cursor = self._db.execute(
+                "UPDATE keys SET rpm = ?, tpm = ?, rules = ? WHERE name = ?",
+                (record.rpm, record.tpm, _rules_json(record.rules), record.name),
+            )
+        return cursor.rowcount > 0
+
+    async def admit_request(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        if not self._requests.loaded(name):  # after a restart: the windows as they were
+            rows = self._db.execute(
+                "SELECT ts FROM key_requests WHERE name = ? AND ts > ?", (name, now - _LONGEST_WINDOW_S)
+            ).fetchall()
+            self._requests.load(name, [row[0] for row in rows])
+        wait = self._requests.admit(name, now, windows)
+        if wait == 0:
+            self._unwritten.append((name, now))
+            if len(self._unwritten) >= _WRITE_BEHIND or time.monotonic() - self._written_at > 1.0:
+                self._write_requests()
+        return wait
+
+    def _write_requests(self) -> None:
+        """Batches the admitted requests into key_requests (at most a second or 64 requests behind:
+        the windows in memory are exact; the table brings them back after a restart)."""
+        self._admitted += len(self._unwritten)
+        with self._db:
+            if self._admitted >= _PRUNE_EVERY:
+                self._admitted = 0
+                self._db.execute("DELETE FROM key_requests WHERE ts <= ?", (time.time() - _LONGEST_WINDOW_S,))
+            self._db.executemany("INSERT INTO key_requests (name, ts) VALUES (?, ?)", self._unwritten)
+        self._unwritten.clear()
+        self._written_at = time.monotonic()
+
+    async def add_spend(self, name: str, usd: float) -> float:
+        with self._db:
+            row = self._db.execute(
+                "INSERT INTO key_spend (name, usd) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET usd = usd + excluded.usd RETURNING usd",
+                (name, usd),
+            ).fetchone()
+        return float(row[0])
+
+    async def spend(self, name: str) -> float:
+        row = self._db.execute("SELECT usd FROM key_spend WHERE name = ?", (name,)).fetchone()
+        return float(row[0]) if row else 0.0
 
     async def revoke_key(self, name: str) -> bool:
         with self._db:
@@ -144,4 +226,6 @@ class SQLiteStore(WindowCounters):
         return found
 
     async def close(self) -> None:
+        if self._unwritten:
+            self._write_requests()
         self._db.close()

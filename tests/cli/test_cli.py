@@ -162,3 +162,45 @@ def test_up_with_no_config_serves_echo_and_stops_cleanly(
     assert process.wait(30) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz")
+
+
+def test_keys_take_every_restriction_and_name_bad_ones(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, GOOD % tmp_path))
+    created = torouter(
+        "keys", "create", "--group", "demo", "--name", "team", "--rpm", "60", "--spend-cap-usd", "25",
+        "--requests-5h", "100", "--requests-24h", "500", "--requests-7d", "2000", "--expires-in-days", "30",
+        "--ip-allow", "10.0.0.0/8", "--ip-allow", "2001:db8::/32", "--ip-deny", "10.9.0.0/16",
+        "--models", "gpt-5,claude-sonnet-4-5", "--config", config,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    listed = torouter("keys", "list", "--config", config).stdout
+    row = next(line for line in listed.splitlines() if line.startswith("team"))
+    assert f"{secret[:7]}…{secret[-4:]}" in row and secret not in listed
+    assert "$0.00/$25" in row and "requests_5h=100" in row and "ip_allow=10.0.0.0/8,2001:db8::/32" in row
+    assert "models=gpt-5,claude-sonnet-4-5" in row and "expires_at=20" in row
+
+    updated = torouter(
+        "keys", "update", "team", "--requests-5h", "0", "--clear", "ip_allow", "--spend-cap-usd", "30",
+        "--config", config,
+    )  # fmt: skip
+    assert updated.returncode == 0, updated.stderr
+    row = next(
+        line for line in torouter("keys", "list", "--config", config).stdout.splitlines() if "team" in line
+    )
+    assert (
+        "requests_5h" not in row and "ip_allow" not in row and "$30" in row and "ip_deny=10.9.0.0/16" in row
+    )
+
+    for bad, said in (
+        (("--ip-allow", "10.0.0.0/33"), "--ip-allow: ip_allow[0]"),
+        (("--spend-cap-usd", "-1"), "--spend-cap-usd: spend_cap_usd: must not be negative"),
+        (("--expires-at", "2020-01-01T00:00:00Z"), "--expires-at: expires_at: is in the past"),
+    ):
+        refused = torouter("keys", "create", "--group", "demo", *bad, "--config", config)
+        assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+    assert "only team" not in listed  # nothing half-written: still just the two keys
+    names = [line.split()[0] for line in torouter("keys", "list", "--config", config).stdout.splitlines()[1:]]
+    assert names == ["static", "team"]
+    static = torouter("keys", "update", "static", "--rpm", "5", "--config", config)
+    assert static.returncode == 1 and "config file" in static.stderr

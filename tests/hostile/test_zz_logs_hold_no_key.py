@@ -43,7 +43,7 @@ async def test_no_log_line_holds_a_key(hostile: HostileStack, collected_logs: io
         ),
     )
 
-    lines = collected_logs.getvalue().splitlines()
+    lines = collected_logs.getvalue().split("\n")[:-1]  # (not splitlines: a value may hold U+2028)
     assert len(lines) > 20  # the suite's requests were logged
     for secret in every_credential():
         leaked = [line[:300] for line in lines if secret in line]

@@ -58,9 +58,10 @@ def test_overloaded_is_529_for_anthropic_callers_and_503_for_others() -> None:
     assert GeminiErrors().render(error, "r").status == 503
 
 
-def test_openai_caps_retry_after_where_its_sdk_gives_up() -> None:
+def test_openai_retry_after_says_the_whole_wait() -> None:
+    # a key's 5-hour window: the SDK falls back to its own backoff past 60 s, the header stays true
     rendered = OpenAIErrors().render(GatewayError(ErrorCode.RATE_LIMITED, "slow down", retry_after=600), "r")
-    assert rendered.headers["retry-after"] == "120"
+    assert rendered.headers["retry-after"] == "600" and rendered.headers["retry-after-ms"] == "600000"
 
 
 def test_stream_error_events() -> None:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from support.redis_server import redis_server
+from torouter.router.key_rules import parse_rules
 from torouter.router.state import (
     DuplicateKeyName,
     KeyRecord,
@@ -15,6 +19,7 @@ from torouter.router.state import (
     open_store,
     sqlite_path,
 )
+from torouter.router.state.sqlite import SQLiteStore
 
 
 def test_sqlite_url_paths() -> None:
@@ -122,3 +127,97 @@ async def test_memos_in_every_store(tmp_path: Path) -> None:
         store = open_store(url)
         await _memos_round_trip(store)
         await store.close()
+
+
+# ------------------------------------------------------------------ key restrictions, windows, spend
+
+RULES = parse_rules({"requests_5h": 3, "ip_allow": ["10.0.0.0/8"], "models": ["gpt-5"], "spend_cap_usd": 2})
+
+
+async def _restrictions_round_trip(store: StateStore) -> None:
+    record = KeyRecord("r1", "a" * 64, "g", rpm=5, created_at=1.0, rules=RULES, hint="tr-abcd…wxyz")
+    await store.create_key(record)
+    assert await store.find_key("a" * 64) == record
+    assert await store.key_named("r1") == record and await store.key_named("nope") is None
+    changed = replace(record, rpm=None, tpm=7, rules=RULES.updated({"ip_allow": None, "requests_24h": 9}))
+    assert await store.update_key(changed)
+    assert not await store.update_key(replace(record, name="nope"))
+    assert await store.key_named("r1") == changed
+    assert (await store.key_named("r1")).rules.ip_allow == ()  # type: ignore[union-attr]
+
+
+async def _windows_are_sliding_and_exact(store: StateStore) -> None:
+    windows = ((3600, 2), (86400, 3))
+    assert await store.admit_request("w", 1000.0, windows) == 0
+    assert await store.admit_request("w", 1010.0, windows) == 0
+    # the hour is full: room when the first request leaves it, 3590 s later; not counted
+    assert await store.admit_request("w", 1010.0, windows) == pytest.approx(3590, abs=0.01)
+    assert await store.admit_request("w", 4600.0, windows) == 0  # an hour after the first
+    # now the day is full (3 inside): room once the first leaves the day
+    assert await store.admit_request("w", 4700.0, windows) == pytest.approx(1000 + 86400 - 4700, abs=0.01)
+    assert await store.admit_request("other", 4700.0, windows) == 0  # per key
+
+
+async def _spend_adds_up(store: StateStore) -> None:
+    assert await store.spend("s") == 0
+    assert await store.add_spend("s", 0.25) == pytest.approx(0.25)
+    assert await store.add_spend("s", 0.5) == pytest.approx(0.75)
+    assert await store.spend("s") == pytest.approx(0.75) and await store.spend("t") == 0
+
+
+@pytest.mark.parametrize("check", [_restrictions_round_trip, _windows_are_sliding_and_exact, _spend_adds_up])
+async def test_key_restrictions_in_every_store(
+    tmp_path: Path, check: Callable[[StateStore], Awaitable[None]]
+) -> None:
+    with redis_server(tmp_path) as url:
+        for store in (open_store("memory://"), open_store(f"sqlite:///{tmp_path}/k.db"), open_store(url)):
+            try:
+                await check(store)
+            finally:
+                await store.close()
+            if isinstance(store, SQLiteStore):
+                (tmp_path / "k.db").unlink()
+
+
+async def test_sqlite_windows_and_spend_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    now = time.time()
+    store = open_store(url)
+    for offset in (0.0, 1.0):
+        assert await store.admit_request("k", now + offset, ((3600, 2),)) == 0
+    await store.add_spend("k", 1.5)
+    await store.close()
+    again = open_store(url)
+    assert await again.admit_request("k", now + 2, ((3600, 2),)) > 3500
+    assert await again.spend("k") == pytest.approx(1.5)
+    await again.close()
+
+
+async def test_a_store_made_before_restrictions_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE keys (name TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE, grp TEXT NOT NULL,"
+        " rpm INTEGER, tpm INTEGER, created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO keys VALUES ('old', 'b', 'g', 3, NULL, 1.0, 0);"
+    )
+    db.commit()
+    db.close()
+    store = open_store(f"sqlite:///{path}")
+    found = await store.key_named("old")
+    assert found == KeyRecord("old", "b", "g", rpm=3, created_at=1.0)
+    await store.close()
+
+
+async def test_redis_windows_are_exact_under_concurrency(tmp_path: Path) -> None:
+    """Several clients of one Redis (as several routers are) admit exactly the window's limit."""
+    with redis_server(tmp_path) as url:
+        stores = [open_store(url) for _ in range(4)]
+        now = time.time()
+        results = await asyncio.gather(
+            *(stores[i % 4].admit_request("c", now + i / 1000, ((18000, 50),)) for i in range(200))
+        )
+        assert sum(1 for wait in results if wait == 0) == 50
+        assert all(wait > 17000 for wait in results if wait)
+        for store in stores:
+            await store.close()

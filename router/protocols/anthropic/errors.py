@@ -15,6 +15,7 @@ from ..sse import format_event
 _TABLE: dict[ErrorCode, tuple[str, int | None]] = {
     ErrorCode.INVALID_REQUEST: ("invalid_request_error", None),
     ErrorCode.UNAUTHENTICATED: ("authentication_error", None),
+    ErrorCode.SPEND_CAP_REACHED: ("billing_error", None),
     ErrorCode.PERMISSION_DENIED: ("permission_error", None),
     ErrorCode.NOT_FOUND: ("not_found_error", None),
     ErrorCode.REQUEST_TOO_LARGE: ("invalid_request_error", None),  # the spec's enum has no request_too_large

@@ -14,6 +14,7 @@ from ..openai.errors import parse_retry_after
 _STATUS: dict[ErrorCode, str] = {
     ErrorCode.INVALID_REQUEST: "INVALID_ARGUMENT",
     ErrorCode.UNAUTHENTICATED: "UNAUTHENTICATED",
+    ErrorCode.SPEND_CAP_REACHED: "RESOURCE_EXHAUSTED",
     ErrorCode.PERMISSION_DENIED: "PERMISSION_DENIED",
     ErrorCode.NOT_FOUND: "NOT_FOUND",
     ErrorCode.REQUEST_TOO_LARGE: "INVALID_ARGUMENT",

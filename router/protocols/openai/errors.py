@@ -15,6 +15,7 @@ from ..sse import format_event
 _TABLE: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.INVALID_REQUEST: ("invalid_request_error", None),
     ErrorCode.UNAUTHENTICATED: ("invalid_request_error", "invalid_api_key"),
+    ErrorCode.SPEND_CAP_REACHED: ("insufficient_quota", "insufficient_quota"),
     ErrorCode.PERMISSION_DENIED: ("invalid_request_error", "model_not_allowed"),
     ErrorCode.NOT_FOUND: ("invalid_request_error", "not_found"),
     ErrorCode.REQUEST_TOO_LARGE: ("invalid_request_error", "request_too_large"),
@@ -28,8 +29,6 @@ _TABLE: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.UPSTREAM_OVERLOADED: ("server_error", "server_is_overloaded"),
     ErrorCode.UPSTREAM_TIMEOUT: ("timeout", "upstream_timeout"),
 }
-
-_OPENAI_MAX_RETRY_AFTER = 120  # the OpenAI SDK does not retry past this
 
 
 def error_object(error: GatewayError) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def retry_headers(error: GatewayError) -> dict[str, str]:
         return {}
     seconds = max(0.0, error.retry_after)
     return {
-        "retry-after": str(min(_OPENAI_MAX_RETRY_AFTER, math.ceil(seconds))),
+        "retry-after": str(math.ceil(seconds)),
         "retry-after-ms": str(int(seconds * 1000)),
     }
 
