@@ -20,6 +20,7 @@ from .keepalive import KeepAlive
 from .metrics import Metrics
 from .middleware import edge_middleware
 from .routes import Endpoint, route_table
+from .server import EdgeRunner, EdgeState
 
 log = logging.getLogger("torouter.edge")
 
@@ -86,14 +87,20 @@ def create_app(config: Config) -> web.Application:
     return app
 
 
+def create_runner(config: Config) -> EdgeRunner:
+    """The app under the edge's own server (``server.py``: answers and limits for what reaches no
+    handler)."""
+    app = create_app(config)
+    edge = EdgeState(config.edge, app[app_keys.PROTOCOLS]["openai"])
+    return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config))
+
+
 async def serve(config: Config) -> None:
     """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``)."""
     import signal
 
     host, _, port = config.edge.listen.rpartition(":")
-    runner = web.AppRunner(
-        create_app(config), handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config)
-    )
+    runner = create_runner(config)
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
     await site.start()

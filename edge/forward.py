@@ -1,28 +1,39 @@
 """The one handler behind every API endpoint: read the request, hand it to the router in one
-gRPC call, write back what the router answers (chunk by chunk for streams)."""
+gRPC call, write back what the router answers (chunk by chunk for streams).
+
+Authentication before work: the edge holds no keys (the router checks them, inside the one call),
+so before reading a body it checks only that a key is present and is UTF-8 text; a body is then
+read within the edge's limit and ``edge.body_timeout_s``, and a multipart form within bounds on
+its parts and its text (``multipart.py``), a slice at a time. A forged key thus buys at most one
+bounded read, which the router then refuses; checking keys at the edge would cost every request
+a second RPC or a copy of the key store in each edge.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import grpc
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from torouter.proto.v1 import router_pb2
 from torouter.router.errors import ErrorCode, GatewayError
-from torouter.router.protocols.base import WireProtocol
 
 from . import app_keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
 from .keepalive import JSON_STREAM, Line
-from .multipart import read_image_edit_form
+from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
 # Headers a protocol needs beyond the body (everything else the caller sent stays at the edge).
 # (The caller's OpenAI-Organization/-Project name the caller's account, not the gateway's: dropped.)
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+# Body encodings the edge decodes (aiohttp does, within the body limit); any other is a 415.
+DECODED_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
 _MAX_CLIENT_TIMEOUT_S = 3600.0
 
 _GRPC_ERRORS: dict[grpc.StatusCode, tuple[ErrorCode, str]] = {
@@ -96,30 +107,27 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
     if not key:
         error = GatewayError(ErrorCode.UNAUTHENTICATED, "No API key provided.")
         return error_response(protocols, protocol, error, request_id)
-
-    body = b""
-    files: list[router_pb2.File] = []
-    if endpoint.body != "none":
-        config = app[app_keys.CONFIG]
-        limit = int(config.edge.max_body_mb * 1024 * 1024)
-        if request.content_length is not None and request.content_length > limit:
-            return _too_large(protocols, protocol, request_id, limit)
-        if endpoint.body == "multipart" and request.content_type.startswith("multipart/"):
-            try:
-                form = await read_image_edit_form(request, limit)
-            except GatewayError as error:
-                return error_response(protocols, protocol, error, request_id)
-            body, files = form.body, form.files
-        else:
-            try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                return _too_large(protocols, protocol, request_id, limit)
-
-    timeout = client_timeout(request, app[app_keys.CONFIG].edge.request_timeout_s)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     if "anthropic-beta" in headers:
         headers["anthropic-beta"] = ",".join(request.headers.getall("anthropic-beta"))
+    try:
+        _check_text(key, headers, params)
+    except GatewayError as error:
+        return error_response(protocols, protocol, error, request_id)
+
+    body = b""
+    files: list[Upload] = []
+    if endpoint.body != "none":
+        config = app[app_keys.CONFIG]
+        limit = int(config.edge.max_body_mb * 1024 * 1024)
+        try:
+            body, files = await _read_body(request, endpoint, limit, config.edge.body_timeout_s)
+        except GatewayError as error:
+            refused = error_response(protocols, protocol, error, request_id)
+            refused.force_close()  # what is left of the body is not waited for
+            return refused
+
+    timeout = client_timeout(request, app[app_keys.CONFIG].edge.request_timeout_s)
     call = router_pb2.CallRequest(
         protocol=protocol,
         operation=operation,
@@ -133,8 +141,10 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.headers.update(headers)
     if params:
         call.params.update(params)
-    if files:
-        call.files.extend(files)
+    for upload in files:  # built in place: extending with File messages would copy each again
+        call.files.add(
+            field=upload.field, filename=upload.filename, content_type=upload.content_type, data=upload.data
+        )
     metadata = grpc.aio.Metadata(("x-request-id", request_id))  # as grpc keeps it: no conversion
     stub = app[app_keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
@@ -216,10 +226,63 @@ async def _stream(
     return web.Response(status=head.status, body=b"".join(collected), headers=dict(head.headers))
 
 
-def _too_large(
-    protocols: dict[str, WireProtocol], protocol: str, request_id: str, limit: int
-) -> web.Response:
-    error = GatewayError(
+def _check_text(key: str, headers: dict[str, str], params: dict[str, str]) -> None:
+    """Header bytes that are not UTF-8 reach here as lone surrogates, which cannot travel on (and
+    could never match a key): a clear 4xx naming the header, never its value."""
+    if not _is_text(key):
+        raise GatewayError(ErrorCode.UNAUTHENTICATED, "The API key is malformed: it is not UTF-8 text.")
+    for name, value in (*headers.items(), *params.items()):
+        if not _is_text(value):
+            raise GatewayError(ErrorCode.INVALID_REQUEST, f"The value of {name!r} is not UTF-8 text.")
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def _read_body(
+    request: web.Request, endpoint: Endpoint, limit: int, timeout_s: float
+) -> tuple[bytes, list[Upload]]:
+    """The body within the edge's limit (decoded when gzip or deflate: a bomb is a 413) and within
+    ``timeout_s`` (a 408 for a body that trickles in); errors in the caller's protocol."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in DECODED_ENCODINGS:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            "Unsupported content-encoding: send the body as is, or encoded with gzip or deflate.",
+            status=415,
+        )
+    try:
+        async with asyncio.timeout(timeout_s):
+            if endpoint.body == "multipart" and request.content_type.startswith("multipart/"):
+                form = await read_image_edit_form(request, limit)
+                return form.body, form.files
+            return await request.read(), []
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(limit) from None
+    except RequestPayloadError:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            "The request body could not be read: it is truncated, or not validly encoded as its "
+            "content-encoding says.",
+        ) from None
+    except TimeoutError:
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"The request body did not arrive within {timeout_s:g} s.",
+            status=408,
+        ) from None
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
         ErrorCode.REQUEST_TOO_LARGE, f"The request body is larger than the gateway's limit of {limit} bytes."
     )
-    return error_response(protocols, protocol, error, request_id)

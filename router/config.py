@@ -39,6 +39,14 @@ class EdgeConfig:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For names the client
     # how often a dns:/// router name is resolved again, so that routers added later get calls (0: off)
     router_refresh_s: float = 10.0
+    # Slow and hostile clients (see edge/server.py): a request's head must arrive within
+    # header_timeout_s of the connection opening (or of its first byte, on a reused connection:
+    # idle_timeout_s bounds the wait for that), its body within body_timeout_s of its head, and
+    # one IP may hold at most max_pending_per_ip connections that have not sent a whole head yet.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    idle_timeout_s: float = 75.0
+    max_pending_per_ip: int = 1024  # a client pool opening 1,000 streams at once must fit
 
 
 # The sizes of model a group's ``default_model`` names (read from requested ids in routing/families.py).
@@ -355,6 +363,10 @@ class _Validator:
                 "keepalive_s",
                 "trusted_proxies",
                 "router_refresh_s",
+                "header_timeout_s",
+                "body_timeout_s",
+                "idle_timeout_s",
+                "max_pending_per_ip",
             ),
         )
         listen = self.string(section, "listen", path, "127.0.0.1:8080")
@@ -367,6 +379,10 @@ class _Validator:
             keepalive_s=self.number(section, "keepalive_s", path, 15.0),
             trusted_proxies=self.cidrs(section.get("trusted_proxies"), f"{path}.trusted_proxies"),
             router_refresh_s=self.number(section, "router_refresh_s", path, 10.0, minimum=-1),
+            header_timeout_s=self.number(section, "header_timeout_s", path, 10.0),
+            body_timeout_s=self.number(section, "body_timeout_s", path, 60.0),
+            idle_timeout_s=self.number(section, "idle_timeout_s", path, 75.0),
+            max_pending_per_ip=self.optional_int(section, "max_pending_per_ip", path) or 1024,
         )
 
     def cidrs(self, raw: Any, path: str) -> tuple[str, ...]:

@@ -126,6 +126,9 @@ class Dispatcher:
             outcome = await handler(ctx)
         except GatewayError as failure:
             outcome = self.error_outcome(ctx, failure)
+        except RecursionError:  # a body nested deeper than a reader's or writer's walk can go
+            error = GatewayError(ErrorCode.INVALID_REQUEST, "The request body is nested too deeply.")
+            outcome = self.error_outcome(ctx, error)
         except Exception:
             log.exception("unhandled error", extra={"request_id": call.request_id})
             outcome = self.error_outcome(

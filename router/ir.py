@@ -254,6 +254,10 @@ class ChatRequest:
     # The kind of upstream it is written for (set by the router), for a codec that serves a kind's
     # own dialect of its protocol (OpenRouter's ``reasoning_details`` on the OpenAI wire).
     upstream_kind: str | None = None
+    # Content the reader kept verbatim in a residual because the neutral form cannot hold it (an
+    # Anthropic block, a Gemini part of a kind it does not model), by kind: a writer of the same
+    # dialect puts it back; a writer of another one refuses the request (``reject_opaque``).
+    opaque: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- response

@@ -27,6 +27,19 @@ def parse_json_object(raw: bytes) -> JSONDict:
     return value
 
 
+def encode_request(value: object) -> bytes:
+    """A request body (or what is kept of one) written as JSON. What orjson cannot write and the
+    caller sent — nesting deeper than 255 levels, an integer beyond 64 bits — is the caller's 400."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        reason = "it is nested too deeply" if "ecursion" in str(exc) else "it holds a number out of range"
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"The request cannot be sent on: {reason} (at most 255 levels of nesting and 64-bit integers).",
+        ) from None
+
+
 def replace_model(raw: bytes, body: JSONDict, model: str) -> bytes:
     """The caller's bytes with the top-level ``model`` value replaced, re-encoding only when the
     value cannot be found exactly once."""
@@ -35,7 +48,7 @@ def replace_model(raw: bytes, body: JSONDict, model: str) -> bytes:
     matches = pattern.findall(raw)
     if len(matches) == 1:
         return pattern.sub(lambda _: b'"model":' + orjson.dumps(model), raw, count=1)
-    return orjson.dumps({**body, "model": model})
+    return encode_request({**body, "model": model})
 
 
 def last_event_end(data: bytes) -> int:

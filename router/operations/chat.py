@@ -20,7 +20,7 @@ from ..routing.catalog import Resolution, Route
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
-from .body_bytes import parse_json_object
+from .body_bytes import encode_request, parse_json_object
 from .passthrough import Target, pass_through, target_of
 from .reasoning_memo import StreamRecorder
 from .services import Operation
@@ -84,7 +84,7 @@ class ChatHandler(Operation):
             request.reasoning = Reasoning(effort=effort, budget_tokens=budget, include_thoughts=True)
         assert ctx.caller is not None
         await self.memo.restore(ctx.caller.group, request)
-        upstream_body = orjson.dumps(upstream_codec.write_request(request))
+        upstream_body = encode_request(upstream_codec.write_request(request))
         ctx.reached_upstream = True
         response = await send(
             ctx.call.protocol,

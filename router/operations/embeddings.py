@@ -21,6 +21,7 @@ from ..ir import EmbeddingRequest, EmbeddingResponse, JSONDict
 from ..protocols.gemini import embeddings as gemini_embeddings
 from ..protocols.openai import embeddings as openai_embeddings
 from ..routing.fallbacks import with_fallbacks
+from .body_bytes import encode_request
 from .passthrough import Target, call_for_json, pass_through, target_of
 from .services import Operation
 
@@ -62,7 +63,7 @@ class EmbeddingsHandler(Operation):
         return Outcome(200, headers, orjson.dumps(body))
 
     async def _call(self, ctx: Context, target: Target, operation: str, body: JSONDict) -> object:
-        return await call_for_json(ctx, target, self.protocols, operation, orjson.dumps(body))
+        return await call_for_json(ctx, target, self.protocols, operation, encode_request(body))
 
     async def _openai(self, ctx: Context, target: Target, request: EmbeddingRequest) -> EmbeddingResponse:
         body = openai_embeddings.write_request(request, target.route.model)

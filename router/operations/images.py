@@ -38,8 +38,8 @@ from ..protocols.openai import images as openai_images
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
-from .body_bytes import last_event_end, replace_model
-from .passthrough import Target, call_for_json, target_of
+from .body_bytes import encode_request, last_event_end, replace_model
+from .passthrough import Target, call_for_json, target_of, whole_if_not_sse
 from .services import Operation
 
 _ENDED = (b'.completed"', b'"error"')  # what the last events of a complete image stream contain
@@ -77,7 +77,7 @@ class ImagesHandler(Operation):
     async def _attempt(self, ctx: Context, target: Target, request: ImageRequest) -> Outcome:
         upstream, route = target.upstream, target.route
         if upstream.protocol == "openai" and ctx.call.operation in upstream.operations:
-            return await self._openai(ctx, target)
+            return await self._openai(ctx, target, request)
         operation, codec = TRANSLATED.get(upstream.protocol, ("", chat_images))
         if operation in upstream.operations:
             return await self._translated(ctx, target, request, operation, codec)
@@ -92,7 +92,7 @@ class ImagesHandler(Operation):
 
     # ------------------------------------------------------------------ OpenAI: as sent
 
-    async def _openai(self, ctx: Context, target: Target) -> Outcome:
+    async def _openai(self, ctx: Context, target: Target, asked: ImageRequest) -> Outcome:
         call, route = ctx.call, target.route
         if call.files:
             body, content_type = await openai_images.write_form(target.body, call.files, route.model)
@@ -111,8 +111,17 @@ class ImagesHandler(Operation):
         )
         upstream = target.upstream
         ctx.reached_upstream = True
-        response = await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
+        response = await whole_if_not_sse(
+            await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
+        )
         headers = route.headers()
+        answered = (
+            openai_images.read_response(response.body) if ctx.stream and response.chunks is None else None
+        )
+        if answered is not None:  # a stream asked for, a whole answer given: as the stream's events
+            ctx.tokens = OPENAI_IMAGES.body(response.body)
+            events = openai_images.completed_events(asked, int(time.time()), [answered])
+            return Outcome(200, {**SSE_HEADERS, **headers}, chunks=_once(events))
         if response.chunks is None:
             headers["content-type"] = response.headers.get("content-type", JSON_HEADERS["content-type"])
             ctx.tokens = OPENAI_IMAGES.body(response.body)
@@ -171,7 +180,7 @@ class ImagesHandler(Operation):
         self, ctx: Context, target: Target, request: ImageRequest, operation: str, codec: ImageCodec
     ) -> Outcome:
         codec.check_request(request)
-        body = orjson.dumps(codec.write_request(request, target.route.model))
+        body = encode_request(codec.write_request(request, target.route.model))
 
         async def one() -> ImageResult:
             return codec.read_response(await call_for_json(ctx, target, self.protocols, operation, body))

@@ -18,6 +18,7 @@ from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
 from .body_bytes import (
     drop_events,
+    encode_request,
     insert_field,
     last_event_end,
     last_event_start,
@@ -70,7 +71,7 @@ async def pass_through(
         if "stream_options" in target.body:  # it changes beyond a field added: written again
             body = fitted if fitted is not None else target.body
             asked = {"stream_options": usage_asked["stream_options"], "model": route.model}
-            raw = orjson.dumps({**body, **asked})
+            raw = encode_request({**body, **asked})
         else:
             raw = insert_field(raw, "stream_options", usage_asked["stream_options"])
     request = UpstreamRequest(
@@ -84,7 +85,9 @@ async def pass_through(
         params=dict(call.params),
     )
     ctx.reached_upstream = True
-    response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
+    response = await whole_if_not_sse(
+        await send(call.protocol, upstream, protocols[upstream.protocol], request)
+    )
     headers = route.headers()
     usage = usage_format(upstream.protocol, operation)
     if response.chunks is None:
@@ -97,6 +100,19 @@ async def pass_through(
         headers["content-type"] = response.headers["content-type"]
     dropped = ctx.protocol.stream_usage if usage_asked is not None else None
     return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped, usage))
+
+
+async def whole_if_not_sse(response: UpstreamResponse) -> UpstreamResponse:
+    """A stream the upstream answered with a whole body instead of SSE (it ignored ``stream``, or
+    a proxy in front of it did), read whole: relayed as events it would reach the caller as a
+    malformed stream."""
+    if response.chunks is None or response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response
+    try:
+        body = b"".join([chunk async for chunk in response.chunks])
+    finally:
+        await response.aclose()
+    return UpstreamResponse(response.status, response.headers, body)
 
 
 async def call_for_json(

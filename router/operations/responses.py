@@ -41,6 +41,7 @@ from ..state import StoredResponse
 from ..state.outage import StateUnavailable
 from ..upstreams.base import Upstream, UpstreamRequest
 from ..upstreams.calls import send
+from .body_bytes import encode_request
 from .chat import ChatHandler
 from .passthrough import Target, pass_through, target_of
 from .services import Operation, Services
@@ -142,7 +143,7 @@ class ResponsesHandler(Operation):
             reasoning: JSONDict = given if isinstance(given, dict) else {}
             body = {**body, "reasoning": {"summary": "auto", **reasoning, "effort": "high"}}
         if body is not target.body:
-            ctx.call.body = orjson.dumps(body)
+            ctx.call.body = encode_request(body)
             target = replace(target, body=body)
         outcome = await pass_through(ctx, target, self.protocols, CREATE)
         keep = target.body.get("store") is not False
@@ -260,7 +261,7 @@ class ResponsesHandler(Operation):
         }
         now = time.time()
         record_of = StoredResponse(
-            exchange.id, ctx.caller.group, now, None, orjson.dumps(record), now + RESPONSE_TTL_S
+            exchange.id, ctx.caller.group, now, None, encode_request(record), now + RESPONSE_TTL_S
         )
         try:
             await self.store.put_response(record_of)

@@ -20,6 +20,7 @@ from ..ir import (
     ToolCall,
     ToolResult,
 )
+from .body_bytes import encode_request
 from .passthrough import pass_through, target_of
 from .services import Operation
 
@@ -50,7 +51,7 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                 total += _FILE_TOKENS
     for tool in request.tools or ():
         total += _text_tokens(tool.name) + _text_tokens(tool.description or "")
-        total += _text_tokens(orjson.dumps(tool.parameters).decode()) if tool.parameters else 0
+        total += _text_tokens(encode_request(tool.parameters).decode()) if tool.parameters else 0
     return total
 
 

@@ -7,7 +7,7 @@ a codec turns it into a 400 for a caller's request, a 502 for an upstream's resp
 
 ``drop_hosted_tools`` leaves out the built-in tools an upstream cannot run (``hosted_kind`` says
 which it can); ``reject_builtin_tools`` is the one check every writer of a foreign request makes
-on the tools left;
+on the tools left, ``reject_opaque`` the one on content its reader could only keep verbatim;
 ``failure_error`` turns a stream's failure back into the error a stream writer reports;
 ``own_signature`` keeps a reasoning signature only for the provider that made it; ``fill_slots``
 puts opaque items back among written parts.
@@ -66,6 +66,17 @@ def shown(value: object) -> str:
     except orjson.JSONEncodeError:  # not from a JSON parse (an integer beyond 64 bits, ...)
         text = json_type(value)
     return text if len(text) <= _MAX_SHOWN else f"{text[:_MAX_SHOWN]}…"
+
+
+def compact_json(value: object, path: str) -> str:
+    """``value`` (from a JSON parse) as compact JSON text; a value orjson cannot write again
+    (nested more than 255 levels deep, an integer beyond 64 bits) is malformed."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        raise Malformed(
+            path, f"Invalid value for '{path}': it is nested too deeply or holds a number out of range."
+        ) from None
 
 
 def join_path(parent: str, key: str) -> str:
@@ -298,6 +309,20 @@ def reject_builtin_tools(tools: list[Tool] | None, upstream: str, runs: frozense
                 f"cannot be sent to {upstream}; remove it from 'tools' or use a model of that provider.",
                 param=f"tools[{i}]",
             )
+
+
+def reject_opaque(request: ChatRequest, upstream: str) -> None:
+    """Raise a 400 naming the content the caller's reader could only keep verbatim
+    (``ChatRequest.opaque``): a writer of a foreign request cannot give it to its upstream
+    (``upstream`` names it), and dropping it would answer a request that was not the one sent."""
+    if request.opaque:
+        kinds = ", ".join(f"'{kind}'" for kind in dict.fromkeys(request.opaque))
+        raise GatewayError(
+            ErrorCode.INVALID_REQUEST,
+            f"The request holds content of a kind that cannot be translated for {upstream}: {kinds}. "
+            "Remove it, or use a model of the provider whose API defines it.",
+            param="messages",
+        )
 
 
 # ---------------------------------------------------------------------------- stream failures

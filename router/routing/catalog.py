@@ -205,11 +205,15 @@ class Catalog:
         return tuple(self._serving(upstreams, stand_in)) if stand_in is not None else ()
 
     def _served_elsewhere(self, model: str) -> bool:
+        """Whether another group's upstream serves the id (as listed, without ``-thinking``, or
+        after a prefix naming that upstream's kind or name: ``../gpt-5`` names no upstream)."""
         base = model.removesuffix(THINKING_SUFFIX)
+        prefix, slash, rest = base.partition("/")
         for upstream in self._upstreams.values():
-            for candidate in (model, base, model.partition("/")[2]):
-                if candidate and candidate in upstream.models:
-                    return True
+            if model in upstream.models or base in upstream.models:
+                return True
+            if slash and prefix in (upstream.kind, upstream.name) and rest in upstream.models:
+                return True
         return False
 
     def models(self, group_name: str) -> list[ModelEntry]:

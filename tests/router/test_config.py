@@ -116,3 +116,28 @@ def test_defaults_for_an_almost_empty_file() -> None:
     config = parse_config("upstreams: {e: {kind: echo, base_url: 'http://x', models: ['*']}}", env={})
     assert config.edge.listen == "127.0.0.1:8080" and config.router.listen == "127.0.0.1:50051"
     assert config.upstreams["e"].serves_any_model()
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("header_timeout_s", "0"),
+        ("body_timeout_s", "-1"),
+        ("idle_timeout_s", '"soon"'),
+        ("max_pending_per_ip", "0"),
+        ("max_pending_per_ip", "2.5"),
+    ],
+)
+def test_slow_client_knobs_are_validated(knob: str, value: str) -> None:
+    found = problems(GOOD.replace("  max_body_mb: 32", f"  max_body_mb: 32\n  {knob}: {value}", 1))
+    assert f"edge.{knob}" in [p for p, _ in found], found
+
+
+def test_slow_client_knobs_have_defaults() -> None:
+    edge = parse_config("edge: {header_timeout_s: 2, max_pending_per_ip: 5}", env={}).edge
+    assert (edge.header_timeout_s, edge.body_timeout_s, edge.idle_timeout_s, edge.max_pending_per_ip) == (
+        2.0,
+        60.0,
+        75.0,
+        5,
+    )

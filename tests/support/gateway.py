@@ -11,7 +11,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from torouter.edge.app import create_app
+from torouter.edge.app import create_runner
 from torouter.router.config import Config, parse_config
 from torouter.router.server import RouterServer, build_router
 
@@ -73,7 +73,7 @@ class Gateway:
 
     async def start(self) -> Gateway:
         await self.start_router()
-        self._runner = web.AppRunner(create_app(self.config), handler_cancellation=True, access_log=None)
+        self._runner = create_runner(self.config)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.edge_port).start()
         return self

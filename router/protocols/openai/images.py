@@ -21,6 +21,7 @@ import orjson
 from ...errors import ErrorCode, GatewayError
 from ...ir import JSONDict
 from ...ir_images import (
+    GeneratedImage,
     ImageOperation,
     ImageRequest,
     ImageResponse,
@@ -28,7 +29,7 @@ from ...ir_images import (
     ImageUsage,
     InputImage,
 )
-from ..common import data_url, json_type
+from ..common import Malformed, compact_json, data_url, json_type
 from ..sse import format_event
 
 OPERATIONS: Final[dict[str, ImageOperation]] = {"images.generations": "generations", "images.edits": "edits"}
@@ -89,8 +90,8 @@ def _integer(body: JSONDict, key: str, form: bool) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if form and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if form and isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 20:
+        return int(value)  # (no 64-bit integer has more than 20 characters)
     raise _bad(f"Invalid type for '{key}': expected an integer, but got {json_type(value)} instead.", key)
 
 
@@ -233,6 +234,47 @@ def write_response(response: ImageResponse, request: ImageRequest) -> JSONDict:
     return out
 
 
+_MEDIA_TYPES: Final = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def read_response(body: bytes) -> ImageResult | None:
+    """An upstream's ``ImagesResponse`` whose images are all base64 (what a stream's
+    ``*.completed`` events can carry), else None."""
+    try:
+        parsed: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    if not isinstance(data, list) or not data:
+        return None
+    media_type = _MEDIA_TYPES.get(str(parsed.get("output_format") or "png"), "image/png")
+    images: list[GeneratedImage] = []
+    for item in data:
+        b64 = item.get("b64_json") if isinstance(item, dict) else None
+        if not isinstance(b64, str):
+            return None
+        revised = item.get("revised_prompt")
+        images.append(GeneratedImage(b64, media_type, revised if isinstance(revised, str) else None))
+    return ImageResult(images, _read_usage(parsed.get("usage")))
+
+
+def _read_usage(usage: object) -> ImageUsage | None:
+    if not isinstance(usage, dict):
+        return None
+
+    def count(section: object, key: str) -> int:
+        value = section.get(key) if isinstance(section, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    inputs, outputs = usage.get("input_tokens_details"), usage.get("output_tokens_details")
+    text_in = count(inputs, "text_tokens")
+    image_in = count(inputs, "image_tokens")
+    if not text_in and not image_in:
+        text_in = count(usage, "input_tokens")
+    image_out = count(outputs, "image_tokens") if isinstance(outputs, dict) else count(usage, "output_tokens")
+    return ImageUsage(text_in, image_in, count(outputs, "text_tokens"), image_out)
+
+
 def completed_events(request: ImageRequest, created: int, results: Sequence[ImageResult]) -> bytes:
     """The stream of a request answered whole: one ``*.completed`` event per image (no partial
     images). The first image of each upstream call carries that call's usage."""
@@ -277,7 +319,10 @@ def _form_values(value: Any) -> list[str]:
         return ["true" if value else "false"]
     if isinstance(value, int | float):
         return [str(value)]
-    return [orjson.dumps(value).decode()]
+    try:
+        return [compact_json(value, "body")]
+    except Malformed as exc:
+        raise _bad(exc.message, None) from None
 
 
 async def write_form(body: JSONDict, files: Sequence[UploadedFileLike], model: str) -> tuple[bytes, str]:

@@ -12,7 +12,7 @@ import orjson
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import CacheHint, JSONDict
-from ...common import invalid, obj, opt_str, req_str
+from ...common import compact_json, invalid, obj, opt_str, req_str
 
 DIALECT: Final = "anthropic"
 
@@ -83,9 +83,9 @@ def tool_id(call_id: str) -> str:
     return f"{cleaned}_{digest}" if cleaned else f"toolu_{digest}"
 
 
-def arguments_json(value: object) -> str:
+def arguments_json(value: object, path: str = "input") -> str:
     """A tool input as the neutral form holds it: compact JSON text."""
-    return orjson.dumps(value).decode()
+    return compact_json(value, path)
 
 
 def input_object(arguments: str) -> JSONDict:

@@ -87,7 +87,7 @@ def read_block(block: JSONDict, path: str) -> Part | None:
         return ReasoningPart(redacted_data=data, extra=rest)
     if kind == "tool_use":
         call_id, name = req_str(block, "id", path), req_str(block, "name", path)
-        arguments = arguments_json(req_dict(block, "input", path))
+        arguments = arguments_json(req_dict(block, "input", path), f"{path}.input")
         del rest["id"], rest["name"], rest["input"]
         return ToolCall(call_id, name, arguments, cache=take_cache(block, rest, path), extra=rest)
     if kind == "tool_result":

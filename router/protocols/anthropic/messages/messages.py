@@ -123,6 +123,35 @@ def read_message(raw: object, index: int) -> list[Message]:
     return out
 
 
+_SERVER_TOOL_HISTORY: Final = ("server_tool_use", "mcp_tool_use", "container_upload")
+
+
+def _server_tool_history(block: JSONDict) -> bool:
+    """A server tool's call or result: what Anthropic ran for an earlier assistant turn."""
+    kind = block.get("type")
+    return isinstance(kind, str) and (kind in _SERVER_TOOL_HISTORY or kind.endswith("_tool_result"))
+
+
+def opaque_blocks(messages: list[Message]) -> list[str]:
+    """The types of the blocks kept verbatim in the messages' slot lists (and in their tool
+    results'), for ``ChatRequest.opaque``; but server tool calls and results in assistant turns,
+    which a foreign writer leaves out (that turn's text says what came of them)."""
+    kinds: list[str] = []
+    for message in messages:
+        slot_lists = [message.extra.get("content")]
+        slot_lists += [p.extra.get("content") for p in message.parts if isinstance(p, ToolResult)]
+        for k, slots in enumerate(slot_lists):
+            if not isinstance(slots, list):
+                continue
+            for block in slots:
+                if not isinstance(block, dict):
+                    continue
+                if k == 0 and message.role == "assistant" and _server_tool_history(block):
+                    continue
+                kinds.append(str(block.get("type")))
+    return kinds
+
+
 def read_messages(raw: list[Any]) -> list[Message]:
     if not raw:
         raise Malformed("messages", "Invalid value for 'messages': at least one message is required.")

@@ -75,6 +75,7 @@ from ...common import (
     opt_num,
     opt_str,
     put,
+    reject_opaque,
     req_dict,
     req_list,
     req_str,
@@ -86,6 +87,7 @@ from ...common import (
 )
 from .block_fields import DIALECT, unsupported
 from .messages import (
+    opaque_blocks,
     read_messages,
     read_system,
     write_foreign_messages,
@@ -146,6 +148,7 @@ def read_request(body: JSONDict) -> ChatRequest:
         request.user = take(inner, "user_id", opt_str(metadata, "user_id", "metadata"))
         rest["metadata"] = inner
     request.extra = rest
+    request.opaque = opaque_blocks(messages)
     return request
 
 
@@ -272,6 +275,7 @@ def _write_native_reasoning(out: JSONDict, reasoning: Reasoning | None, spec: Re
 
 
 def _write_foreign(request: ChatRequest) -> JSONDict:
+    reject_opaque(request, "an Anthropic upstream")
     if request.n is not None and request.n > 1:
         raise unsupported("Anthropic upstreams return one message per request: 'n' must be 1.", "n")
     extra = request.extra if request.dialect == "openai" else {}

@@ -42,7 +42,7 @@ from .parts import (
     write_foreign_response,
     write_native_parts,
 )
-from .proto_json import CONTINUES, DIALECT, NO_PARTS, CallIds, clean, fields, unsupported
+from .proto_json import CONTINUES, DIALECT, NO_PARTS, CallIds, camel, clean, fields, unsupported
 
 _ROLES: Final = ("user", "model")
 _SYSTEM_ROLES: Final = ("system", "developer")
@@ -80,6 +80,38 @@ class _Segment:
     opaque: bool = False
 
 
+_FLAGS: Final = ("thought", "thoughtSignature", "thought_signature")
+
+
+def opaque_kind(part: object) -> str | None:
+    """What an opaque part holds: its first key with a value (``executableCode``, a kind newer
+    than this codec), or None for a part with no data at all (nothing, or only thought flags)."""
+    if not isinstance(part, dict):
+        return None
+    return next((k for k, v in part.items() if v is not None and k not in _FLAGS), None)
+
+
+# what Gemini ran for an earlier model turn (code execution, server-side tools): left out by a
+# foreign writer, as the turn's text says what came of it
+_SERVER_TOOL_HISTORY: Final = ("executableCode", "codeExecutionResult", "toolCall", "toolResponse")
+
+
+def opaque_parts(messages: list[Message]) -> list[str]:
+    """The kinds of the parts kept verbatim in the messages' slot lists, for ``ChatRequest.opaque``
+    (but server tool history in model turns)."""
+    kinds: list[str] = []
+    for message in messages:
+        slots = message.extra.get("parts")
+        if not isinstance(slots, list):
+            continue
+        for item in slots:
+            kind = opaque_kind(item)
+            if kind is None or (message.role == "assistant" and camel(kind) in _SERVER_TOOL_HISTORY):
+                continue
+            kinds.append(kind)
+    return kinds
+
+
 def read_contents(raw: list[Any], ids: CallIds) -> list[Message]:
     if not raw:
         raise Malformed("contents", "Invalid value for 'contents': at least one content is required.")
@@ -100,6 +132,9 @@ def read_content(raw: object, path: str, ids: CallIds) -> list[Message]:
     segments: list[_Segment] = []
     for j, item in enumerate(raw_parts or ()):
         read = read_part(item, f"{path}.parts[{j}]", ids)
+        if read is None and opaque_kind(item) is None:
+            part_path = f"{path}.parts[{j}]"
+            raise Malformed(part_path, f"Invalid value for '{part_path}': a part needs data (text, ...).")
         kind: Role = "tool" if read is not None and isinstance(read[0], ToolResult) else base
         if not segments or segments[-1].role != kind:
             segments.append(_Segment(kind))

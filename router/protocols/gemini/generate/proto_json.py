@@ -19,7 +19,7 @@ import orjson
 
 from ....errors import ErrorCode, GatewayError
 from ....ir import JSONDict
-from ...common import Malformed, invalid, join_path, obj, wrong
+from ...common import Malformed, compact_json, invalid, join_path, obj, wrong
 
 DIALECT: Final = "gemini"
 
@@ -69,16 +69,33 @@ def fields(value: object, path: str) -> JSONDict:
     return out
 
 
+_INT64: Final = range(-(2**63), 2**63)
+_DECIMAL: Final = re.compile(r"-?[0-9]{1,20}")  # no 64-bit integer has more digits
+
+
 def proto_int(message: JSONDict, key: str, path: str) -> int | None:
-    """An integer field: a JSON integer, an integral number or a decimal string."""
+    """An integer field: a JSON integer, an integral number or a decimal string, within 64 bits
+    (as proto-JSON's int64; an integer beyond them is parsed as a float, and travels nowhere)."""
     value = message.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-        return int(value)
-    raise wrong(join_path(path, key), "an integer", value)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif _integral(value):
+        number = int(value)
+    else:
+        raise wrong(join_path(path, key), "an integer", value)
+    if number not in _INT64:
+        field = join_path(path, key)
+        raise Malformed(field, f"Invalid value for '{field}': it is out of range (64-bit integers).")
+    return number
+
+
+def _integral(value: object) -> bool:
+    """An integral float, or a decimal string of at most 20 digits."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and _DECIMAL.fullmatch(value.strip()) is not None
 
 
 def take_int(message: JSONDict, rest: JSONDict, key: str, path: str) -> int | None:
@@ -100,7 +117,7 @@ def write_int(out: JSONDict, key: str, value: int | None, *, stale: bool = True)
         return
     try:
         same = original is not None and int(float(original)) == value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         same = False
     if not same:
         out[key] = value
@@ -126,9 +143,9 @@ def same_enum(original: object, name: str) -> bool:
 # ---------------------------------------------------------------------------- function calls
 
 
-def arguments_json(value: object) -> str:
+def arguments_json(value: object, path: str = "args") -> str:
     """Function-call ``args`` as the neutral form holds them: compact JSON text."""
-    return orjson.dumps(value).decode()
+    return compact_json(value, path)
 
 
 def args_object(arguments: str) -> JSONDict:

@@ -71,6 +71,7 @@ from ...common import (
     opt_num,
     opt_str,
     put,
+    reject_opaque,
     req_list,
     req_str,
     sub,
@@ -78,6 +79,7 @@ from ...common import (
     wrong,
 )
 from .contents import (
+    opaque_parts,
     read_contents,
     read_system,
     write_foreign_contents,
@@ -134,6 +136,7 @@ def read_request(raw: JSONDict) -> ChatRequest:
         rest["generationConfig"] = _read_generation_config(fields(config, "generationConfig"), request)
     _check_residual(body)
     request.extra = rest
+    request.opaque = opaque_parts(messages)
     return request
 
 
@@ -301,6 +304,7 @@ def _write_native_thinking(config: JSONDict, reasoning: Reasoning | None) -> Non
 
 
 def _write_foreign(request: ChatRequest) -> JSONDict:
+    reject_opaque(request, "a Gemini upstream")
     extra = request.extra if request.dialect == "openai" else {}
     _check_openai_fields(extra)
     system, contents = write_foreign_contents(request.messages)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Final, cast
 
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
-from ...common import as_function_tools
+from ...common import as_function_tools, reject_opaque
 from .messages import _LegacyCalls, _read_message, _write_messages
 from .models import fitted_to_model
 from .residual import DIALECT, _nest, _put, _sub, _take, _take_pair, _without, _write_pair
@@ -129,6 +129,8 @@ def _read_response_format(body: JSONDict) -> ResponseFormat | None:
 
 def _write_request(request: ChatRequest) -> JSONDict:
     native = request.dialect == DIALECT
+    if not native:
+        reject_opaque(request, "an OpenAI chat upstream")
     if not native and request.upstream_kind == "openai":
         request = fitted_to_model(request)
     out: JSONDict = dict(request.extra) if native else {}

@@ -55,6 +55,7 @@ from ...common import (
     opt_str,
     put,
     reject_builtin_tools,
+    reject_opaque,
     req_dict,
     req_list,
     req_str,
@@ -224,6 +225,7 @@ def _read_reasoning(body: JSONDict) -> Reasoning | None:
 def write_request(request: ChatRequest) -> JSONDict:
     """A CreateResponse for a Responses upstream (stateless: ``store: false``)."""
     reject_builtin_tools(request.tools, "an OpenAI Responses upstream")
+    reject_opaque(request, "an OpenAI Responses upstream")
     out: JSONDict = {"model": request.model}
     instructions: list[str] = []
     items: list[JSONDict] = []
