@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 import yaml
 
-from torouter.router.config import hash_key
+from torouter.router.config import ADMIN_KEY_ENV, hash_key
 
 # env var -> (upstream name, kind, base_url, models)
 PROVIDERS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -68,20 +68,29 @@ class DefaultSetup:
     config_path: Path
     key: str
     key_source: str  # "TOROUTER_KEY" or the file the generated key is kept in
+    admin_key: str = ""
+    admin_key_source: str = ""  # "TOROUTER_ADMIN_KEY" or the file the generated key is kept in
 
 
 def data_dir() -> Path:
     return Path(os.environ.get("TOROUTER_HOME") or platformdirs.user_data_dir("torouter"))
 
 
-def default_key(directory: Path, env: dict[str, str]) -> tuple[str, str]:
-    """``TOROUTER_KEY``, else a key generated once and kept (mode 0600) in the data directory."""
-    if env.get("TOROUTER_KEY"):
-        return env["TOROUTER_KEY"], "TOROUTER_KEY"
-    path = directory / "default.key"
+def default_key(
+    directory: Path,
+    env: dict[str, str],
+    var: str = "TOROUTER_KEY",
+    file: str = "default.key",
+    prefix: str = "tr-",
+) -> tuple[str, str]:
+    """``TOROUTER_KEY`` (or ``var``), else a key generated once and kept (mode 0600) in the data
+    directory."""
+    if env.get(var):
+        return env[var], var
+    path = directory / file
     if path.exists():
         return path.read_text().strip(), str(path)
-    key = "tr-" + secrets.token_urlsafe(30)
+    key = prefix + secrets.token_urlsafe(30)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
@@ -89,7 +98,7 @@ def default_key(directory: Path, env: dict[str, str]) -> tuple[str, str]:
 
 
 def default_config(
-    env: dict[str, str], directory: Path, key_sha256: str, kinds: frozenset[str]
+    env: dict[str, str], directory: Path, key_sha256: str, kinds: frozenset[str], admin_sha256: str = ""
 ) -> dict[str, object]:
     """Provider upstreams for the keys that are set (and whose kind is installed), else echo."""
     upstreams: dict[str, object] = {}
@@ -108,13 +117,16 @@ def default_config(
     groups["default"] = {"upstreams": list(upstreams)}
     listen = env.get("TOROUTER_DEFAULT_LISTEN", "127.0.0.1:8080")
     router = env.get("TOROUTER_DEFAULT_ROUTER", "127.0.0.1:50051")
-    return {
+    config: dict[str, object] = {
         "edge": {"listen": listen, "router": router},
         "router": {"listen": router, "state": f"sqlite:///{directory / 'torouter.db'}"},
         "upstreams": upstreams,
         "groups": groups,
         "keys": [{"name": "default", "key_sha256": key_sha256, "group": "default"}],
     }
+    if admin_sha256:
+        config["admin"] = {"keys": [{"key_sha256": admin_sha256}]}
+    return config
 
 
 def write_default_setup(kinds: frozenset[str], env: dict[str, str] | None = None) -> DefaultSetup:
@@ -123,10 +135,11 @@ def write_default_setup(kinds: frozenset[str], env: dict[str, str] | None = None
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     key, source = default_key(directory, environ)
-    config = default_config(environ, directory, hash_key(key), kinds)
+    admin_key, admin_source = default_key(directory, environ, ADMIN_KEY_ENV, "admin.key", "tra-")
+    config = default_config(environ, directory, hash_key(key), kinds, hash_key(admin_key))
     path = directory / "default-config.yaml"
     path.write_text(
         "# Written by `torouter up` from the built-in default; edit a copy, not this file.\n"
         + yaml.safe_dump(config, sort_keys=False)
     )
-    return DefaultSetup(path, key, source)
+    return DefaultSetup(path, key, source, admin_key, admin_source)

@@ -100,12 +100,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     path = _config_path(args, required=False)
     key_hint: str | None = os.environ.get("TOROUTER_KEY")
+    admin_hint: str | None = os.environ.get("TOROUTER_ADMIN_KEY")
     if path is None:
         setup = write_default_setup(frozenset(load_registry().kinds))
-        path, key_hint = setup.config_path, setup.key
+        path, key_hint, admin_hint = setup.config_path, setup.key, setup.admin_key
         print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
     config = _load(path)
-    return run_up(config, path, key_hint)
+    return run_up(config, path, key_hint, admin_hint)
 
 
 def _store_url(args: argparse.Namespace) -> tuple[str, Config | None]:
@@ -218,6 +219,14 @@ def _restriction_flags(p: argparse.ArgumentParser, *, clearable: bool) -> None:
         )
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    from .usage import print_usage
+
+    path = _config_path(args, required=False)
+    config = _load(path) if path is not None else None
+    return print_usage(args, config)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="torouter", description="ToRouter LLM gateway")
     sub = top.add_subparsers(dest="command", required=True)
@@ -245,6 +254,14 @@ def parser() -> argparse.ArgumentParser:
     with_config(keys_sub.add_parser("list", help="list keys (never secrets)"))
     revoke = with_config(keys_sub.add_parser("revoke", help="revoke a key"))
     revoke.add_argument("name")
+    usage = with_config(sub.add_parser("usage", help="usage and cost from the usage store"))
+    usage.add_argument("--since", default="7d", help="7d, 24h or a date (YYYY-MM-DD); default 7d")
+    usage.add_argument("--key", help="only this key (by name)")
+    usage.add_argument("--model", help="only this model (as served)")
+    usage.add_argument("--group", help="only this group")
+    usage.add_argument("--by", choices=("model", "key", "day", "group"), default="model")
+    usage.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    usage.set_defaults(func=cmd_usage)
     return top
 
 

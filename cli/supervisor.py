@@ -91,7 +91,7 @@ def _client_host(listen: str) -> str:
     return f"{host}:{port}"
 
 
-def run_up(config: Config, config_path: Path, key_hint: str | None) -> int:
+def run_up(config: Config, config_path: Path, key_hint: str | None, admin_hint: str | None = None) -> int:
     """Starts both services, prints how to use them, supervises until SIGINT/SIGTERM."""
     router = Child("router", _command("router", config_path))
     edge = Child("edge", _command("edge", config_path))
@@ -116,6 +116,8 @@ def run_up(config: Config, config_path: Path, key_hint: str | None) -> int:
         print(f"  Anthropic SDK: base_url={base}", flush=True)
         print(f"  Gemini SDK:    http_options={{'base_url': '{base}'}}", flush=True)
         print(f"  key: {key_hint}" if key_hint else "  key: one of the keys in your config", flush=True)
+        if admin_hint:
+            print(f"  admin API:     {base}/admin/v1 (admin key: {admin_hint})", flush=True)
         while not stopping:
             for child in (router, edge):
                 if not child.alive() and not stopping:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from torouter.router.config import Config
+from torouter.router.config import Config, admin_key_digests
 from torouter.router.plugins import load_registry
 
 from . import app_keys
+from .admin import add_admin_routes
 from .client import RouterClient
 from .client_ip import ClientAddress
 from .forward import forward
@@ -62,6 +63,7 @@ def create_app(config: Config) -> web.Application:
     app[app_keys.PROTOCOLS] = load_registry().protocols
     app[app_keys.METRICS] = Metrics()
     app[app_keys.CLIENT_ADDRESS] = ClientAddress(config.edge.trusted_proxies)
+    app[app_keys.ADMIN_ENABLED] = bool(admin_key_digests(config))
     app.cleanup_ctx.append(_router_client)
     app[app_keys.KEEPALIVE] = KeepAlive(config.edge.keepalive_s)
     app.cleanup_ctx.append(app[app_keys.KEEPALIVE].lifetime)
@@ -70,6 +72,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/metrics", metrics)
     for method, path, endpoint in route_table():
         app.router.add_route(method, path, _endpoint_handler(endpoint))
+    add_admin_routes(app)
     return app
 
 

@@ -18,3 +18,4 @@ METRICS = web.AppKey("metrics", Metrics)
 CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)
 CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)
+ADMIN_ENABLED = web.AppKey("admin_enabled", bool)  # an admin key is configured: /admin/v1 answers

@@ -71,6 +71,7 @@ def client_timeout(request: web.Request, default: float) -> float:
 
 
 async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+    started = time.perf_counter()
     app = request.app
     protocols = app[app_keys.PROTOCOLS]
     request_id = request[REQUEST_ID]
@@ -142,9 +143,11 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
+        if reply.HasField("usage"):
+            app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
     rpc = stub.Stream(call, timeout=timeout, metadata=metadata)
-    return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent")
+    return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent", started)
 
 
 async def _stream(
@@ -153,6 +156,7 @@ async def _stream(
     protocol: str,
     request_id: str,
     always_streams: bool = False,
+    started: float = 0.0,
 ) -> web.StreamResponse:
     """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer, and
     a successful answer of an operation that ``always_streams`` (Gemini's stream as a JSON array),
@@ -164,8 +168,12 @@ async def _stream(
     collected: list[bytes] = []
     head: router_pb2.Head | None = None
     completed = False
+    first_byte: float | None = None
     try:
         async for frame in call:
+            if frame.HasField("usage"):
+                seconds = (first_byte or time.perf_counter()) - started
+                request.app[app_keys.METRICS].count_usage(frame.usage, seconds)
             if head is None:
                 head = frame.head
                 sse = head.headers.get("content-type", "").startswith("text/event-stream")
@@ -177,6 +185,8 @@ async def _stream(
                     line = lines.open(response, protocol if sse else JSON_STREAM)
             if not frame.data:
                 continue
+            if first_byte is None:
+                first_byte = time.perf_counter()
             if line is not None:
                 await line.write(frame.data)
             else:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ir import JSONDict
 from .protocols.base import WireProtocol
 from .routing.caller_keys import Caller
+
+if TYPE_CHECKING:
+    from .account.records import Tokens, UsageRecord
+    from .routing.catalog import Route
 
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 JSON_HEADERS = {"content-type": "application/json"}
@@ -48,6 +52,8 @@ class Outcome:
     body: bytes = b""
     chunks: AsyncIterator[bytes] | None = None
     error_code: str = ""
+    usage: UsageRecord | None = None  # the request's usage record, once it is over
+    usage_kept: bool = True  # False: the usage queue was full and the record was dropped
 
 
 @dataclass(slots=True)
@@ -64,11 +70,20 @@ class Context:
     stream: bool = False
     error_code: str = ""
     fallbacks: list[str] = field(default_factory=list)  # "upstream:error" of each route given up
-    metered: bool = False  # the caller has a token limit: the answer's usage must be read
-    usage_tokens: int | None = None  # total tokens the upstream reported
+    metered: bool = False  # the caller has a token limit: its usage is charged at the end
     limit_headers: dict[str, str] = field(default_factory=dict)
     blocked: str = ""  # the key restriction that refused the call (CONTRACT §5), for the log
     parsed_body: JSONDict | None = None  # the body parsed early (a model allowlist): parsed once
+    route: Route | None = None  # the route of the last attempt: upstream and model as served
+    reached_upstream: bool = False  # a call went out to an upstream: the request gets a usage record
+    tokens: Tokens | None = None  # what the upstream reported the request used
+    first_byte: float | None = None  # perf_counter when the first byte of a stream went out
+    cost_usd: float | None = None  # set by the usage record
+
+    @property
+    def usage_tokens(self) -> int | None:
+        """Total tokens the upstream reported (what token limits charge)."""
+        return None if self.tokens is None else self.tokens.input + self.tokens.output
 
     def entry(self, status: int) -> dict[str, Any]:
         """The request's one structured log line: who, what, where, how it ended. No key, no body."""
@@ -85,6 +100,7 @@ class Context:
             "fallbacks": self.fallbacks or None,
             "blocked": self.blocked or None,
             "tokens": self.usage_tokens,
+            "cost_usd": self.cost_usd,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
 

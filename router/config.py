@@ -17,6 +17,8 @@ from .key_rules import RULE_FIELDS, KeyRules, RuleError, parse_rules
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+USAGE_SCHEMES = ("sqlite://", "postgresql://", "postgres://")
+_PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 
 
 class ConfigError(Exception):
@@ -47,6 +49,7 @@ class RouterConfig:
     shutdown_grace_s: float = 30.0
     retries: int = 1  # extra rounds over a request's routes after upstream failures
     fallback_on: tuple[int, ...] = DEFAULT_FALLBACK_ON
+    usage: str = ""  # the usage store: sqlite:///PATH, postgresql://..., off; "" = beside the state
 
 
 @dataclass(slots=True, frozen=True)
@@ -91,6 +94,37 @@ class KeyConfig:
 
 
 @dataclass(slots=True, frozen=True)
+class UsageConfig:
+    """The usage records (``usage:``): how long raw records are kept, and the write queue."""
+
+    retention_days: int = 90
+    queue_size: int = 100_000  # records held in memory while the store is slow or down
+    batch_size: int = 500
+    flush_interval_s: float = 1.0
+
+
+@dataclass(slots=True, frozen=True)
+class PriceRule:
+    """One ``prices:`` entry: USD per million tokens for a model, an upstream, or both. A cache rate
+    left out bills those tokens at the input rate (``cache_write_1h`` at ``cache_write``)."""
+
+    upstream: str | None
+    model: str | None
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class AdminConfig:
+    """``admin.keys``, kept only as SHA-256 digests (``TOROUTER_ADMIN_KEY`` is added at start)."""
+
+    key_sha256s: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, frozen=True)
 class Config:
     edge: EdgeConfig
     router: RouterConfig
@@ -98,6 +132,21 @@ class Config:
     groups: dict[str, GroupConfig]
     keys: tuple[KeyConfig, ...]
     source: str = "<memory>"
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    prices: tuple[PriceRule, ...] = ()
+    admin: AdminConfig = field(default_factory=AdminConfig)
+
+
+ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
+
+
+def admin_key_digests(config: Config, env: dict[str, str] | None = None) -> frozenset[str]:
+    """The admin keys' digests: the config's ``admin.keys`` and ``TOROUTER_ADMIN_KEY``."""
+    environ = os.environ if env is None else env
+    digests = set(config.admin.key_sha256s)
+    if environ.get(ADMIN_KEY_ENV):
+        digests.add(hash_key(environ[ADMIN_KEY_ENV]))
+    return frozenset(digests)
 
 
 def hash_key(secret: str) -> str:
@@ -238,7 +287,9 @@ class _Validator:
     # -- sections
 
     def config(self, raw: Any) -> Config:
-        top = self.mapping(raw, "$", ("edge", "router", "upstreams", "groups", "keys"))
+        top = self.mapping(
+            raw, "$", ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin")
+        )
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
         upstreams = self.named_section(top.get("upstreams", {}), "upstreams", self.upstream)
@@ -248,9 +299,12 @@ class _Validator:
                 if name not in upstreams:
                     self.fail(f"groups.{group.name}.upstreams[{i}]", f"unknown upstream {name!r}")
         keys = self.keys(top.get("keys", []), groups)
+        usage = self.usage(top.get("usage", {}), "usage")
+        prices = self.prices(top.get("prices", []), "prices", upstreams)
+        admin = self.admin(top.get("admin", {}), "admin")
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(edge, router, upstreams, groups, keys, self.source)
+        return Config(edge, router, upstreams, groups, keys, self.source, usage, prices, admin)
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
@@ -286,7 +340,9 @@ class _Validator:
             return KeyRules()
 
     def router(self, raw: Any, path: str) -> RouterConfig:
-        section = self.mapping(raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on"))
+        section = self.mapping(
+            raw, path, ("listen", "state", "shutdown_grace_s", "retries", "fallback_on", "usage")
+        )
         listen = self.string(section, "listen", path, "127.0.0.1:50051")
         self.listen_address(listen, f"{path}.listen")
         state = self.string(section, "state", path, "sqlite:///./torouter.db")
@@ -309,8 +365,16 @@ class _Validator:
                 self.fail(f"{path}.fallback_on", "must be a list of HTTP statuses (400-599)")
             else:
                 fallback_on = tuple(statuses)
+        usage = self.string(section, "usage", path, "")
+        if usage and usage != "off" and not usage.startswith(USAGE_SCHEMES):
+            self.fail(f"{path}.usage", "must be sqlite:///PATH, postgresql://USER@HOST:PORT/DB or off")
         return RouterConfig(
-            listen=listen, state=state, shutdown_grace_s=grace, retries=retries, fallback_on=fallback_on
+            listen=listen,
+            state=state,
+            shutdown_grace_s=grace,
+            retries=retries,
+            fallback_on=fallback_on,
+            usage=usage,
         )
 
     def named_section(self, raw: Any, path: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
@@ -428,3 +492,97 @@ class _Validator:
                 )
             )
         return tuple(result)
+
+    # -- the account layer's sections (usage, prices, admin)
+
+    def whole(self, section: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+        if key not in section:
+            return default
+        value = self.typed(section[key], f"{path}.{key}", int, "a whole number")
+        if value is None:
+            return default
+        if not low <= value <= high:
+            self.fail(f"{path}.{key}", f"must be between {low} and {high}")
+            return default
+        return int(value)
+
+    def usage(self, raw: Any, path: str) -> UsageConfig:
+        section = self.mapping(raw, path, ("retention_days", "queue_size", "batch_size", "flush_interval_s"))
+        return UsageConfig(
+            retention_days=self.whole(section, "retention_days", path, 90, 1, 36_500),
+            queue_size=self.whole(section, "queue_size", path, 100_000, 1, 10_000_000),
+            batch_size=self.whole(section, "batch_size", path, 500, 1, 10_000),
+            flush_interval_s=self.number(section, "flush_interval_s", path, 1.0),
+        )
+
+    def prices(self, raw: Any, path: str, upstreams: dict[str, UpstreamConfig]) -> tuple[PriceRule, ...]:
+        """``prices:`` is a list of rules: ``{model, upstream, input, output, cache_read, cache_write,
+        cache_write_1h}``; the most specific match wins (upstream and model, model, upstream)."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail(path, "must be a list of {model, upstream, input, output, ...} entries")
+            return ()
+        rules: list[PriceRule] = []
+        seen: set[tuple[str | None, str | None]] = set()
+        for i, item in enumerate(raw):
+            where = f"{path}[{i}]"
+            section = self.mapping(item, where, ("model", "upstream", *_PRICE_FIELDS))
+            if not section:
+                continue
+            model = self.string(section, "model", where, "") or None
+            upstream = self.string(section, "upstream", where, "") or None
+            if model is None and upstream is None:
+                self.fail(where, "needs a model, an upstream, or both")
+            if upstream is not None and upstream not in upstreams:
+                self.fail(f"{where}.upstream", f"unknown upstream {upstream!r}")
+            if (upstream, model) in seen:
+                self.fail(where, "another entry prices the same model and upstream")
+            seen.add((upstream, model))
+            rates: dict[str, float | None] = {}
+            for name in _PRICE_FIELDS:
+                if name not in section:
+                    if name in ("input", "output"):
+                        self.fail(f"{where}.{name}", "is required (USD per million tokens)")
+                    rates[name] = None
+                    continue
+                value = self.typed(section[name], f"{where}.{name}", (int, float), "a number")
+                if value is not None and value < 0:
+                    self.fail(f"{where}.{name}", "must not be negative")
+                rates[name] = float(value) if value is not None else None
+            rules.append(
+                PriceRule(
+                    upstream,
+                    model,
+                    rates["input"] or 0.0,
+                    rates["output"] or 0.0,
+                    rates["cache_read"],
+                    rates["cache_write"],
+                    rates["cache_write_1h"],
+                )
+            )
+        return tuple(rules)
+
+    def admin(self, raw: Any, path: str) -> AdminConfig:
+        """``admin.keys``: secrets (``"${ADMIN_KEY}"``) or ``{key_sha256: <hex>}`` entries."""
+        section = self.mapping(raw, path, ("keys",))
+        entries = section.get("keys", [])
+        if not isinstance(entries, list):
+            self.fail(f"{path}.keys", "must be a list of keys")
+            return AdminConfig()
+        digests: list[str] = []
+        for i, entry in enumerate(entries):
+            where = f"{path}.keys[{i}]"
+            if isinstance(entry, str):
+                if entry:
+                    digests.append(hash_key(entry))
+                else:
+                    self.fail(where, "is empty (is its environment variable set?)")
+                continue
+            item = self.mapping(entry, where, ("key_sha256",))
+            digest = self.string(item, "key_sha256", where).lower() if item else ""
+            if item and not _HEX64.match(digest):
+                self.fail(f"{where}.key_sha256", "must be 64 hex digits")
+            elif digest:
+                digests.append(digest)
+        return AdminConfig(tuple(digests))

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 import orjson
 
 from . import body_log
+from .account.admin import ADMIN_PROTOCOL, AdminAPI
+from .account.recorder import UsageRecorder
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .errors import ErrorCode, GatewayError
 from .key_rules import KeyRules
@@ -54,8 +56,12 @@ class Dispatcher:
         request_log: RequestSink = logging_sink,
         memo: ReasoningMemo | None = None,
         retry: RetryPolicy | None = None,
+        usage: UsageRecorder | None = None,
+        admin: AdminAPI | None = None,
     ) -> None:
         self.request_log = request_log
+        self.usage = usage
+        self.admin = admin
         self.limiter = Limiter(store)
         self.memo = memo or ReasoningMemo(store)
         self.catalog = catalog
@@ -90,6 +96,8 @@ class Dispatcher:
 
     async def handle(self, call: Call) -> Outcome:
         """Answers a call. Never raises (but for cancellation): failures become error outcomes."""
+        if call.protocol == ADMIN_PROTOCOL and self.admin is not None:
+            return await self.admin.handle(call)
         protocol = self.protocols.get(call.protocol) or self.protocols["openai"]
         loop = asyncio.get_running_loop()
         budget = DEFAULT_DEADLINE_S
@@ -128,8 +136,7 @@ class Dispatcher:
         if body_log.enabled():
             self._log_bodies(ctx, outcome)
         if outcome.chunks is None:
-            await self._charge(ctx)
-            self.request_log(ctx.entry(outcome.status))
+            await self._finish(ctx, outcome)
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
         return outcome
@@ -175,6 +182,8 @@ class Dispatcher:
     ) -> AsyncIterator[bytes]:
         try:
             async for chunk in chunks:
+                if ctx.first_byte is None:
+                    ctx.first_byte = time.perf_counter()
                 yield chunk
         except (asyncio.CancelledError, GeneratorExit):
             ctx.error_code = ctx.error_code or "cancelled"
@@ -183,12 +192,18 @@ class Dispatcher:
             outcome.error_code = ctx.error_code
             if hasattr(chunks, "aclose"):
                 await chunks.aclose()
-            await self._charge(ctx)
-            self.request_log(ctx.entry(outcome.status))
+            await self._finish(ctx, outcome)
 
-    async def _charge(self, ctx: Context) -> None:
+    async def _finish(self, ctx: Context, outcome: Outcome) -> None:
+        """Once a request is over: token limits charged, its usage recorded, its line logged."""
         if ctx.caller is not None and ctx.metered and ctx.usage_tokens:
             await self.limiter.charge(ctx.caller, ctx.usage_tokens)
+        if self.usage is not None and ctx.reached_upstream:
+            record = await self.usage.record(ctx, outcome.status)
+            if record is not None:
+                outcome.usage = record
+                outcome.usage_kept = self.usage.keep(record)
+        self.request_log(ctx.entry(outcome.status))
 
     # ------------------------------------------------------------------ models
 

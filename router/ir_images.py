@@ -60,6 +60,7 @@ class ImageUsage:
     input_image_tokens: int = 0
     output_text_tokens: int = 0
     output_image_tokens: int = 0
+    cost: float | None = None  # what the upstream says the call cost (OpenRouter's usage.cost)
 
     @property
     def input_tokens(self) -> int:
@@ -78,6 +79,8 @@ class ImageUsage:
         self.input_image_tokens += other.input_image_tokens
         self.output_text_tokens += other.output_text_tokens
         self.output_image_tokens += other.output_image_tokens
+        if other.cost is not None:
+            self.cost = other.cost + (self.cost or 0.0)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from torouter.proto.v1 import router_pb2, router_pb2_grpc
 
-from .config import Config, ConfigError
+from .account.admin import AdminAPI
+from .account.prices import PriceTable
+from .account.recorder import UsageRecorder
+from .account.records import UsageRecord
+from .account.store import UsageStore, default_url, open_usage_store
+from .account.usage_api import ModelsAPI, UsageAPI
+from .account.writer import UsageWriter
+from .config import Config, ConfigError, admin_key_digests
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
@@ -49,14 +56,29 @@ def check_kinds(config: Config, registry: Registry) -> list[tuple[str, str]]:
 
 @dataclass(slots=True)
 class RouterApp:
-    """A dispatcher with the resources it owns (upstream sessions, the state store)."""
+    """A dispatcher with the resources it owns (upstream sessions, the state store, the usage
+    writer and its store)."""
 
     dispatcher: Dispatcher
     upstreams: dict[str, Upstream]
     store: StateStore
+    usage_writer: UsageWriter | None = None
+
+    @property
+    def usage_store(self) -> UsageStore | None:
+        return self.usage_writer.store if self.usage_writer is not None else None
+
+    def start(self) -> None:
+        """Starts background work (in the running event loop), and reads the price data."""
+        if self.usage_writer is not None:
+            self.usage_writer.start()
+        if self.dispatcher.usage is not None:
+            self.dispatcher.usage.prices.load()
 
     async def close(self) -> None:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
+        if self.usage_writer is not None:
+            await self.usage_writer.close()
         await self.store.close()
 
 
@@ -71,10 +93,28 @@ def build_router(
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
     retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
+    catalog = Catalog(config)
+    providers = {
+        name: getattr(registry.kinds[u.kind], "price_provider", None) for name, u in config.upstreams.items()
+    }
+    prices = PriceTable(config.prices, providers)
+    usage_url = config.router.usage or default_url(config.router.state)
+    writer = None if usage_url == "off" else UsageWriter(open_usage_store(usage_url), config.usage)
+    admin = AdminAPI(admin_key_digests(config), registry.protocols["openai"].errors)
+    UsageAPI(writer.store if writer is not None else None).register(admin)
+    ModelsAPI(config, catalog, prices).register(admin)
     dispatcher = Dispatcher(
-        Catalog(config), keys, upstreams, registry.protocols, store, request_log, retry=retry
+        catalog,
+        keys,
+        upstreams,
+        registry.protocols,
+        store,
+        request_log,
+        retry=retry,
+        usage=UsageRecorder(prices, writer),
+        admin=admin,
     )
-    return RouterApp(dispatcher, upstreams, store)
+    return RouterApp(dispatcher, upstreams, store, writer)
 
 
 def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]) -> Call:
@@ -108,7 +148,10 @@ class RouterService(router_pb2_grpc.RouterServicer):
         body = outcome.body
         if outcome.chunks is not None:
             body = b"".join([chunk async for chunk in outcome.chunks])
-        return router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
+        reply = router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
+        if outcome.usage is not None:
+            reply.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
+        return reply
 
     async def Stream(
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
@@ -124,7 +167,8 @@ async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
     """The head with the first bytes, then the rest as it comes. Closing early closes the upstream."""
     head: router_pb2.Head | None = router_pb2.Head(status=outcome.status, headers=outcome.headers)
     if outcome.chunks is None:
-        yield router_pb2.Frame(head=head, data=outcome.body)
+        usage = usage_report(outcome.usage, outcome.usage_kept) if outcome.usage is not None else None
+        yield router_pb2.Frame(head=head, data=outcome.body, usage=usage)
         return
     chunks = outcome.chunks
     try:
@@ -139,8 +183,25 @@ async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
     finally:
         if hasattr(chunks, "aclose"):
             await chunks.aclose()
-    if head is not None:
-        yield router_pb2.Frame(head=head)
+    usage = usage_report(outcome.usage, outcome.usage_kept) if outcome.usage is not None else None
+    if head is not None or usage is not None:
+        yield router_pb2.Frame(head=head, usage=usage)
+
+
+def usage_report(record: UsageRecord, kept: bool) -> router_pb2.Usage:
+    """What the edge counts in its metrics of a request's usage record."""
+    return router_pb2.Usage(
+        group=record.group,
+        model=record.model,
+        input_tokens=record.input_tokens or 0,
+        output_tokens=record.output_tokens or 0,
+        cache_read_tokens=record.cache_read_tokens or 0,
+        cache_write_tokens=record.cache_write_tokens or 0,
+        reasoning_tokens=record.reasoning_tokens or 0,
+        cost_usd=record.cost_usd or 0.0,
+        priced=record.cost_usd is not None or record.input_tokens is None,
+        record_dropped=not kept,
+    )
 
 
 class RouterServer:
@@ -160,6 +221,7 @@ class RouterServer:
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.router.listen}")
         await self.server.start()
+        self.app.start()
         for service in ("", SERVICE_NAME):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("router listening", extra={"listen": self.config.router.listen})

@@ -41,6 +41,7 @@ class AnthropicUpstream(HttpUpstream):
 class AnthropicKind:
     name = "anthropic"
     protocol = "anthropic"
+    price_provider = "anthropic"
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> AnthropicUpstream:

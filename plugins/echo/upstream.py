@@ -115,6 +115,7 @@ class EchoUpstream:
 class EchoKind:
     name = "echo"
     protocol = "openai"
+    price_provider = "free"  # echo answers cost nothing
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> EchoUpstream:

@@ -44,6 +44,7 @@ class GeminiUpstream(HttpUpstream):
 class GeminiKind:
     name = "gemini"
     protocol = "gemini"
+    price_provider = "google"  # genai-prices' provider id
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> GeminiUpstream:

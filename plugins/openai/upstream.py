@@ -59,6 +59,7 @@ class OpenAIUpstream(HttpUpstream):
 class OpenAIKind:
     name = "openai"
     protocol = "openai"
+    price_provider = "openai"
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> OpenAIUpstream:

@@ -72,6 +72,7 @@ def _code(status: int) -> ErrorCode:
 class OpenRouterKind:
     name = "openrouter"
     protocol = "openai"
+    price_provider = "openrouter"
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> OpenRouterUpstream:

@@ -156,6 +156,61 @@ class CallRequest(_message.Message):
 Global___CallRequest: _TypeAlias = CallRequest  # noqa: Y015
 
 @_typing.final
+class Usage(_message.Message):
+    """What a request used, as its usage record says (the router keeps the record itself): the edge
+    counts it in its metrics. Present when the request reached an upstream.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_READ_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _builtins.int
+    REASONING_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_USD_FIELD_NUMBER: _builtins.int
+    PRICED_FIELD_NUMBER: _builtins.int
+    RECORD_DROPPED_FIELD_NUMBER: _builtins.int
+    group: _builtins.str
+    model: _builtins.str
+    """as served"""
+    input_tokens: _builtins.int
+    """every prompt token, cached ones included"""
+    output_tokens: _builtins.int
+    """every completion token, reasoning ones included"""
+    cache_read_tokens: _builtins.int
+    cache_write_tokens: _builtins.int
+    reasoning_tokens: _builtins.int
+    cost_usd: _builtins.float
+    priced: _builtins.bool
+    """false: tokens were used but their price is unknown"""
+    record_dropped: _builtins.bool
+    """the router's usage queue was full: the record was dropped"""
+    def __init__(
+        self,
+        *,
+        group: _builtins.str = ...,
+        model: _builtins.str = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cache_read_tokens: _builtins.int = ...,
+        cache_write_tokens: _builtins.int = ...,
+        reasoning_tokens: _builtins.int = ...,
+        cost_usd: _builtins.float = ...,
+        priced: _builtins.bool = ...,
+        record_dropped: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_usd", b"cost_usd", "group", b"group", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "priced", b"priced", "reasoning_tokens", b"reasoning_tokens", "record_dropped", b"record_dropped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Usage: _TypeAlias = Usage  # noqa: Y015
+
+@_typing.final
 class CallReply(_message.Message):
     """Reply of the unary RPC: a whole HTTP response."""
 
@@ -184,20 +239,24 @@ class CallReply(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     HEADERS_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
     status: _builtins.int
     body: _builtins.bytes
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def usage(self) -> Global___Usage: ...
     def __init__(
         self,
         *,
         status: _builtins.int = ...,
         headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         body: _builtins.bytes = ...,
+        usage: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "status", b"status", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -208,7 +267,8 @@ class Head(_message.Message):
     """Frames of the server-streaming RPC. The first frame carries the Head (with the first bytes
     when there are any: one message instead of two); later frames carry data only. The stream ends
     with the RPC itself; an outcome other than success is named in the trailing metadata
-    `torouter-error` (the caller-facing error event has already been sent as data).
+    `torouter-error` (the caller-facing error event has already been sent as data). Once the
+    request is over, a last frame may carry its Usage.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -258,21 +318,27 @@ class Frame(_message.Message):
 
     HEAD_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """bytes ready to write (SSE events or a body chunk)"""
     @_builtins.property
     def head(self) -> Global___Head:
         """first frame only"""
 
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """last frame only"""
+
     def __init__(
         self,
         *,
         head: Global___Head | None = ...,
         data: _builtins.bytes = ...,
+        usage: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,47 +1,249 @@
-"""Reading the usage an upstream reports, for token limits: from the neutral form when the request
-was translated, and from the relayed bytes (only for keys with a token limit) in passthrough."""
+"""Reading the usage an upstream reports: from the neutral form when the request was translated, and
+from the relayed bytes in passthrough, where the bytes are read, never changed.
+
+A whole answer's usage sits at its end: small bodies are parsed once; a large one (embeddings,
+base64 images) has only its last usage object parsed. A stream is followed cheaply: a byte pattern
+picks the events that carry usage, and those are read (the last one at the stream's end when each
+report replaces the one before, as OpenAI's and Gemini's do; each as it goes when reports add up,
+as Anthropic's ``message_start`` and ``message_delta`` do, or image streams' completed events).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
 import orjson
 
-from ..ir import StreamBatch, UsageReport
-from ..protocols.base import ChatStreamReader, WireProtocol
+from ..ir import StreamBatch, Usage, UsageReport
+from ..ir_images import ImageUsage
+from ..protocols.anthropic.messages.response import read_usage as anthropic_usage
+from ..protocols.gemini.generate.response import read_usage as gemini_usage
+from ..protocols.openai.chat.response import read_usage as openai_chat_usage
+from ..protocols.openai.responses.response_reader import read_usage as responses_usage
 from ..protocols.sse import SSEParser
+from .records import Tokens, tokens_of
+
+SMALL_BODY = 64 * 1024  # parsed whole below this size
 
 
-def usage_of(batch: StreamBatch, current: int | None) -> int | None:
-    """The running total after a batch (each report replaces the last)."""
+def usage_of(batch: StreamBatch, current: Usage | None) -> Usage | None:
+    """The usage after a translated stream's batch (each report replaces the last)."""
     for event in batch.events:
         if isinstance(event, UsageReport):
-            current = event.usage.total()
+            current = event.usage
     return current
 
 
-def body_usage(protocol: WireProtocol, body: bytes) -> int | None:
-    """Total tokens of a whole chat response body, or None when it says nothing readable."""
-    if protocol.chat is None:
-        return None
-    try:
-        parsed = orjson.loads(body)
-        response = protocol.chat.read_response(parsed) if isinstance(parsed, dict) else None
-    except Exception:  # a body we cannot read is not worth failing the answer over
-        return None
-    return response.usage.total() if response is not None and response.usage is not None else None
+def image_tokens(usage: ImageUsage) -> Tokens:
+    return Tokens(
+        usage.input_tokens,
+        usage.output_tokens,
+        input_image=usage.input_image_tokens,
+        output_image=usage.output_image_tokens,
+        reported_cost=usage.cost,
+    )
 
 
-class StreamMeter:
-    """Follows a relayed stream's events for its usage, without touching the bytes."""
+# ---------------------------------------------------------------------------- usage formats
 
-    def __init__(self, protocol: WireProtocol) -> None:
-        self._parser = SSEParser()
-        self._reader: ChatStreamReader | None = protocol.chat.stream_reader() if protocol.chat else None
-        self.tokens: int | None = None
+Policy = Literal["last", "merge", "sum"]
 
-    def feed(self, chunk: bytes) -> None:
-        if self._reader is None:
+
+@dataclass(slots=True, frozen=True)
+class UsageFormat:
+    """Where one kind of answer keeps its usage: the key in a whole body, the events of a stream
+    that carry it (``marker``), how to find it in such an event, and how to count it."""
+
+    key: bytes  # the usage object's key in a whole answer
+    marker: re.Pattern[bytes]
+    in_event: Callable[[Any], Any]  # an event's JSON -> its raw usage object (None if none)
+    count: Callable[[Any], Tokens]  # a raw usage object -> tokens (raises on a malformed one)
+    policy: Policy
+
+    def body(self, raw: bytes) -> Tokens | None:
+        """The usage of a whole answer; None when it reports none (or cannot be read)."""
+        try:
+            found = _tail_object(raw, self.key) if len(raw) > SMALL_BODY else None
+            if found is None:
+                parsed = orjson.loads(raw)
+                found = parsed.get(self.key.decode()) if isinstance(parsed, dict) else None
+            return self.count(found) if isinstance(found, dict) else None
+        except Exception:  # an answer we cannot read is not worth failing it over
+            return None
+
+    def tap(self) -> StreamTap:
+        return StreamTap(self)
+
+
+class StreamTap:
+    """Follows a relayed stream (fed complete SSE events) for its usage."""
+
+    __slots__ = ("_format", "_last", "_merged", "_sum")
+
+    def __init__(self, form: UsageFormat) -> None:
+        self._format = form
+        self._last = b""
+        self._merged: dict[str, Any] | None = None
+        self._sum: Tokens | None = None
+
+    def feed(self, events: bytes) -> None:
+        if not self._format.marker.search(events):
             return
-        for event in self._parser.feed(chunk):
-            batch = self._reader.feed(event)
-            if batch is not None:
-                self.tokens = usage_of(batch, self.tokens)
+        if self._format.policy == "last":
+            self._last = events  # read once, at the end
+            return
+        for found in self._reports(events):
+            if self._format.policy == "merge":
+                self._merged = {**(self._merged or {}), **found}
+            else:
+                self._add(found)
+
+    def tokens(self) -> Tokens | None:
+        try:
+            if self._format.policy == "last":
+                reports = self._reports(self._last) if self._last else []
+                return self._format.count(reports[-1]) if reports else None
+            if self._format.policy == "merge":
+                return self._format.count(self._merged) if self._merged is not None else None
+        except Exception:
+            return None
+        return self._sum
+
+    def _reports(self, events: bytes) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for event in SSEParser().feed(events if events.endswith(b"\n\n") else events + b"\n\n"):
+            if not self._format.marker.search(event.data.encode()):
+                continue
+            try:
+                usage = self._format.in_event(orjson.loads(event.data))
+            except Exception:
+                continue
+            if isinstance(usage, dict):
+                found.append(usage)
+        return found
+
+    def _add(self, usage: dict[str, Any]) -> None:
+        try:
+            tokens = self._format.count(usage)
+        except Exception:
+            return
+        if self._sum is None:
+            self._sum = tokens
+            return
+        before = self._sum
+        self._sum = Tokens(
+            before.input + tokens.input,
+            before.output + tokens.output,
+            input_image=before.input_image + tokens.input_image,
+            output_image=before.output_image + tokens.output_image,
+        )
+
+
+# ---------------------------------------------------------------------------- per answer kind
+
+
+def _pattern(key: str) -> re.Pattern[bytes]:
+    return re.compile(rb'"' + key.encode() + rb'"\s*:\s*\{')
+
+
+def _get(data: Any, *path: str) -> Any:
+    for step in path:
+        data = data.get(step) if isinstance(data, dict) else None
+    return data
+
+
+def _anthropic_event(data: Any) -> Any:
+    return _get(data, "message", "usage") if _get(data, "type") == "message_start" else _get(data, "usage")
+
+
+def _openai_image_tokens(raw: Any) -> Tokens:
+    """``ImagesResponse.usage`` and image stream events: input split into text and image tokens."""
+    details = _get(raw, "input_tokens_details")
+    image_in = _get(details, "image_tokens") if isinstance(details, dict) else None
+    output = raw.get("output_tokens")
+    out_details = _get(raw, "output_tokens_details")
+    text_out = _get(out_details, "text_tokens") if isinstance(out_details, dict) else None
+    inputs = raw.get("input_tokens")
+    if not isinstance(inputs, int) or not isinstance(output, int):
+        raise ValueError("usage without token counts")
+    image_out = output - text_out if isinstance(text_out, int) else output
+    return Tokens(
+        inputs,
+        output,
+        input_image=image_in if isinstance(image_in, int) else 0,
+        output_image=image_out,
+    )
+
+
+_USAGE = _pattern("usage")
+
+OPENAI_CHAT = UsageFormat(
+    b"usage", _USAGE, lambda d: _get(d, "usage"), lambda u: tokens_of(openai_chat_usage(u, "usage")), "last"
+)
+RESPONSES = UsageFormat(
+    b"usage",
+    _USAGE,
+    lambda d: _get(d, "response", "usage"),
+    lambda u: tokens_of(responses_usage(u)),
+    "last",
+)
+OPENAI_IMAGES = UsageFormat(b"usage", _USAGE, lambda d: _get(d, "usage"), _openai_image_tokens, "sum")
+ANTHROPIC = UsageFormat(
+    b"usage", _USAGE, _anthropic_event, lambda u: tokens_of(anthropic_usage(u, "usage")), "merge"
+)
+GEMINI = UsageFormat(
+    b"usageMetadata",
+    _pattern("usageMetadata"),
+    lambda d: _get(d, "usageMetadata"),
+    lambda u: tokens_of(gemini_usage(u, "usageMetadata")),
+    "last",
+)
+
+# (protocol, operation of the upstream call) -> where its answers keep their usage
+FORMATS: dict[tuple[str, str], UsageFormat] = {
+    ("openai", "chat.completions"): OPENAI_CHAT,
+    ("openai", "embeddings"): OPENAI_CHAT,
+    ("openai", "responses.create"): RESPONSES,
+    ("openai", "images.generations"): OPENAI_IMAGES,
+    ("openai", "images.edits"): OPENAI_IMAGES,
+    ("anthropic", "messages"): ANTHROPIC,
+    ("gemini", "generateContent"): GEMINI,
+    ("gemini", "streamGenerateContent"): GEMINI,
+}
+
+
+def usage_format(protocol: str, operation: str) -> UsageFormat | None:
+    return FORMATS.get((protocol, operation))
+
+
+# ---------------------------------------------------------------------------- a body's last object
+
+# A JSON object nested at most three deep (usage objects are two), strings skipped whole.
+_STRING = rb'"(?:[^"\\]|\\.)*"'
+_OBJECT = re.compile(
+    rb"\{(?:[^{}\"]|"
+    + _STRING
+    + rb"|\{(?:[^{}\"]|"
+    + _STRING
+    + rb"|\{(?:[^{}\"]|"
+    + _STRING
+    + rb")*\})*\})*\}",
+    re.DOTALL,
+)
+
+
+def _tail_object(raw: bytes, key: bytes) -> Any:
+    """The value of the last ``"key": {...}`` in a large body, parsed alone; None when not found.
+    (A key inside a JSON string has escaped quotes, so the pattern cannot match there.)"""
+    marker = re.compile(rb'"' + re.escape(key) + rb'"\s*:\s*(?=\{)')
+    start = raw.rfind(b'"' + key + b'"')
+    if start < 0:
+        return None
+    matched = marker.match(raw, start)
+    if matched is None:
+        return None
+    found = _OBJECT.match(raw, matched.end())
+    return orjson.loads(found.group(0)) if found else None

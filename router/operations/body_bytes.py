@@ -57,3 +57,12 @@ def last_event_start(data: bytes) -> int:
     lf = body.rfind(b"\n\n")
     crlf = body.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def insert_field(raw: bytes, key: str, value: object) -> bytes:
+    """The caller's bytes with one top-level field added (``key`` must not be there yet): written
+    right after the opening brace, the rest untouched."""
+    start = raw.index(b"{") + 1
+    rest = raw[start:].lstrip()
+    joint = b"" if rest.startswith(b"}") else b","
+    return raw[:start] + orjson.dumps(key) + b":" + orjson.dumps(value) + joint + raw[start:]

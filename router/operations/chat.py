@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import orjson
 
 from ..account.metering import usage_of
+from ..account.records import tokens_of
 from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
-from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort
+from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, Usage
 from ..protocols.base import ChatCodec, WireProtocol
 from ..protocols.sse import SSEParser
 from ..routing.catalog import Resolution, Route
@@ -80,6 +81,7 @@ class ChatHandler(Operation):
         assert ctx.caller is not None
         await self.memo.restore(ctx.caller.group, request)
         upstream_body = orjson.dumps(upstream_codec.write_request(request))
+        ctx.reached_upstream = True
         response = await send(
             ctx.call.protocol,
             upstream,
@@ -104,7 +106,7 @@ class ChatHandler(Operation):
             if parsed.choices:
                 await self.memo.remember(ctx.caller.group, parsed.choices[0].message.parts)
             if parsed.usage is not None:
-                ctx.usage_tokens = parsed.usage.total()
+                ctx.tokens = tokens_of(parsed.usage)
             headers.update(JSON_HEADERS)
             return Outcome(200, headers, orjson.dumps(caller_codec.write_response(parsed)))
         headers.update(SSE_HEADERS)
@@ -128,6 +130,7 @@ class ChatHandler(Operation):
         reader = target.chat.stream_reader()
         writer = caller_codec.stream_writer(request)
         recorder = StreamRecorder()
+        usage: Usage | None = None
         try:
             async for chunk in response.chunks:
                 out = b""
@@ -135,7 +138,7 @@ class ChatHandler(Operation):
                     batch = reader.feed(event)
                     if batch is not None:
                         recorder.feed(batch)
-                        ctx.usage_tokens = usage_of(batch, ctx.usage_tokens)
+                        usage = usage_of(batch, usage)
                         out += writer.write(batch)
                 if out:
                     yield out
@@ -145,6 +148,8 @@ class ChatHandler(Operation):
             return
         finally:
             await response.aclose()
+            if usage is not None:
+                ctx.tokens = tokens_of(usage)
         if reader.finished:
             assert ctx.caller is not None
             await self.memo.remember(ctx.caller.group, recorder.parts())

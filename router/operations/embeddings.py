@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import orjson
 
+from ..account.records import Tokens
 from ..call import JSON_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import EmbeddingRequest, EmbeddingResponse, JSONDict
@@ -54,7 +55,8 @@ class EmbeddingsHandler(Operation):
                 "gemini-embedding-001).",
                 param="model",
             )
-        ctx.usage_tokens = response.input_tokens
+        if response.input_tokens is not None:
+            ctx.tokens = Tokens(response.input_tokens, 0)
         body = _write(caller, response, request)
         headers = {**JSON_HEADERS, "x-torouter-upstream": route.upstream.name}
         return Outcome(200, headers, orjson.dumps(body))

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..account.metering import OPENAI_IMAGES, image_tokens
 from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import JSONDict
@@ -109,12 +110,12 @@ class ImagesHandler(Operation):
             content_type=content_type,
         )
         upstream = target.upstream
+        ctx.reached_upstream = True
         response = await send(call.protocol, upstream, self.protocols[upstream.protocol], request)
         headers = {"x-torouter-upstream": route.upstream.name}
         if response.chunks is None:
             headers["content-type"] = response.headers.get("content-type", JSON_HEADERS["content-type"])
-            if ctx.metered:
-                ctx.usage_tokens = _total_tokens(response.body)
+            ctx.tokens = OPENAI_IMAGES.body(response.body)
             return Outcome(response.status, headers, response.body)
         headers.update(SSE_HEADERS)
         return Outcome(response.status, headers, chunks=self._relay(ctx, upstream, response))
@@ -128,6 +129,7 @@ class ImagesHandler(Operation):
         pieces: list[bytes] = []
         tail = b""  # the last bytes received, where a boundary may have begun
         ended = False
+        tap = OPENAI_IMAGES.tap()
         try:
             async for chunk in response.chunks:
                 pieces.append(chunk)
@@ -140,6 +142,7 @@ class ImagesHandler(Operation):
                 ready, rest = data[:cut], data[cut:]
                 pieces, tail = ([rest] if rest else []), rest[-3:]
                 ended = ended or any(marker in ready for marker in _ENDED)
+                tap.feed(ready)
                 yield ready
         except GatewayError as failure:
             ctx.error_code = failure.code.value
@@ -147,9 +150,12 @@ class ImagesHandler(Operation):
             return
         finally:
             await response.aclose()
+            ctx.tokens = tap.tokens()
         rest = b"".join(pieces)
         if rest.strip():
             ended = ended or any(marker in rest for marker in _ENDED)
+            tap.feed(rest.rstrip(b"\r\n") + b"\n\n")
+            ctx.tokens = tap.tokens()
             yield rest.rstrip(b"\r\n") + b"\n\n"
         if not ended:
             error = GatewayError(
@@ -175,7 +181,8 @@ class ImagesHandler(Operation):
         for result in results:
             if result.usage is not None:
                 usage.add(result.usage)
-        ctx.usage_tokens = usage.total_tokens
+        if any(result.usage is not None for result in results):
+            ctx.tokens = image_tokens(usage)
         created = int(time.time())
         headers = {"x-torouter-upstream": target.route.upstream.name}
         if ctx.stream:
@@ -209,13 +216,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-def _total_tokens(body: bytes) -> int | None:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    usage = parsed.get("usage") if isinstance(parsed, dict) else None
-    total = usage.get("total_tokens") if isinstance(usage, dict) else None
-    return total if isinstance(total, int) and not isinstance(total, bool) else None

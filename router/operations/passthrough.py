@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from ..account.metering import StreamMeter, body_usage
+from ..account.metering import UsageFormat, usage_format
 from ..call import SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import JSONDict
@@ -16,7 +16,14 @@ from ..protocols.base import StreamUsage, WireProtocol
 from ..routing.catalog import Catalog, Resolution, Route
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
-from .body_bytes import drop_events, last_event_end, last_event_start, parse_json_object, replace_model
+from .body_bytes import (
+    drop_events,
+    insert_field,
+    last_event_end,
+    last_event_start,
+    parse_json_object,
+    replace_model,
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,6 +48,7 @@ def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) ->
     resolution = catalog.resolve(ctx.caller.group, model)
     route = resolution.routes[0]
     ctx.upstream = route.upstream.name
+    ctx.route = route
     return Target(body, model, resolution, route, upstreams[route.upstream.name])
 
 
@@ -49,11 +57,14 @@ async def pass_through(
 ) -> Outcome:
     call, route, upstream = ctx.call, target.route, target.upstream
     raw = call.body
-    usage_asked = _ask_stream_usage(ctx, target, operation)
-    if usage_asked is not None:  # the body changes beyond its model: written again
-        raw = orjson.dumps({**usage_asked, "model": route.model})
-    elif "model" in target.body and route.model != target.model:
+    if "model" in target.body and route.model != target.model:
         raw = replace_model(call.body, target.body, route.model)
+    usage_asked = _ask_stream_usage(ctx, target, operation)
+    if usage_asked is not None:
+        if "stream_options" in target.body:  # it changes beyond a field added: written again
+            raw = orjson.dumps({**usage_asked, "model": route.model})
+        else:
+            raw = insert_field(raw, "stream_options", usage_asked["stream_options"])
     request = UpstreamRequest(
         operation=operation,
         model=route.model,
@@ -64,18 +75,20 @@ async def pass_through(
         headers=dict(call.headers),
         params=dict(call.params),
     )
+    ctx.reached_upstream = True
     response = await send(call.protocol, upstream, protocols[upstream.protocol], request)
     headers = {"x-torouter-upstream": route.upstream.name}
+    usage = usage_format(upstream.protocol, operation)
     if response.chunks is None:
         headers["content-type"] = response.headers.get("content-type", "application/json")
-        if ctx.metered and operation == ctx.protocol.upstream_chat_operation:
-            ctx.usage_tokens = body_usage(ctx.protocol, response.body)
+        if usage is not None:
+            ctx.tokens = usage.body(response.body)
         return Outcome(response.status, headers, response.body)
     headers.update(SSE_HEADERS)
     if "content-type" in response.headers:
         headers["content-type"] = response.headers["content-type"]
     dropped = ctx.protocol.stream_usage if usage_asked is not None else None
-    return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped))
+    return Outcome(response.status, headers, chunks=relay(ctx, upstream, response, dropped, usage))
 
 
 async def call_for_json(
@@ -93,6 +106,7 @@ async def call_for_json(
         request_id=ctx.call.request_id,
         deadline=ctx.deadline,
     )
+    ctx.reached_upstream = True
     answer = await send(ctx.call.protocol, upstream, protocols[upstream.protocol], request)
     try:
         parsed: object = orjson.loads(answer.body)
@@ -102,10 +116,10 @@ async def call_for_json(
 
 
 def _ask_stream_usage(ctx: Context, target: Target, operation: str) -> JSONDict | None:
-    """For a key with a token limit, the body of a chat stream asking the upstream for the usage it
-    would not report otherwise (None: nothing to ask)."""
+    """The body of a chat stream asking the upstream for the usage it would not report otherwise
+    (None: nothing to ask). Every request is metered: the usage record needs it."""
     hook = ctx.protocol.stream_usage
-    if hook is None or not ctx.metered or not ctx.stream or target.upstream.reports_stream_usage:
+    if hook is None or not ctx.stream or target.upstream.reports_stream_usage:
         return None
     if operation != ctx.protocol.upstream_chat_operation:
         return None
@@ -113,20 +127,22 @@ def _ask_stream_usage(ctx: Context, target: Target, operation: str) -> JSONDict 
 
 
 async def relay(
-    ctx: Context, upstream: Upstream, response: UpstreamResponse, drop: StreamUsage | None = None
+    ctx: Context,
+    upstream: Upstream,
+    response: UpstreamResponse,
+    drop: StreamUsage | None = None,
+    usage: UsageFormat | None = None,
 ) -> AsyncIterator[bytes]:
     """Relays complete SSE events as they arrive; a stream cut short ends with an error event.
-    With ``drop``, the usage event the router asked for is metered and left out."""
+    ``usage`` reads the events for the request's usage; with ``drop``, the usage event the router
+    asked for is left out."""
     assert response.chunks is not None
     terminator = ctx.protocol.stream_terminator
     pending = b""
     last_event = b""
-    meter = StreamMeter(ctx.protocol) if ctx.metered else None
+    tap = usage.tap() if usage is not None else None
     try:
         async for chunk in response.chunks:
-            if meter is not None:
-                meter.feed(chunk)
-                ctx.usage_tokens = meter.tokens
             data = pending + chunk
             cut = last_event_end(data)
             if cut == 0:
@@ -134,6 +150,8 @@ async def relay(
                 continue
             ready, pending = data[:cut], data[cut:]
             last_event = ready[last_event_start(ready) :]
+            if tap is not None:
+                tap.feed(ready)
             if drop is not None:
                 ready = drop_events(ready, drop.is_usage_only)
                 if not ready:
@@ -145,6 +163,10 @@ async def relay(
         return
     finally:
         await response.aclose()
+        if tap is not None:
+            if pending.strip():
+                tap.feed(pending.rstrip(b"\r\n") + b"\n\n")
+            ctx.tokens = tap.tokens()
     if pending.strip():  # a last event the upstream did not end with a blank line
         last_event = pending.rstrip(b"\r\n") + b"\n\n"
         yield last_event

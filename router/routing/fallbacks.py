@@ -81,6 +81,7 @@ async def with_fallbacks(
             if last_error is not None:
                 ctx.fallbacks.append(f"{ctx.upstream}:{last_error.code.value}")
             ctx.upstream = route.upstream.name
+            ctx.route = route
             try:
                 outcome = await attempt(ctx, target)
             except GatewayError as error:

@@ -73,7 +73,12 @@ class Upstream(Protocol):
 
 
 class UpstreamKind(Protocol):
-    """A kind of upstream (``openai``, ``anthropic``, ...), registered by a plugin."""
+    """A kind of upstream (``openai``, ``anthropic``, ...), registered by a plugin.
+
+    Optionally, ``price_provider``: the ``genai-prices`` provider id whose published prices apply
+    to its models (``"openai"``, ``"google"``, …), or ``"free"``; without it (or None) its models
+    have no known price unless the config's ``prices:`` gives one.
+    """
 
     name: str
     protocol: str

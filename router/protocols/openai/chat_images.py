@@ -22,8 +22,9 @@ Response: each choice's ``message.images`` (``{type: "image_url", image_url: {ur
 are the images, its text the ``revised_prompt`` of the call's first image; ``usage``: prompt tokens
 as input (image tokens from ``prompt_tokens_details.image_tokens``), completion tokens as output
 (image tokens from ``completion_tokens_details.image_tokens``, all of them when it is absent).
-OpenRouter's ``usage.cost`` has no place in an ``ImagesResponse`` and is dropped. An answer with
-no image is a 400 ``content_policy_violation`` when a filter stopped it, else a 502.
+OpenRouter's ``usage.cost`` has no place in an ``ImagesResponse``: it goes to the usage record
+only. An answer with no image is a 400 ``content_policy_violation`` when a filter stopped it, else
+a 502.
 """
 
 from __future__ import annotations
@@ -123,11 +124,13 @@ def read_usage(raw: Any) -> ImageUsage | None:
     image_in = min(_detail(raw, "prompt_tokens_details") or 0, prompt)
     image_out = _detail(raw, "completion_tokens_details")
     image_out = completion if image_out is None else min(image_out, completion)
+    cost = raw.get("cost")  # OpenRouter's: kept for the usage record, not written back
     return ImageUsage(
         input_text_tokens=prompt - image_in,
         input_image_tokens=image_in,
         output_text_tokens=completion - image_out,
         output_image_tokens=image_out,
+        cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
     )
 
 

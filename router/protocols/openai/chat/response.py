@@ -72,7 +72,7 @@ def _read_response(body: JSONDict) -> ChatResponse:
         del rest["object"]
     choices = [_read_choice(c, i) for i, c in enumerate(_req_list(body, "choices", ""))]
     raw_usage = body.get("usage")
-    usage = None if raw_usage is None else _read_usage(raw_usage, "usage")
+    usage = None if raw_usage is None else read_usage(raw_usage, "usage")
     if usage is not None:
         del rest["usage"]
     return ChatResponse(response_id or "", model or "", created or 0, choices, DIALECT, usage, rest)
@@ -95,7 +95,7 @@ def _read_choice(raw: object, position: int) -> Choice:
     return Choice(position if index is None else index, parsed, reason, rest)
 
 
-def _read_usage(raw: object, path: str) -> Usage:
+def read_usage(raw: object, path: str) -> Usage:
     usage = _obj(raw, path)
     rest = dict(usage)
     out = Usage(

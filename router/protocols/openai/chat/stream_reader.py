@@ -24,7 +24,7 @@ from ....ir import (
 from ...sse import SSEEvent
 from .reasoning import DELTA_KEYS, read_delta_reasoning
 from .residual import DIALECT, _nest, _without
-from .response import _FINISH_TO_WIRE, _finish_from_wire, _read_usage
+from .response import _FINISH_TO_WIRE, _finish_from_wire, read_usage
 from .validate import _Malformed, _obj, _opt_dict, _opt_int, _opt_list, _opt_str
 
 _CHUNK_OBJECT: Final = "chat.completion.chunk"
@@ -135,7 +135,7 @@ class OpenAIChatStreamReader:
             if chunk["usage"] is None:
                 extra["usage"] = None
             else:
-                events.append(UsageReport(_read_usage(chunk["usage"], "usage")))
+                events.append(UsageReport(read_usage(chunk["usage"], "usage")))
         return StreamBatch(events, DIALECT, extra)
 
     def _read_identity(self, chunk: JSONDict, events: list[StreamEvent], extra: JSONDict) -> None:

@@ -1,0 +1,261 @@
+"""Prices per million tokens, and what a request's tokens cost.
+
+Where a price comes from, first found wins:
+
+1. the config's ``prices:`` rules (an upstream and a model, a model, or every model of an upstream);
+2. the ``genai-prices`` library's data, which ships inside the package (its auto-update is never
+   started: prices change only with the locked version), for the upstream kind's provider
+   (``price_provider`` of the kind: ``openai``, ``anthropic``, ``google``, ``openrouter``; the
+   ``echo`` kind is :data:`FREE`);
+3. otherwise the price is unknown: the cost is ``None``, never 0.
+
+A price is compiled once per model into :class:`Rates` (USD per million tokens, tiers kept) and the
+cost is plain arithmetic: ``genai-prices``' own calculation takes ~150 µs a call, too much for every
+request. The arithmetic follows its rules (a count that has no price of its own is billed at the
+rate of the count it is part of; a tier applies to all tokens once the input passes its start);
+``tests/router/account/test_prices.py`` holds it to the library's answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..config import PriceRule
+
+FREE = "free"  # a kind's price_provider for upstreams that cost nothing (echo)
+_RECOMPILE_S = 3600.0  # library prices may change on a date: compiled again at most hourly
+
+
+@dataclass(slots=True, frozen=True)
+class Tiered:
+    """A rate that changes with the request's input tokens: ``tiers`` are ``(start, rate)``, the
+    highest start the input passes wins (Anthropic's and Google's long-context prices)."""
+
+    base: float
+    tiers: tuple[tuple[int, float], ...]
+
+    def at(self, input_tokens: int) -> float:
+        for start, rate in reversed(self.tiers):
+            if input_tokens > start:
+                return rate
+        return self.base
+
+
+Rate = float | Tiered
+
+
+def _at(rate: Rate, input_tokens: int) -> float:
+    return rate if isinstance(rate, float) else rate.at(input_tokens)
+
+
+@dataclass(slots=True, frozen=True)
+class TokenCounts:
+    """What a request used. ``input`` counts every prompt token, the cached and image ones too;
+    ``output`` every completion token, reasoning and image ones too."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0  # 5-minute and 1-hour writes together
+    cache_write_1h: int = 0
+    input_image: int = 0
+    output_image: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Rates:
+    """USD per million tokens. A rate left out bills its tokens at the rate of what they are part
+    of (a cache read at the input rate, ...)."""
+
+    input: Rate
+    output: Rate
+    cache_read: Rate | None = None
+    cache_write: Rate | None = None
+    cache_write_1h: Rate | None = None
+    input_image: Rate | None = None
+    output_image: Rate | None = None
+    source: str = "genai-prices"  # or "config", "free"
+
+    def cost(self, used: TokenCounts) -> float:
+        """USD for these tokens: each count at its own rate when it has one, else at the rate of
+        what it is part of (cache and image input at the input rate, image output at the output
+        rate); tiers by the request's input tokens."""
+        n = used.input
+        total = 0.0
+        rest_in, rest_out = used.input, used.output
+        parts_in: tuple[tuple[int, Rate | None], ...] = (
+            (used.cache_read, self.cache_read),
+            (used.cache_write_1h, self.cache_write_1h),
+            (used.input_image, self.input_image),
+        )
+        for count, rate in parts_in:
+            if rate is not None and count:
+                total += count * _at(rate, n)
+                rest_in -= count
+        if self.cache_write is not None:
+            writes = used.cache_write - (used.cache_write_1h if self.cache_write_1h is not None else 0)
+            total += writes * _at(self.cache_write, n)
+            rest_in -= writes
+        if self.output_image is not None and used.output_image:
+            total += used.output_image * _at(self.output_image, n)
+            rest_out -= used.output_image
+        total += max(0, rest_in) * _at(self.input, n) + max(0, rest_out) * _at(self.output, n)
+        return total / 1_000_000
+
+    def per_million(self) -> dict[str, Any]:
+        """The rates as the admin API lists them (a tiered rate as its base and its tiers)."""
+        out: dict[str, Any] = {"source": self.source}
+        for name in ("input", "output", "cache_read", "cache_write", "cache_write_1h"):
+            rate = getattr(self, name)
+            if isinstance(rate, Tiered):
+                out[name] = rate.base
+                out[f"{name}_tiers"] = [{"above_input_tokens": s, "rate": r} for s, r in rate.tiers]
+            elif rate is not None:
+                out[name] = rate
+        return out
+
+
+ZERO = Rates(0.0, 0.0, source=FREE)
+
+# genai-prices price keys -> Rates fields
+_LIBRARY_KEYS = {
+    "input_mtok": "input",
+    "output_mtok": "output",
+    "cache_read_mtok": "cache_read",
+    "cache_write_mtok": "cache_write",
+    "cache_write_1h_mtok": "cache_write_1h",
+    "input_image_mtok": "input_image",
+    "output_image_mtok": "output_image",
+}
+
+
+def _rate(value: Any) -> Rate | None:
+    if isinstance(value, Decimal):
+        return float(value)
+    base, tiers = getattr(value, "base", None), getattr(value, "tiers", None)
+    if isinstance(base, Decimal) and isinstance(tiers, list):
+        return Tiered(float(base), tuple((int(t.start), float(t.price)) for t in tiers))
+    return None
+
+
+class LibraryPrices:
+    """The ``genai-prices`` data bundled with the installed package, read on first use."""
+
+    def __init__(self) -> None:
+        self._snapshot: Any = None
+
+    def load(self) -> None:
+        """Reads the data now (a quarter of a second) rather than on the first request."""
+        self._data()
+
+    def _data(self) -> Any:
+        if self._snapshot is None:
+            # The bundled data only: the library's UpdatePrices (which fetches over the network) is
+            # never started, and a snapshot of our own is not replaced by one it would install.
+            from genai_prices.data import providers
+            from genai_prices.data_snapshot import DataSnapshot
+
+            self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
+        return self._snapshot
+
+    def rates(self, provider: str, model: str) -> Rates | None:
+        try:
+            _, info = self._data().find_provider_model(model, None, provider, None)
+        except LookupError:
+            return None
+        prices = info.get_prices(_now())
+        fields: dict[str, Rate] = {}
+        for key, name in _LIBRARY_KEYS.items():
+            rate = _rate(getattr(prices, key, None))
+            if rate is not None:
+                fields[name] = rate
+        if "input" not in fields and "output" not in fields:
+            return None  # priced by something else than tokens (per request, per second, ...)
+        fields.setdefault("input", 0.0)
+        fields.setdefault("output", 0.0)
+        return Rates(**fields)  # type: ignore[arg-type]
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(tz=UTC)
+
+
+@dataclass(slots=True, frozen=True)
+class Priced:
+    """A price found for an (upstream, model), with when it was compiled."""
+
+    rates: Rates | None
+    compiled_at: float
+
+
+class PriceTable:
+    """Rates by upstream and model: the config's rules over the library's data, cached."""
+
+    def __init__(
+        self,
+        rules: Iterable[PriceRule] = (),
+        providers: dict[str, str | None] | None = None,
+        library: LibraryPrices | None = None,
+    ) -> None:
+        """``providers`` maps an upstream name to its kind's price provider (None: unknown)."""
+        self._by_pair: dict[tuple[str, str], Rates] = {}
+        self._by_model: dict[str, Rates] = {}
+        self._by_upstream: dict[str, Rates] = {}
+        for rule in rules:
+            rates = Rates(
+                rule.input,
+                rule.output,
+                rule.cache_read,
+                rule.cache_write,
+                rule.cache_write_1h,
+                source="config",
+            )
+            if rule.upstream and rule.model:
+                self._by_pair[(rule.upstream, rule.model)] = rates
+            elif rule.model:
+                self._by_model[rule.model] = rates
+            elif rule.upstream:
+                self._by_upstream[rule.upstream] = rates
+        self._providers = providers or {}
+        self._library = library or LibraryPrices()
+        self._cache: dict[tuple[str, str], Priced] = {}
+
+    def load(self) -> None:
+        self._library.load()
+
+    def rates(self, upstream: str, model: str) -> Rates | None:
+        """The rates of ``model`` served by the upstream named ``upstream``; None when unknown."""
+        key = (upstream, model)
+        found = self._cache.get(key)
+        now = time.monotonic()
+        if found is None or now - found.compiled_at > _RECOMPILE_S:
+            found = Priced(self._find(upstream, model), now)
+            if len(self._cache) > 10_000:  # wildcard upstreams: any model id may come
+                self._cache.clear()
+            self._cache[key] = found
+        return found.rates
+
+    def cost(self, upstream: str, model: str, used: TokenCounts) -> float | None:
+        rates = self.rates(upstream, model)
+        return None if rates is None else rates.cost(used)
+
+    def _find(self, upstream: str, model: str) -> Rates | None:
+        configured = (
+            self._by_pair.get((upstream, model))
+            or self._by_model.get(model)
+            or self._by_upstream.get(upstream)
+        )
+        if configured is not None:
+            return configured
+        provider = self._providers.get(upstream)
+        if provider is None:
+            return None
+        if provider == FREE:
+            return ZERO
+        return self._library.rates(provider, model)
