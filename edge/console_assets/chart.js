@@ -3,9 +3,9 @@
 
 import { h, svg } from "./dom.js";
 
-const WIDTH = 640;
 const HEIGHT = 220;
 const MARGIN = { top: 12, right: 8, bottom: 28, left: 58 };
+const NARROW = 560; // below this many CSS pixels of screen, a narrower drawing keeps the labels legible
 
 /** Round tick values from 0 to at least `max`. */
 export function ticks(max, count = 4) {
@@ -24,7 +24,9 @@ export function ticks(max, count = 4) {
  * format: value -> axis text; name: what the chart shows (its accessible name).
  */
 export function barChart({ points, format, name, id }) {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const narrow = window.innerWidth < NARROW;
+  const width = narrow ? 360 : 640;
+  const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const values = points.map((p) => p.value || 0);
   const axis = ticks(Math.max(...values, 0));
@@ -32,11 +34,11 @@ export function barChart({ points, format, name, id }) {
   const y = (v) => MARGIN.top + plotH - (v / top) * plotH;
   const slot = plotW / Math.max(points.length, 1);
   const barW = Math.max(2, Math.min(40, slot * 0.7));
-  const every = Math.ceil(points.length / 8);
+  const every = Math.ceil(points.length / (narrow ? 5 : 8));
 
   const tooltip = h("div", { class: "tooltip", role: "status", hidden: true });
   const graph = svg("svg", {
-    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    viewBox: `0 0 ${width} ${HEIGHT}`,
     class: "chart",
     role: "group",
     "aria-label": name,
@@ -46,7 +48,7 @@ export function barChart({ points, format, name, id }) {
   for (const tick of axis) {
     const ty = y(tick);
     graph.append(
-      svg("line", { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: ty, y2: ty, class: tick ? "grid" : "axis" }),
+      svg("line", { x1: MARGIN.left, x2: width - MARGIN.right, y1: ty, y2: ty, class: tick ? "grid" : "axis" }),
       svg("text", { x: MARGIN.left - 6, y: ty + 4, class: "tick y" }, format(tick)),
     );
   }
@@ -54,7 +56,7 @@ export function barChart({ points, format, name, id }) {
   const show = (point, x, top) => {
     tooltip.textContent = `${point.label}: ${point.detail}`;
     tooltip.hidden = false;
-    tooltip.style.left = `${(x / WIDTH) * 100}%`;
+    tooltip.style.left = `${(x / width) * 100}%`;
     tooltip.style.top = `${(top / HEIGHT) * 100}%`;
   };
   const hide = () => (tooltip.hidden = true);

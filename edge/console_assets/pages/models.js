@@ -29,7 +29,10 @@ export function snippets(origin, ids) {
       code: `import os
 from openai import OpenAI
 
-client = OpenAI(base_url="${origin}/v1", api_key=os.environ["TOROUTER_KEY"])
+client = OpenAI(
+    base_url="${origin}/v1",
+    api_key=os.environ["TOROUTER_KEY"],
+)
 reply = client.chat.completions.create(
     model="${openaiModel}",
     messages=[{"role": "user", "content": "Hello"}],
@@ -43,7 +46,10 @@ print(reply.choices[0].message.content)`,
       code: `import os
 from anthropic import Anthropic
 
-client = Anthropic(base_url="${origin}", api_key=os.environ["TOROUTER_KEY"])
+client = Anthropic(
+    base_url="${origin}",
+    api_key=os.environ["TOROUTER_KEY"],
+)
 message = client.messages.create(
     model="${claudeModel}",
     max_tokens=1024,

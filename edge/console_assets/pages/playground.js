@@ -31,7 +31,7 @@ export async function render(root, ctx) {
     stream: h("input", { type: "checkbox", id: "pg-stream", checked: state.stream ?? true }),
     system: h("textarea", { id: "pg-system", rows: 2, placeholder: "optional", value: state.system || "" }),
     temperature: h("input", { type: "number", id: "pg-temperature", min: 0, max: 2, step: 0.1, placeholder: "default", value: state.temperature ?? "" }),
-    maxTokens: h("input", { type: "number", id: "pg-max-tokens", min: 1, step: 1, placeholder: "default (Anthropic: 1024)", value: state.maxTokens ?? "" }),
+    maxTokens: h("input", { type: "number", id: "pg-max-tokens", min: 1, step: 1, placeholder: "default", value: state.maxTokens ?? "" }),
     prompt: h("textarea", { id: "pg-prompt", rows: 3, placeholder: "Say something (Ctrl+Enter sends)" }),
   };
   if (state.protocol) inputs.protocol.value = state.protocol;
@@ -47,6 +47,9 @@ export async function render(root, ctx) {
   const rawRes = h("pre", { id: "raw-response", tabindex: 0 });
 
   const keyField = field("Caller key", inputs.key);
+  keyField.classList.add("wide");
+  const systemField = field("System prompt", inputs.system);
+  systemField.classList.add("wide");
   keyField.querySelector("input").after(h("div", { class: "inline-buttons" }, showKey, loadModels));
   keyField.append(keyStatus);
   const settings = h(
@@ -55,9 +58,10 @@ export async function render(root, ctx) {
     keyField,
     field("Model", inputs.model),
     field("Protocol", inputs.protocol),
-    h("label", { class: "check" }, inputs.stream, h("span", {}, "Stream the answer")),
-    field("System prompt", inputs.system),
-    h("div", { class: "grid2" }, field("Temperature", inputs.temperature), field("Max tokens", inputs.maxTokens)),
+    systemField,
+    field("Temperature", inputs.temperature),
+    field("Max tokens", inputs.maxTokens, "Anthropic needs one: 1024 when empty"),
+    h("label", { class: "check wide" }, inputs.stream, h("span", {}, "Stream the answer (tokens appear as they arrive)")),
   );
   const composer = h(
     "form",
