@@ -115,6 +115,7 @@ class UsageWriter:
                 "usage store unavailable: records are held and retried",
                 extra={"error": type(exc).__name__, "pending": len(self._pending)},
             )
+        log.debug("usage store write failed", extra={"error": repr(exc)})
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Writes what is queued (tests, shutdown); False when it could not within ``timeout_s``."""

@@ -75,9 +75,10 @@ class ResponsesHandler(Operation):
         ctx.protocol = replace(
             ctx.protocol,
             errors=errors,
-            chat=ResponsesCodec(),  # reads an upstream's usage for token limits
+            chat=ResponsesCodec(),
             stream_terminator=None,  # a relayed stream's end is checked here (_relayed)
             upstream_chat_operation=CREATE,
+            stream_usage=None,  # a Responses stream reports its usage unasked (response.completed)
         )
         previous = await self._previous(ctx, first.body)
         if previous is not None and previous.upstream is not None:
