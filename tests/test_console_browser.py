@@ -33,13 +33,26 @@ WAIT_MS = 20_000  # every wait is on an element or a text, bounded by this
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 CHUNK_DELAY_S = 0.1
-PAGES = {"dashboard": "Dashboard", "usage": "Usage", "keys": "Keys", "models": "Models", "playground": "Playground"}
+PAGES = {
+    "dashboard": "Dashboard",
+    "usage": "Usage",
+    "keys": "Keys",
+    "models": "Models",
+    "playground": "Playground",
+}
 # protocol option -> what only that protocol's raw stream carries
 STREAMS = {
     "openai-chat": "chat.completion.chunk",
     "anthropic": "event: content_block_delta",
     "gemini": '"candidates"',
     "openai-responses": "event: response.output_text.delta",
+}
+# protocol option -> its request's field for the largest answer
+MAX_TOKENS = {
+    "openai-chat": "max_completion_tokens",
+    "anthropic": "max_tokens",
+    "gemini": "maxOutputTokens",
+    "openai-responses": "max_output_tokens",
 }
 
 
@@ -209,8 +222,6 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
     await page.fill("#pg-temperature", "0.5")
     await page.fill("#pg-max-tokens", "200")
     for protocol, marker in STREAMS.items():
-        if protocol == "openai-responses":
-            continue  # has its own test: test_the_playground_speaks_the_responses_api
         await watch_answer(page)
         words = f"hello over {protocol} one two three four five"
         assert (await chat(page, protocol, words)).startswith("Done"), protocol
@@ -223,7 +234,8 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
         assert raw.startswith("HTTP 200") and marker in raw, protocol
         request = await page.locator("#raw-request").inner_text()
         assert secret not in request and f"{secret[:7]}…{secret[-4:]}" in request
-    assert '"max_tokens": 200' in request or '"maxOutputTokens": 200' in request
+        assert f'"{MAX_TOKENS[protocol]}": 200' in request and '"temperature": 0.5' in request
+        assert "You are terse." in request
     await screenshot(page, shots, "playground")
 
     # Stop aborts the fetch mid-stream, and the upstream sees the caller go
@@ -242,8 +254,8 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
     assert stopped.outcome == "cancelled"
 
     # usage: the key's requests, by model and one by one, and the CSV export of the same filter
-    records = await records_of(stack, "playground-key", 4)
-    assert len(records) >= 4
+    records = await records_of(stack, "playground-key", len(STREAMS) + 1)  # the stopped one too
+    assert len(records) == len(STREAMS) + 1
     await go(page, "usage")
     await page.fill("#usage-key", "playground-key")
     await page.click("#usage-filters button[type=submit]")
@@ -318,5 +330,106 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
     await page.click("#logout")
     await expect(page.locator("#login")).to_be_visible()
     assert await page.evaluate("sessionStorage.getItem('torouter.adminKey')") is None
+    assert problems.errors == []
+    await page.context.close()
+
+
+async def tab_to(page: Page, selector: str, presses: int = 60) -> None:
+    """Presses Tab until ``selector`` has the focus (or fails after ``presses``)."""
+    for _ in range(presses):
+        if await page.evaluate("(selector) => document.activeElement?.matches(selector) ?? false", selector):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+async def test_the_keyboard_reaches_every_page_and_control(
+    console_stack: ConsoleStack, tmp_path: Path
+) -> None:
+    problems = PageProblems()
+    page = await new_page(console_stack, problems)
+    await expect(page.locator("#admin-key")).to_be_focused()
+    await page.keyboard.type(ADMIN_KEY)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main h1")).to_have_text("Dashboard")
+    for name, title in PAGES.items():
+        await tab_to(page, f"nav a[data-page={name}]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#main h1")).to_have_text(title)
+        await expect(page.locator("#main h1")).to_be_focused()  # a reader starts at the new page
+        if name == "dashboard":
+            await tab_to(page, "#spend-chart .bar")
+            await expect(page.locator("#spend-chart .tooltip")).to_be_visible()
+        if name == "keys":
+            await tab_to(page, "#create-key")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#key-dialog")).to_be_visible()
+            await expect(page.locator("#key-name")).to_be_focused()
+            await page.keyboard.press("Escape")
+            await expect(page.locator("#key-dialog")).to_be_hidden()
+        if name == "playground":
+            await tab_to(page, "#pg-key")
+            await page.keyboard.type(STATIC_KEY)
+            await tab_to(page, "#pg-load-models")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#pg-model option")).to_have_count(len(console_stack.upstream.models))
+            await tab_to(page, "#pg-prompt")
+            await page.keyboard.type("typed on the keyboard")
+            await page.keyboard.press("Control+Enter")
+            await expect(page.locator("#transcript .msg.assistant .text").last).to_have_text(
+                "Mock reply to: typed on the keyboard"
+            )
+    await tab_to(page, "#logout")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#admin-key")).to_be_focused()
+    await screenshot(page, tmp_path, "logged-out")
+    assert problems.errors == []
+    await page.context.close()
+
+
+async def test_a_phone_screen_shows_every_page_without_sideways_scrolling(
+    console_stack: ConsoleStack, tmp_path: Path
+) -> None:
+    problems = PageProblems()
+    page = await new_page(console_stack, problems, PHONE)
+    await log_in(page)
+    await expect(page.locator("#main h1")).to_have_text("Dashboard")
+    for name, title in PAGES.items():
+        await go(page, name)
+        await expect(page.locator("#main h1")).to_have_text(title)
+        await expect(page.locator("#main .notice")).to_have_count(0)  # loaded, no error notice
+        for link in await page.locator("nav a").all():
+            box = await link.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], name
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} is {width} px wide"
+        await screenshot(page, tmp_path, f"phone-{name}")
+    assert problems.errors == []
+    await page.context.close()
+
+
+async def test_the_playground_without_streaming_and_with_a_bad_key(
+    console_stack: ConsoleStack, tmp_path: Path
+) -> None:
+    problems = PageProblems(allowed={401})  # the bad key
+    page = await new_page(console_stack, problems)
+    await log_in(page)
+    await go(page, "playground")
+    await page.fill("#pg-key", "tr-no-such-key-0000000000")
+    await page.click("#pg-load-models")
+    await expect(page.locator("#pg-key-status")).to_contain_text("401")
+    await page.fill("#pg-key", STATIC_KEY)
+    await page.click("#pg-load-models")
+    await expect(page.locator("#pg-model option")).to_have_count(len(console_stack.upstream.models))
+    await page.uncheck("#pg-stream")
+    for protocol in STREAMS:
+        words = f"whole answer over {protocol}"
+        assert (await chat(page, protocol, words)).startswith("Done in"), protocol
+        await expect(page.locator("#transcript .msg.assistant .text").last).to_have_text(
+            f"Mock reply to: {words}"
+        )
+        raw = await page.locator("#raw-response").inner_text()
+        assert raw.startswith("HTTP 200") and "content-type: application/json" in raw
+    await screenshot(page, tmp_path, "playground-whole-answers")
     assert problems.errors == []
     await page.context.close()

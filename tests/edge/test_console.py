@@ -116,7 +116,9 @@ def test_the_version_changes_with_any_file(tmp_path: Path) -> None:
             target.write_bytes(source.read_bytes())
     before = ConsoleFiles.load(tmp_path)
     assert before.version == ConsoleFiles.load().version
-    (tmp_path / "pages" / "models.js").write_bytes(b"// changed\n" + (ASSETS / "pages" / "models.js").read_bytes())
+    (tmp_path / "pages" / "models.js").write_bytes(
+        b"// changed\n" + (ASSETS / "pages" / "models.js").read_bytes()
+    )
     assert ConsoleFiles.load(tmp_path).version != before.version
 
 

@@ -68,7 +68,7 @@ class PageProblems:
 
 
 async def screenshot(page: Page, folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    """The whole page as a PNG (Playwright makes the folder)."""
     path = folder / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
