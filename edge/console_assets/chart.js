@@ -56,7 +56,10 @@ export function barChart({ points, format, name, id }) {
   const show = (point, x, top) => {
     tooltip.textContent = `${point.label}: ${point.detail}`;
     tooltip.hidden = false;
-    tooltip.style.left = `${(x / width) * 100}%`;
+    const share = x / width;
+    tooltip.style.left = `${share * 100}%`;
+    // kept inside the chart near its edges
+    tooltip.style.transform = `translate(${share > 0.7 ? "-100%" : share < 0.3 ? "0%" : "-50%"}, calc(-100% - 6px))`;
     tooltip.style.top = `${(top / HEIGHT) * 100}%`;
   };
   const hide = () => (tooltip.hidden = true);

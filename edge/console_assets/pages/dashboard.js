@@ -62,8 +62,10 @@ async function load(body, days) {
         key: "share",
         label: "Share",
         cell: (m) => {
-          const meter = h("meter", { min: 0, max: 1, value: top ? (m.cost_usd || 0) / top : 0, "aria-label": `${m.model} cost share` });
-          return meter;
+          const part = top ? (m.cost_usd || 0) / top : 0;
+          const fill = h("span");
+          fill.style.width = `${Math.round(part * 100)}%`;
+          return h("span", { class: "share", role: "img", "aria-label": `${Math.round(part * 100)}% of the top model's cost` }, fill);
         },
       },
     ],
