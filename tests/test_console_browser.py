@@ -213,9 +213,33 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
         await expect(row).to_contain_text(shown)
     await expect(row).to_contain_text("of $5.00")
 
-    # playground: the key's own catalog (its allowlist), tokens as they arrive, on every protocol
+    # "Try it in the playground" hands the secret over: the key's own catalog (its allowlist)
     await page.click("#secret-to-playground")
     await expect(page.locator("#main h1")).to_have_text("Playground")
+    await expect(page.locator("#pg-model option")).to_have_count(2)
+
+    # edit: a changed limit shows, an emptied restriction is gone; the secret is not shown again
+    await go(page, "keys")
+    await expect(row).to_be_visible()
+    assert secret not in await page.content()
+    await row.locator("button:has-text('Edit')").click()
+    await expect(page.locator("#key-dialog")).to_be_visible()
+    await expect(page.locator("#key-rpm")).to_have_value("600")
+    await expect(page.locator("#key-models input[value=gpt-4o]")).to_be_checked()
+    await page.fill("#key-rpm", "300")
+    await page.fill("#key-ip-deny", "")
+    await page.click("#key-submit")
+    await expect(page.locator("#key-dialog")).to_be_hidden()
+    await expect(row).to_contain_text("300 rpm")
+    await expect(row).not_to_contain_text("deny 10.0.0.0/8")
+    await expect(row).to_contain_text("allow 127.0.0.0/8")
+    edited = await admin_get(stack, "/keys/playground-key")
+    assert edited["rpm"] == 300 and edited["ip_deny"] in (None, [])
+    assert edited["models"] == ["gpt-4o-mini", "gpt-4o"]
+
+    # playground: tokens as they arrive, on every protocol (the key is still there)
+    await go(page, "playground")
+    await expect(page.locator("#pg-key")).to_have_value(secret)
     await expect(page.locator("#pg-model option")).to_have_count(2)
     await page.select_option("#pg-model", "gpt-4o-mini")
     await page.fill("#pg-system", "You are terse.")
@@ -431,5 +455,52 @@ async def test_the_playground_without_streaming_and_with_a_bad_key(
         raw = await page.locator("#raw-response").inner_text()
         assert raw.startswith("HTTP 200") and "content-type: application/json" in raw
     await screenshot(page, tmp_path, "playground-whole-answers")
+    assert problems.errors == []
+    await page.context.close()
+
+
+async def test_the_request_log_pages_and_filters(console_stack: ConsoleStack, tmp_path: Path) -> None:
+    """More requests than a page holds: Older and Newer walk the cursor pages; the model filter
+    narrows the table and the log."""
+    stack = console_stack
+    async with aiohttp.ClientSession() as http:
+        for i in range(30):
+            model = "gpt-4o" if i % 10 == 0 else "gpt-4o-mini"
+            body = {"model": model, "messages": [{"role": "user", "content": f"page {i}"}]}
+            async with http.post(
+                f"{stack.gateway.base_url}/v1/chat/completions",
+                json=body,
+                headers={"authorization": f"Bearer {STATIC_KEY}"},
+            ) as response:
+                assert response.status == 200
+    records = await records_of(stack, "from-config", 30)
+    assert len(records) >= 30
+    problems = PageProblems()
+    page = await new_page(stack, problems)
+    await log_in(page)
+    await go(page, "usage")
+    await page.fill("#usage-key", "from-config")
+    await page.click("#usage-filters button[type=submit]")
+    log = page.locator("#request-log tbody tr")
+    await expect(log).to_have_count(25)
+    newest = await log.first.locator("td[data-col=time]").inner_text()
+    await page.click("#usage-log button:has-text('Older')")
+    await expect(page.locator("#usage-log .pager")).to_contain_text("Page 2")
+    await expect(log).to_have_count(len(records) - 25)
+    await expect(page.locator("#usage-log button:has-text('Older')")).to_be_disabled()
+    await page.click("#usage-log button:has-text('Newer')")
+    await expect(page.locator("#usage-log .pager")).to_contain_text("Page 1")
+    await expect(log.first.locator("td[data-col=time]")).to_have_text(newest)
+    await page.fill("#usage-model", "gpt-4o")
+    await page.click("#usage-filters button[type=submit]")
+    gpt4o = sum(1 for record in records if record["model"] == "gpt-4o")
+    await expect(log).to_have_count(gpt4o)
+    await expect(page.locator("#usage-summary tbody tr")).to_have_count(1)
+    await expect(page.locator("#usage-summary tbody td[data-col=requests]")).to_have_text(str(gpt4o))
+    await page.fill("#usage-start", "2001-01-01")
+    await page.fill("#usage-end", "2001-01-31")
+    await page.click("#usage-filters button[type=submit]")
+    await expect(page.locator("#usage-summary td.empty")).to_have_text("No requests match.")
+    await screenshot(page, tmp_path, "usage-empty-range")
     assert problems.errors == []
     await page.context.close()
