@@ -28,6 +28,7 @@ README = ROOT / "README.md"
 
 CONFIG_IN_CONTAINER = "/etc/torouter/config.yaml"
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "TOROUTER_KEY")
+ADMIN_VAR = "TOROUTER_ADMIN_KEY"
 CONTRACT_SUBCOMMANDS = {"up", "edge", "router", "check", "keys"}
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 OFFICIAL_BASE_URLS = {
@@ -91,8 +92,8 @@ def _port(hostport: str) -> int:
 # docker-compose.yml
 
 
-def test_compose_has_exactly_redis_router_and_edge() -> None:
-    assert set(_compose()["services"]) == {"redis", "router", "edge"}
+def test_compose_has_exactly_redis_postgres_router_and_edge() -> None:
+    assert set(_compose()["services"]) == {"redis", "postgres", "router", "edge"}
 
 
 def test_redis_is_redis7_with_a_healthcheck() -> None:
@@ -101,6 +102,15 @@ def test_redis_is_redis7_with_a_healthcheck() -> None:
     test = _argv(redis["healthcheck"]["test"])
     assert "redis-cli" in " ".join(test)
     assert "ping" in test[-1]
+
+
+def test_postgres_keeps_its_data_and_has_a_healthcheck() -> None:
+    postgres = _service("postgres")
+    assert str(postgres["image"]).startswith("postgres:")
+    test = _argv(postgres["healthcheck"]["test"])
+    assert "pg_isready" in " ".join(test)
+    assert any(str(v).endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
+    assert _environment(postgres)["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-torouter}"
 
 
 @pytest.mark.parametrize("name", ["router", "edge"])
@@ -149,6 +159,11 @@ def test_no_literal_secrets_in_compose() -> None:
     assert not SECRET_SHAPES.search(COMPOSE.read_text())
 
 
+def test_router_and_edge_know_the_admin_key_from_the_environment() -> None:
+    for name in ("router", "edge"):
+        assert _environment(_service(name)).get(ADMIN_VAR, "missing") is None, name  # passed by name
+
+
 def test_edge_holds_no_provider_secret() -> None:
     env = _environment(_service("edge"))
     assert not [var for var in env if var.endswith("_API_KEY")], "upstream secrets never leave the router"
@@ -156,6 +171,7 @@ def test_edge_holds_no_provider_secret() -> None:
 
 def test_startup_order_follows_health() -> None:
     assert _service("router")["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert _service("router")["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert _service("edge")["depends_on"]["router"]["condition"] == "service_healthy"
 
 
@@ -189,8 +205,11 @@ def test_deploy_config_is_the_compose_topology() -> None:
     assert config["edge"]["router"] == "dns:///router:50051"
     assert config["router"]["listen"] == "0.0.0.0:50051"
     assert config["router"]["state"] == "redis://redis:6379/0"
+    assert config["router"]["usage"].startswith("postgresql://torouter:")
     # the hosts it names are compose services
     services = set(_compose()["services"])
+    usage_host = config["router"]["usage"].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0]
+    assert usage_host in services
     router_host = config["edge"]["router"].removeprefix("dns:///").rsplit(":", 1)[0]
     redis_host = config["router"]["state"].removeprefix("redis://").split("/")[0].rsplit(":", 1)[0]
     assert router_host in services
@@ -201,7 +220,7 @@ def test_deploy_config_uses_only_contract_sections() -> None:
     config = _deploy_config()
     assert set(config) <= {"edge", "router", "upstreams", "groups", "keys"}
     assert set(config["edge"]) <= {"listen", "router", "max_body_mb"}
-    assert set(config["router"]) <= {"listen", "state"}
+    assert set(config["router"]) <= {"listen", "state", "usage"}
 
 
 def test_deploy_config_has_every_installed_provider_with_its_official_base_url() -> None:

@@ -90,8 +90,12 @@ async def test_a_stream_that_does_not_ask_for_usage_is_charged_all_the_same(fres
         await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
-async def test_a_key_without_a_token_limit_streams_its_bytes_untouched(fresh: Stack) -> None:
+async def test_a_key_without_a_token_limit_has_its_stream_usage_asked_too(fresh: Stack) -> None:
+    """Every request gets a usage record: any OpenAI stream is asked for its usage (one field added
+    to the caller's bytes), and the usage chunk is kept from a caller who did not ask."""
     client = fresh.client("openai")
     stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
-    _ = [chunk async for chunk in stream]
-    assert "stream_options" not in fresh.upstream.requests[-1].json
+    chunks = [chunk async for chunk in stream]
+    sent = fresh.upstream.requests[-1]
+    assert sent.json["stream_options"] == {"include_usage": True}
+    assert all(chunk.choices for chunk in chunks)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from support.openai_responses import assert_response_valid
-from torouter.router.account.metering import body_usage
+from torouter.router.account.metering import RESPONSES
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
     ChatResponse,
@@ -23,8 +23,6 @@ from torouter.router.ir import (
     ToolCall,
     Usage,
 )
-from torouter.router.protocols.base import WireProtocol
-from torouter.router.protocols.openai.errors import OpenAIErrors
 from torouter.router.protocols.openai.responses import Exchange, ResponsesCodec
 from torouter.router.protocols.openai.responses.ids import CALL_SIGNATURE, unseal
 
@@ -159,10 +157,8 @@ def test_read_back() -> None:
     assert caught.value.code is ErrorCode.UPSTREAM_ERROR
 
 
-def test_usage_read_for_token_limits_in_passthrough() -> None:
-    protocol = WireProtocol(
-        "openai", OpenAIErrors(), ResponsesCodec(), upstream_chat_operation="responses.create"
-    )
+def test_usage_read_from_a_passthrough_body() -> None:
     body, _ = write([TextPart("Hi")])
-    assert body_usage(protocol, orjson.dumps(body)) == 161
-    assert body_usage(protocol, b"not json") is None
+    tokens = RESPONSES.body(orjson.dumps(body))
+    assert tokens is not None and (tokens.input, tokens.output, tokens.cache_read) == (120, 41, 64)
+    assert RESPONSES.body(b"not json") is None

@@ -13,7 +13,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import ParsedResponse, ResponseStreamEvent
 
 from support.openai_responses import assert_event_valid
-from torouter.router.account.metering import StreamMeter
+from torouter.router.account.metering import RESPONSES
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
     ChatRequest,
@@ -34,8 +34,6 @@ from torouter.router.ir import (
     Usage,
     UsageReport,
 )
-from torouter.router.protocols.base import WireProtocol
-from torouter.router.protocols.openai.errors import OpenAIErrors
 from torouter.router.protocols.openai.responses import Exchange, ResponsesCodec, ResponsesStreamErrors
 from torouter.router.protocols.openai.responses.ids import CALL_SIGNATURE, unseal
 from torouter.router.protocols.sse import SSEParser
@@ -212,10 +210,12 @@ def test_relayed_stream_error_event() -> None:
 
 def test_usage_followed_in_a_relayed_stream() -> None:
     raw, _ = run([TextDelta("Hi")], [Finish(FinishReason.STOP), UsageReport(USAGE)])
-    meter = StreamMeter(WireProtocol("openai", OpenAIErrors(), ResponsesCodec()))
-    for piece in (raw[:50], raw[50:]):
-        meter.feed(piece)
-    assert meter.tokens == 29
+    tap = RESPONSES.tap()
+    events = raw.split(b"\n\n")
+    for event in events[:-1]:  # complete events, as the relay hands them over
+        tap.feed(event + b"\n\n")
+    tokens = tap.tokens()
+    assert tokens is not None and (tokens.input, tokens.output, tokens.reasoning) == (20, 9, 3)
 
 
 def test_a_signature_on_streamed_text_does_not_split_the_message() -> None:
