@@ -159,6 +159,7 @@ function keyEditor(ctx, refresh) {
   );
   const dialog = h("dialog", { id: "key-dialog", "aria-labelledby": "key-dialog-title" }, form);
   let editing = null;
+  let initial = {}; // the form's values when an edit began: only what changed is sent
   let catalog = [];
   const editor = { dialog, onCreated: null };
 
@@ -209,23 +210,33 @@ function keyEditor(ctx, refresh) {
       for (const name of LIST_FIELDS) inputs[name].value = (key[name] || []).join("\n");
     }
     showModels(inputs.group.value, key?.models || []);
+    initial = key ? values() : {};
     dialog.showModal();
     (key ? inputs.rpm : inputs.name).focus();
   };
   cancel.addEventListener("click", () => dialog.close());
 
-  const payload = () => {
+  // every restriction as the form holds it (an empty field: null)
+  const values = () => {
     const body = {};
     const number = (name) => (inputs[name].value === "" ? null : Number(inputs[name].value));
     for (const name of [...INTEGER_FIELDS, "spend_cap_usd"]) body[name] = number(name);
     body.expires_at = inputs.expires_at.value ? `${inputs.expires_at.value.slice(0, 16)}:00Z` : null;
     for (const name of LIST_FIELDS) {
-      const values = list(inputs[name].value);
-      body[name] = values.length ? values : null;
+      const found = list(inputs[name].value);
+      body[name] = found.length ? found : null;
     }
     const models = chosenModels();
     body.models = models.length ? models : null;
-    if (editing) return body;
+    return body;
+  };
+
+  const payload = () => {
+    const body = values();
+    if (editing) {
+      // a PATCH of what changed (null clears): an untouched expiry already past would be refused
+      return Object.fromEntries(Object.entries(body).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(initial[name])));
+    }
     body.group = inputs.group.value;
     if (inputs.name.value.trim()) body.name = inputs.name.value.trim();
     if (inputs.expires_in_days.value !== "") body.expires_in_days = Number(inputs.expires_in_days.value);
@@ -239,7 +250,10 @@ function keyEditor(ctx, refresh) {
     submit.disabled = true;
     try {
       if (editing) {
-        await admin(`/keys/${encodeURIComponent(editing.name)}`, { method: "PATCH", body: payload() });
+        const changes = payload();
+        if (Object.keys(changes).length) {
+          await admin(`/keys/${encodeURIComponent(editing.name)}`, { method: "PATCH", body: changes });
+        }
         dialog.close();
       } else {
         const created = await admin("/keys", { method: "POST", body: payload() });
