@@ -38,6 +38,8 @@ export async function render(root, ctx) {
   const log = h("div", { id: "usage-log" });
   root.append(form, h("h2", {}, "By model"), summary, h("h2", {}, "Requests"), log);
 
+  // a newer load replaces an older one still in flight: only the latest may draw
+  const latest = { summary: 0, log: 0 };
   const current = () => ({
     start: inputs.start.value,
     end: inputs.end.value,
@@ -47,8 +49,8 @@ export async function render(root, ctx) {
   const apply = async () => {
     ctx.usageFilters = current();
     await Promise.all([
-      loadSummary(summary, ctx.usageFilters, modelList),
-      loadLog(log, ctx.usageFilters, [null]),
+      loadSummary(summary, ctx.usageFilters, modelList, latest),
+      loadLog(log, ctx.usageFilters, [null], latest),
     ]);
   };
   form.addEventListener("submit", (event) => {
@@ -63,9 +65,11 @@ export async function render(root, ctx) {
   await apply();
 }
 
-async function loadSummary(box, filters, modelList) {
+async function loadSummary(box, filters, modelList, latest) {
+  const turn = ++latest.summary;
   try {
     const data = await admin(`/usage${query(filters)}`);
+    if (turn !== latest.summary) return;
     const known = new Set([...modelList.options].map((o) => o.value));
     for (const row of data.models) if (!known.has(row.model)) modelList.append(h("option", { value: row.model }));
     const totals = data.totals;
@@ -77,25 +81,27 @@ async function loadSummary(box, filters, modelList) {
       }),
     );
   } catch (error) {
-    clear(box, notice(error.message, "error"));
+    if (turn === latest.summary) clear(box, notice(error.message, "error"));
   }
 }
 
-async function loadLog(box, filters, cursors) {
+async function loadLog(box, filters, cursors, latest) {
+  const turn = ++latest.log;
   const cursor = cursors[cursors.length - 1];
   try {
     const page = await admin(`/usage/requests${query({ ...filters, cursor, limit: PAGE_SIZE })}`);
+    if (turn !== latest.log) return;
     const newer = h("button", { type: "button", disabled: cursors.length === 1 }, "← Newer");
     const older = h("button", { type: "button", disabled: !page.has_more }, "Older →");
-    newer.addEventListener("click", () => loadLog(box, filters, cursors.slice(0, -1)));
-    older.addEventListener("click", () => loadLog(box, filters, [...cursors, page.next_cursor]));
+    newer.addEventListener("click", () => loadLog(box, filters, cursors.slice(0, -1), latest));
+    older.addEventListener("click", () => loadLog(box, filters, [...cursors, page.next_cursor], latest));
     clear(
       box,
       table(REQUEST_COLUMNS, page.data, { id: "request-log", empty: "No requests match." }),
       h("div", { class: "pager", role: "group", "aria-label": "Pages" }, newer, h("span", { class: "muted" }, `Page ${cursors.length}`), older),
     );
   } catch (error) {
-    clear(box, notice(error.message, "error"));
+    if (turn === latest.log) clear(box, notice(error.message, "error"));
   }
 }
 
