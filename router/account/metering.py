@@ -19,12 +19,8 @@ import orjson
 
 from ..ir import StreamBatch, Usage, UsageReport
 from ..ir_images import ImageUsage
-from ..protocols.anthropic.messages.response import read_usage as anthropic_usage
-from ..protocols.gemini.generate.response import read_usage as gemini_usage
-from ..protocols.openai.chat.response import read_usage as openai_chat_usage
-from ..protocols.openai.responses.response_reader import read_usage as responses_usage
 from ..protocols.sse import SSEParser
-from .records import Tokens, tokens_of
+from .records import Tokens
 
 SMALL_BODY = 64 * 1024  # parsed whole below this size
 
@@ -69,10 +65,14 @@ class UsageFormat:
             found = _tail_object(raw, self.key) if len(raw) > SMALL_BODY else None
             if found is None:
                 parsed = orjson.loads(raw)
-                found = parsed.get(self.key.decode()) if isinstance(parsed, dict) else None
-            return self.count(found) if isinstance(found, dict) else None
+                found = parsed.get(self.field) if type(parsed) is dict else None
+            return self.count(found) if type(found) is dict else None
         except Exception:  # an answer we cannot read is not worth failing it over
             return None
+
+    @property
+    def field(self) -> str:
+        return "usage" if self.key == b"usage" else self.key.decode()
 
     def tap(self) -> StreamTap:
         return StreamTap(self)
@@ -178,28 +178,81 @@ def _openai_image_tokens(raw: Any) -> Tokens:
     )
 
 
+# The counts of each protocol's usage object, read directly: the codecs' readers keep every field
+# for translation and cost several times more; here, on every passthrough answer, only counts matter.
+
+
+def _n(value: Any) -> int:
+    return value if type(value) is int else 0
+
+
+def _opt(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _inner(usage: dict[str, Any], key: str) -> dict[str, Any]:
+    value = usage.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _openai_chat_tokens(usage: dict[str, Any]) -> Tokens:
+    prompt, completion = _inner(usage, "prompt_tokens_details"), _inner(usage, "completion_tokens_details")
+    cost = usage.get("cost")  # OpenRouter's
+    return Tokens(
+        _n(usage.get("prompt_tokens")),
+        _n(usage.get("completion_tokens")),
+        _opt(prompt.get("cached_tokens")),
+        _opt(prompt.get("cache_write_tokens")),
+        reasoning=_opt(completion.get("reasoning_tokens")),
+        reported_cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+    )
+
+
+def _responses_tokens(usage: dict[str, Any]) -> Tokens:
+    details, output = _inner(usage, "input_tokens_details"), _inner(usage, "output_tokens_details")
+    return Tokens(
+        _n(usage.get("input_tokens")),
+        _n(usage.get("output_tokens")),
+        _opt(details.get("cached_tokens")),
+        _opt(details.get("cache_write_tokens")),
+        reasoning=_opt(output.get("reasoning_tokens")),
+    )
+
+
+def _anthropic_tokens(usage: dict[str, Any]) -> Tokens:
+    """Anthropic's ``input_tokens`` leave out cache reads and writes; records count every prompt token."""
+    read, written = _opt(usage.get("cache_read_input_tokens")), _opt(usage.get("cache_creation_input_tokens"))
+    split = _inner(usage, "cache_creation")
+    return Tokens(
+        _n(usage.get("input_tokens")) + (read or 0) + (written or 0),
+        _n(usage.get("output_tokens")),
+        read,
+        written,
+        _opt(split.get("ephemeral_5m_input_tokens")),
+        _opt(split.get("ephemeral_1h_input_tokens")),
+        _opt(_inner(usage, "output_tokens_details").get("thinking_tokens")),
+    )
+
+
+def _gemini_tokens(usage: dict[str, Any]) -> Tokens:
+    """Gemini's candidates leave out thoughts; records count them in the output, as OpenAI does."""
+    thoughts = _opt(usage.get("thoughtsTokenCount"))
+    return Tokens(
+        _n(usage.get("promptTokenCount")),
+        _n(usage.get("candidatesTokenCount")) + (thoughts or 0),
+        _opt(usage.get("cachedContentTokenCount")),
+        reasoning=thoughts,
+    )
+
+
 _USAGE = _pattern("usage")
 
-OPENAI_CHAT = UsageFormat(
-    b"usage", _USAGE, lambda d: _get(d, "usage"), lambda u: tokens_of(openai_chat_usage(u, "usage")), "last"
-)
-RESPONSES = UsageFormat(
-    b"usage",
-    _USAGE,
-    lambda d: _get(d, "response", "usage"),
-    lambda u: tokens_of(responses_usage(u)),
-    "last",
-)
+OPENAI_CHAT = UsageFormat(b"usage", _USAGE, lambda d: _get(d, "usage"), _openai_chat_tokens, "last")
+RESPONSES = UsageFormat(b"usage", _USAGE, lambda d: _get(d, "response", "usage"), _responses_tokens, "last")
 OPENAI_IMAGES = UsageFormat(b"usage", _USAGE, lambda d: _get(d, "usage"), _openai_image_tokens, "sum")
-ANTHROPIC = UsageFormat(
-    b"usage", _USAGE, _anthropic_event, lambda u: tokens_of(anthropic_usage(u, "usage")), "merge"
-)
+ANTHROPIC = UsageFormat(b"usage", _USAGE, _anthropic_event, _anthropic_tokens, "merge")
 GEMINI = UsageFormat(
-    b"usageMetadata",
-    _pattern("usageMetadata"),
-    lambda d: _get(d, "usageMetadata"),
-    lambda u: tokens_of(gemini_usage(u, "usageMetadata")),
-    "last",
+    b"usageMetadata", _pattern("usageMetadata"), lambda d: _get(d, "usageMetadata"), _gemini_tokens, "last"
 )
 
 # (protocol, operation of the upstream call) -> where its answers keep their usage

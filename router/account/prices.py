@@ -49,21 +49,25 @@ Rate = float | Tiered
 
 
 def _at(rate: Rate, input_tokens: int) -> float:
-    return rate if isinstance(rate, float) else rate.at(input_tokens)
+    return rate if type(rate) is float else rate.at(input_tokens)  # type: ignore[union-attr]
 
 
-@dataclass(slots=True, frozen=True)
-class TokenCounts:
-    """What a request used. ``input`` counts every prompt token, the cached and image ones too;
-    ``output`` every completion token, reasoning and image ones too."""
+@dataclass(slots=True)
+class Tokens:
+    """What a request used, as the upstream reported it. ``input`` counts every prompt token, the
+    cached and image ones too; ``output`` every completion token, reasoning and image ones too.
+    ``reported_cost`` is what the upstream says it cost (OpenRouter's ``usage.cost``)."""
 
     input: int = 0
     output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0  # 5-minute and 1-hour writes together
-    cache_write_1h: int = 0
+    cache_read: int | None = None
+    cache_write: int | None = None  # 5-minute and 1-hour writes together
+    cache_write_5m: int | None = None
+    cache_write_1h: int | None = None
+    reasoning: int | None = None
     input_image: int = 0
     output_image: int = 0
+    reported_cost: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -80,30 +84,33 @@ class Rates:
     output_image: Rate | None = None
     source: str = "genai-prices"  # or "config", "free"
 
-    def cost(self, used: TokenCounts) -> float:
+    def cost(self, used: Tokens) -> float:
         """USD for these tokens: each count at its own rate when it has one, else at the rate of
         what it is part of (cache and image input at the input rate, image output at the output
-        rate); tiers by the request's input tokens."""
+        rate); tiers by the request's input tokens. Straight-line: it runs on every request."""
         n = used.input
-        total = 0.0
-        rest_in, rest_out = used.input, used.output
-        parts_in: tuple[tuple[int, Rate | None], ...] = (
-            (used.cache_read, self.cache_read),
-            (used.cache_write_1h, self.cache_write_1h),
-            (used.input_image, self.input_image),
-        )
-        for count, rate in parts_in:
-            if rate is not None and count:
-                total += count * _at(rate, n)
-                rest_in -= count
-        if self.cache_write is not None:
-            writes = used.cache_write - (used.cache_write_1h if self.cache_write_1h is not None else 0)
+        rest_in, rest_out, total = n, used.output, 0.0
+        read, one_hour = used.cache_read or 0, used.cache_write_1h or 0
+        if self.cache_read is not None and read:
+            total += read * _at(self.cache_read, n)
+            rest_in -= read
+        if self.cache_write_1h is not None and one_hour:
+            total += one_hour * _at(self.cache_write_1h, n)
+            rest_in -= one_hour
+        if self.cache_write is not None and used.cache_write:
+            writes = used.cache_write - (one_hour if self.cache_write_1h is not None else 0)
             total += writes * _at(self.cache_write, n)
             rest_in -= writes
+        if self.input_image is not None and used.input_image:
+            total += used.input_image * _at(self.input_image, n)
+            rest_in -= used.input_image
         if self.output_image is not None and used.output_image:
             total += used.output_image * _at(self.output_image, n)
             rest_out -= used.output_image
-        total += max(0, rest_in) * _at(self.input, n) + max(0, rest_out) * _at(self.output, n)
+        if rest_in > 0:
+            total += rest_in * _at(self.input, n)
+        if rest_out > 0:
+            total += rest_out * _at(self.output, n)
         return total / 1_000_000
 
     def per_million(self) -> dict[str, Any]:
@@ -241,7 +248,7 @@ class PriceTable:
             self._cache[key] = found
         return found.rates
 
-    def cost(self, upstream: str, model: str, used: TokenCounts) -> float | None:
+    def cost(self, upstream: str, model: str, used: Tokens) -> float | None:
         rates = self.rates(upstream, model)
         return None if rates is None else rates.cost(used)
 

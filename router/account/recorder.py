@@ -14,6 +14,7 @@ does not fail the request. A spend cap keeps a key's spend with such a hook.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -47,6 +48,9 @@ class UsageRecorder:
         self.prices = prices
         self.writer = writer  # None: records are not kept (router.usage: off)
         self.on_cost: list[CostHook] = []  # spend hooks: see the module's docstring
+        # record ids: random per process, then counted (unique across replicas and restarts)
+        self._id_prefix = os.urandom(6).hex()
+        self._ids = itertools.count()
 
     async def record(self, ctx: Context, status: int) -> UsageRecord | None:
         """The request's record (None when it gets none), kept and reported to the spend hooks."""
@@ -61,7 +65,7 @@ class UsageRecorder:
         first = (ctx.first_byte if ctx.first_byte is not None else now) - ctx.started
         tokens = ctx.tokens if status < 400 else None
         record = UsageRecord(
-            id=os.urandom(12).hex(),
+            id=f"{self._id_prefix}{next(self._ids):012x}",
             ts=time.time() - latency,
             request_id=call.request_id,
             key=caller.name,
@@ -106,4 +110,4 @@ class UsageRecorder:
             return
         rates = self.prices.rates(record.upstream, record.model)
         if rates is not None:
-            record.cost_usd, record.cost_source = round(rates.cost(tokens.counts()), 12), rates.source
+            record.cost_usd, record.cost_source = round(rates.cost(tokens), 12), rates.source

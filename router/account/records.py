@@ -8,7 +8,9 @@ from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 from ..ir import Usage
-from .prices import TokenCounts
+from .prices import Tokens
+
+__all__ = ["COLUMNS", "CSV_COLUMNS", "Tokens", "UsageRecord", "csv_cells", "tokens_of"]
 
 
 @dataclass(slots=True)
@@ -71,33 +73,6 @@ def _rfc3339(ts: float) -> str:
 def csv_cells(record: UsageRecord) -> list[Any]:
     values = record.as_json()
     return ["" if values[c] is None else values[c] for c in CSV_COLUMNS]
-
-
-@dataclass(slots=True, frozen=True)
-class Tokens:
-    """An upstream's usage report as records count it, with the cost it reported itself."""
-
-    input: int
-    output: int
-    cache_read: int | None = None
-    cache_write: int | None = None
-    cache_write_5m: int | None = None
-    cache_write_1h: int | None = None
-    reasoning: int | None = None
-    input_image: int = 0
-    output_image: int = 0
-    reported_cost: float | None = None  # OpenRouter's usage.cost
-
-    def counts(self) -> TokenCounts:
-        return TokenCounts(
-            self.input,
-            self.output,
-            self.cache_read or 0,
-            self.cache_write or 0,
-            self.cache_write_1h or 0,
-            self.input_image,
-            self.output_image,
-        )
 
 
 def tokens_of(usage: Usage) -> Tokens:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from genai_prices import Usage, calc_price
 
-from torouter.router.account.prices import FREE, LibraryPrices, PriceTable, Rates, Tiered, TokenCounts
+from torouter.router.account.prices import FREE, LibraryPrices, PriceTable, Rates, Tiered, Tokens
 from torouter.router.config import PriceRule
 
 # (genai-prices provider, model): cache reads and writes, 1-hour writes, tiers, image tokens
@@ -31,16 +31,16 @@ MODELS = [
     ("openrouter", "openai/gpt-4o-mini"),
 ]
 USAGES = [
-    TokenCounts(input=1_000, output=500),
-    TokenCounts(input=1_000, output=500, cache_read=400),
-    TokenCounts(input=1_000, output=500, cache_read=400, cache_write=100),
-    TokenCounts(input=1_000, output=500, cache_read=300, cache_write=150, cache_write_1h=50),
-    TokenCounts(input=250_000, output=2_000, cache_read=100_000, cache_write=20_000),  # past 200k tiers
-    TokenCounts(input=600, output=4_200, input_image=200, output_image=4_000),
+    Tokens(input=1_000, output=500),
+    Tokens(input=1_000, output=500, cache_read=400),
+    Tokens(input=1_000, output=500, cache_read=400, cache_write=100),
+    Tokens(input=1_000, output=500, cache_read=300, cache_write=150, cache_write_1h=50),
+    Tokens(input=250_000, output=2_000, cache_read=100_000, cache_write=20_000),  # past 200k tiers
+    Tokens(input=600, output=4_200, input_image=200, output_image=4_000),
 ]
 
 
-def _library_usage(used: TokenCounts) -> Usage:
+def _library_usage(used: Tokens) -> Usage:
     fields: dict[str, Any] = {"input_tokens": used.input, "output_tokens": used.output}
     if used.cache_read:
         fields["cache_read_tokens"] = used.cache_read
@@ -70,14 +70,14 @@ def test_compiled_rates_cost_what_genai_prices_says(provider: str, model: str) -
 def test_unknown_models_and_providers_have_no_price() -> None:
     table = PriceTable(providers={"oai": "openai", "custom": None})
     assert table.rates("oai", "no-such-model-anywhere") is None
-    assert table.cost("oai", "no-such-model-anywhere", TokenCounts(10, 10)) is None
+    assert table.cost("oai", "no-such-model-anywhere", Tokens(10, 10)) is None
     assert table.rates("custom", "gpt-4o-mini") is None  # a kind without price_provider
     assert table.rates("not-configured", "gpt-4o-mini") is None
 
 
 def test_free_kind_costs_zero() -> None:
     table = PriceTable(providers={"echo": FREE})
-    assert table.cost("echo", "anything", TokenCounts(1_000, 1_000)) == 0.0
+    assert table.cost("echo", "anything", Tokens(1_000, 1_000)) == 0.0
     rates = table.rates("echo", "anything")
     assert rates is not None and rates.source == "free"
 
@@ -105,24 +105,22 @@ def test_config_rules_win_most_specific_first() -> None:
     library = table.rates("other", "gpt-4.1")
     assert library is not None and library.source == "genai-prices"
     # 1M input of which 400k cache reads at 0.5, 600k at 5; 1M output at 6
-    assert pair.cost(TokenCounts(1_000_000, 1_000_000, cache_read=400_000)) == pytest.approx(0.2 + 3.0 + 6.0)
+    assert pair.cost(Tokens(1_000_000, 1_000_000, cache_read=400_000)) == pytest.approx(0.2 + 3.0 + 6.0)
 
 
 def test_a_rate_left_out_bills_at_what_the_tokens_are_part_of() -> None:
     rates = Rates(input=2.0, output=8.0)  # no cache rates: cache reads and writes are input
-    assert rates.cost(TokenCounts(1_000_000, 0, cache_read=500_000, cache_write=200_000)) == pytest.approx(
-        2.0
-    )
+    assert rates.cost(Tokens(1_000_000, 0, cache_read=500_000, cache_write=200_000)) == pytest.approx(2.0)
     one_hour = Rates(input=2.0, output=8.0, cache_write=2.5)  # 1h writes at the cache-write rate
-    assert one_hour.cost(TokenCounts(1_000_000, 0, cache_write=400_000, cache_write_1h=100_000)) == (
+    assert one_hour.cost(Tokens(1_000_000, 0, cache_write=400_000, cache_write_1h=100_000)) == (
         pytest.approx(600_000 * 2.0 / 1e6 + 400_000 * 2.5 / 1e6)
     )
 
 
 def test_tiers_apply_to_all_tokens_past_their_start() -> None:
     rates = Rates(input=Tiered(3.0, ((200_000, 6.0),)), output=Tiered(15.0, ((200_000, 22.5),)))
-    assert rates.cost(TokenCounts(200_000, 1_000_000)) == pytest.approx(0.6 + 15.0)
-    assert rates.cost(TokenCounts(200_001, 1_000_000)) == pytest.approx(200_001 * 6.0 / 1e6 + 22.5)
+    assert rates.cost(Tokens(200_000, 1_000_000)) == pytest.approx(0.6 + 15.0)
+    assert rates.cost(Tokens(200_001, 1_000_000)) == pytest.approx(200_001 * 6.0 / 1e6 + 22.5)
     listed = rates.per_million()
     assert listed["input"] == 3.0 and listed["input_tiers"] == [{"above_input_tokens": 200_000, "rate": 6.0}]
 
