@@ -1,4 +1,4 @@
-"""The console's files (``console_assets/`` inside the package), read once when the edge app is
+"""The console's files (``console-assets/`` inside the package), read once when the edge app is
 built. Their URLs carry a version (a digest of every file), so an asset can be cached for good while
 the page that names them is revalidated on each load: a new version is picked up at once.
 """
@@ -11,7 +11,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 MOUNT = "/console"
-ASSET_FOLDER = "console_assets"
+ASSET_FOLDER = "console-assets"
 INDEX = "index.html"
 ASSETS_MARK = "{{assets}}"
 

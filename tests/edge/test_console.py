@@ -18,7 +18,7 @@ from torouter.edge.console_files import ConsoleFiles
 from torouter.router.config import parse_config
 
 ADMIN_KEY = "tr-admin-console-test-0123456789"
-ASSETS = Path(__file__).resolve().parents[2] / "edge" / "console_assets"
+ASSETS = Path(__file__).resolve().parents[2] / "edge" / "console-assets"
 _IMPORT = re.compile(r"""(?:from|import)\s+["'](\.{1,2}/[^"']+)["']""")
 
 
