@@ -34,6 +34,7 @@ relink: $(STAMP)
 
 typecheck: relink
 	$(BIN)/mypy -p torouter.router -p torouter.edge -p torouter.plugins -p torouter.cli
+	$(BIN)/mypy examples/torouter-ollama/torouter_ollama
 
 # Redis tests run a real redis-server (Debian's package) on a loopback port.
 redis-server:

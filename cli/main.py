@@ -41,16 +41,18 @@ def _load(path: Path) -> Config:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from torouter.router.plugins import load_registry
+    from torouter.router.plugins import PluginError, load_registry
     from torouter.router.server import check_kinds
 
     path = _config_path(args)
     assert path is not None
     try:
         config = load_config(path)
-        problems = check_kinds(config, load_registry())
+        problems = check_kinds(config, load_registry(disabled=config.plugins.disabled))
     except ConfigError as exc:
         problems = exc.problems
+    except PluginError as exc:
+        problems = [("plugins", str(exc))]
     for where, message in problems:
         print(f"{where}: {message}")
     if problems:
@@ -107,6 +109,31 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
     config = _load(path)
     return run_up(config, path, key_hint, admin_hint)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """Lists the registered upstream kinds and wire protocols, with the plugin, package and version
+    that registered each (the config's ``plugins.disabled`` applied when a config is given)."""
+    from torouter.router.plugins import PluginError, load_registry
+
+    path = _config_path(args, required=False)
+    disabled = _load(path).plugins.disabled if path is not None else ()
+    try:
+        registry = load_registry(disabled=disabled)
+    except PluginError as exc:
+        print(f"torouter plugins: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'TYPE':<9} {'NAME':<16} {'PROTOCOL':<12} {'PLUGIN':<14} {'PACKAGE':<20} VERSION")
+    rows = [("protocol", name, "-") for name in sorted(registry.protocols)]
+    rows += [("kind", name, registry.kinds[name].protocol) for name in sorted(registry.kinds)]
+    for what, name, protocol in rows:
+        origin = registry.origins[f"{what}:{name}"]
+        print(
+            f"{what:<9} {name:<16} {protocol:<12} {origin.plugin:<14} {origin.package:<20} {origin.version}"
+        )
+    if disabled:
+        print(f"disabled: {', '.join(disabled)}")
+    return 0
 
 
 def _store_url(args: argparse.Namespace) -> tuple[str, Config | None]:
@@ -239,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
     with_config(sub.add_parser("edge", help="run only the HTTP edge")).set_defaults(func=cmd_edge)
     with_config(sub.add_parser("router", help="run only the gRPC router")).set_defaults(func=cmd_router)
     with_config(sub.add_parser("check", help="validate a config file")).set_defaults(func=cmd_check)
+    with_config(
+        sub.add_parser("plugins", help="list the upstream kinds and protocols, and the plugins that add them")
+    ).set_defaults(func=cmd_plugins)
     keys = sub.add_parser("keys", help="manage caller keys in the state store")
     keys.set_defaults(func=cmd_keys)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

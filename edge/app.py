@@ -62,7 +62,7 @@ def create_app(config: Config) -> web.Application:
     max_body = int(config.edge.max_body_mb * 1024 * 1024)
     app = web.Application(client_max_size=max_body, middlewares=[edge_middleware])
     app[app_keys.CONFIG] = config
-    app[app_keys.PROTOCOLS] = load_registry().protocols
+    app[app_keys.PROTOCOLS] = load_registry(disabled=config.plugins.disabled).protocols
     app[app_keys.METRICS] = Metrics()
     app[app_keys.CLIENT_ADDRESS] = ClientAddress(config.edge.trusted_proxies)
     app[app_keys.ADMIN_ENABLED] = bool(admin_key_digests(config))

@@ -94,6 +94,11 @@ class KeyConfig:
 
 
 @dataclass(slots=True, frozen=True)
+class PluginsConfig:
+    disabled: tuple[str, ...] = ()  # plugin names (built-ins: openai, anthropic, …; entry point names)
+
+
+@dataclass(slots=True, frozen=True)
 class UsageConfig:
     """The usage records (``usage:``): how long raw records are kept, and the write queue."""
 
@@ -132,6 +137,7 @@ class Config:
     groups: dict[str, GroupConfig]
     keys: tuple[KeyConfig, ...]
     source: str = "<memory>"
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     prices: tuple[PriceRule, ...] = ()
     admin: AdminConfig = field(default_factory=AdminConfig)
@@ -288,7 +294,9 @@ class _Validator:
 
     def config(self, raw: Any) -> Config:
         top = self.mapping(
-            raw, "$", ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin")
+            raw,
+            "$",
+            ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin", "plugins"),
         )
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
@@ -302,9 +310,25 @@ class _Validator:
         usage = self.usage(top.get("usage", {}), "usage")
         prices = self.prices(top.get("prices", []), "prices", upstreams)
         admin = self.admin(top.get("admin", {}), "admin")
+        plugins_section = self.mapping(top.get("plugins", {}), "plugins", ("disabled",))
+        disabled = plugins_section.get("disabled")
+        plugins = PluginsConfig(
+            self.string_list(disabled, "plugins.disabled") if disabled is not None else ()
+        )
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(edge, router, upstreams, groups, keys, self.source, usage, prices, admin)
+        return Config(
+            edge,
+            router,
+            upstreams,
+            groups,
+            keys,
+            self.source,
+            plugins=plugins,
+            usage=usage,
+            prices=prices,
+            admin=admin,
+        )
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(

@@ -14,9 +14,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from torouter.proto.v1 import router_pb2, router_pb2_grpc
 
 from .account.admin import AdminAPI
+from .account.key_admin import KeyAdmin
+from .account.keys_api import KeysAPI
 from .account.prices import PriceTable
 from .account.recorder import UsageRecorder
 from .account.records import UsageRecord
+from .account.spend import SpendLedger
 from .account.store import UsageStore, default_url, open_usage_store
 from .account.usage_api import ModelsAPI, UsageAPI
 from .account.writer import UsageWriter
@@ -85,7 +88,7 @@ class RouterApp:
 def build_router(
     config: Config, registry: Registry | None = None, request_log: RequestSink = logging_sink
 ) -> RouterApp:
-    registry = registry or load_registry()
+    registry = registry or load_registry(disabled=config.plugins.disabled)
     problems = check_kinds(config, registry)
     if problems:
         raise ConfigError(problems)
@@ -102,7 +105,10 @@ def build_router(
     writer = None if usage_url == "off" else UsageWriter(open_usage_store(usage_url), config.usage)
     admin = AdminAPI(admin_key_digests(config), registry.protocols["openai"].errors)
     UsageAPI(writer.store if writer is not None else None).register(admin)
+    KeysAPI(KeyAdmin(store, config), writer.store if writer is not None else None).register(admin)
     ModelsAPI(config, catalog, prices).register(admin)
+    recorder = UsageRecorder(prices, writer)
+    recorder.on_cost.append(SpendLedger(store).charge)
     dispatcher = Dispatcher(
         catalog,
         keys,
@@ -111,7 +117,7 @@ def build_router(
         store,
         request_log,
         retry=retry,
-        usage=UsageRecorder(prices, writer),
+        usage=recorder,
         admin=admin,
     )
     return RouterApp(dispatcher, upstreams, store, writer)

@@ -13,8 +13,7 @@ from ..account.records import tokens_of
 from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
 from ..ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, Usage
-from ..protocols.base import ChatCodec, WireProtocol
-from ..protocols.sse import SSEParser
+from ..protocols.base import CallerChatCodec, WireProtocol
 from ..routing.catalog import Resolution, Route
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
@@ -45,7 +44,7 @@ class ChatHandler(Operation):
             return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
-    async def translate(self, ctx: Context, target: Target, codec: ChatCodec) -> Outcome:
+    async def translate(self, ctx: Context, target: Target, codec: CallerChatCodec) -> Outcome:
         """One translated attempt with ``codec`` on the caller's side instead of the protocol's chat
         codec: how the Responses API is served by chat upstreams (see ``responses.py``)."""
         return await self._translate(
@@ -59,12 +58,12 @@ class ChatHandler(Operation):
         resolution: Resolution,
         route: Route,
         upstream: Upstream,
-        codec: ChatCodec | None = None,
+        codec: CallerChatCodec | None = None,
     ) -> Outcome:
         """Different protocols: caller → neutral form → upstream, and back, event by event."""
-        caller_codec = codec or ctx.protocol.chat
+        caller_codec = codec or ctx.protocol.caller_codec
         target = self.protocols[upstream.protocol]
-        upstream_codec = target.chat
+        upstream_codec = target.upstream_codec
         if caller_codec is None or upstream_codec is None:
             raise GatewayError(
                 ErrorCode.NOT_IMPLEMENTED,
@@ -123,11 +122,12 @@ class ChatHandler(Operation):
         target: WireProtocol,
         request: ChatRequest,
         response: UpstreamResponse,
-        caller_codec: ChatCodec,
+        caller_codec: CallerChatCodec,
     ) -> AsyncIterator[bytes]:
-        assert response.chunks is not None and target.chat is not None
-        parser = SSEParser()
-        reader = target.chat.stream_reader()
+        upstream_codec = target.upstream_codec
+        assert response.chunks is not None and upstream_codec is not None
+        parser = target.stream_decoder()
+        reader = upstream_codec.stream_reader()
         writer = caller_codec.stream_writer(request)
         recorder = StreamRecorder()
         usage: Usage | None = None

@@ -7,13 +7,13 @@ gateway's errors in its protocol's format.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import GatewayError
 from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
-from .sse import SSEEvent
+from .sse import SSEEvent, SSEParser
 
 
 @dataclass(slots=True)
@@ -41,8 +41,18 @@ class ErrorCodec(Protocol):
         ...
 
 
+class StreamDecoder(Protocol):
+    """Splits an upstream's streamed bytes into events, incrementally: server-sent events by
+    default (:class:`~torouter.router.protocols.sse.SSEParser`), or another framing such as NDJSON
+    (:class:`~torouter.router.protocols.ndjson.NDJSONDecoder`: one event per line, as its ``data``)."""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """The events completed by these bytes; a partial event waits for the next call."""
+        ...
+
+
 class ChatStreamReader(Protocol):
-    """Reads an upstream's SSE events, one at a time, into batches of neutral events."""
+    """Reads an upstream's stream events, one at a time, into batches of neutral events."""
 
     def feed(self, event: SSEEvent) -> StreamBatch | None:
         """The batch this event stands for, or None for events with no content (keep-alives)."""
@@ -70,8 +80,21 @@ class ChatStreamWriter(Protocol):
         ...
 
 
-class ChatCodec(Protocol):
-    """Chat requests, responses and streams of one protocol, to and from the neutral form."""
+class UpstreamChatCodec(Protocol):
+    """The upstream half of a chat codec: requests written for an upstream of the protocol, its
+    responses and streams read. All an upstream-only protocol (a plugin's provider) implements."""
+
+    dialect: str
+
+    def write_request(self, request: ChatRequest) -> JSONDict: ...
+
+    def read_response(self, body: JSONDict) -> ChatResponse: ...
+
+    def stream_reader(self) -> ChatStreamReader: ...
+
+
+class CallerChatCodec(Protocol):
+    """The caller half: a caller's requests read, and the answers and streams written for it."""
 
     dialect: str
 
@@ -79,15 +102,14 @@ class ChatCodec(Protocol):
         """Raises GatewayError(INVALID_REQUEST, param=...) on a body that breaks the protocol."""
         ...
 
-    def write_request(self, request: ChatRequest) -> JSONDict: ...
-
-    def read_response(self, body: JSONDict) -> ChatResponse: ...
-
     def write_response(self, response: ChatResponse) -> JSONDict: ...
 
-    def stream_reader(self) -> ChatStreamReader: ...
-
     def stream_writer(self, request: ChatRequest) -> ChatStreamWriter: ...
+
+
+class ChatCodec(CallerChatCodec, UpstreamChatCodec, Protocol):
+    """Both halves: chat requests, responses and streams of one protocol, to and from the neutral
+    form, for callers and upstreams alike (the built-in protocols)."""
 
 
 class StreamUsage(Protocol):
@@ -128,7 +150,7 @@ class WireProtocol:
 
     name: str
     errors: ErrorCodec
-    chat: ChatCodec | None = None
+    chat: ChatCodec | None = None  # both halves: callers and upstreams speak it
     stream_terminator: bytes | None = None
     # Operations of this protocol that are chat requests (read by ``chat``), and the one an
     # upstream of this protocol is sent.
@@ -137,3 +159,15 @@ class WireProtocol:
     # None: the protocol's streams always report their usage.
     stream_usage: StreamUsage | None = None
     stream_framing: StreamFraming | None = None
+    # How an upstream's stream of this protocol is split into events (a new decoder per stream).
+    stream_decoder: Callable[[], StreamDecoder] = SSEParser
+    # An upstream-only protocol's codec (no caller speaks it): used when ``chat`` is None.
+    upstream_chat: UpstreamChatCodec | None = None
+
+    @property
+    def caller_codec(self) -> CallerChatCodec | None:
+        return self.chat
+
+    @property
+    def upstream_codec(self) -> UpstreamChatCodec | None:
+        return self.chat if self.chat is not None else self.upstream_chat

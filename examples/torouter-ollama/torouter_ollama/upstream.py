@@ -1,0 +1,32 @@
+"""How to call Ollama: ``base_url`` is the server root (``http://localhost:11434``), chat at
+``/api/chat``; no auth unless an ``api_key`` is configured (sent as a Bearer token, for a proxy)."""
+
+from __future__ import annotations
+
+from torouter.router.config import UpstreamConfig
+from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+OPERATIONS = frozenset({"chat"})
+
+
+class OllamaUpstream(HttpUpstream):
+    protocol = "ollama"
+    operations = OPERATIONS
+    reports_stream_usage = True  # the last NDJSON line carries the token counts
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+
+    def route(self, request: UpstreamRequest) -> tuple[str, str]:
+        if request.operation != "chat":
+            raise ValueError(f"ollama upstream has no operation {request.operation!r}")
+        return "POST", f"{self.config.base_url.rstrip('/')}/api/chat"
+
+
+class OllamaKind:
+    name = "ollama"
+    protocol = "ollama"
+    operations = OPERATIONS
+
+    def create(self, config: UpstreamConfig) -> OllamaUpstream:
+        return OllamaUpstream(config)
