@@ -341,6 +341,9 @@ async def test_the_console_end_to_end(console_stack: ConsoleStack, tmp_path: Pat
     await go(page, "keys")
     await expect(page.locator("#keys-table tr[data-key=playground-key]")).to_be_visible()
     assert secret not in await page.content()  # the secret was shown once, never again
+    # its use shows: spend against the cap, the time of its last request
+    await expect(row.locator("td[data-col=spend]")).to_contain_text(re.compile(r"\$0\.0*[1-9]\d* of \$5\.00"))
+    await expect(row.locator("td[data-col=last_used]")).to_contain_text(today())
     await page.click("#keys-table tr[data-key=playground-key] button:has-text('Revoke')")
     await expect(page.locator("#revoke-dialog")).to_be_visible()
     await expect(page.locator("#revoke-text")).to_contain_text("playground-key")
