@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 # the fixture lives in test_cli (pytest's rootdir-relative imports: see test_usage_cli)
-from test_cli import up_default  # noqa: F401
+from test_cli import printed_line, up_default  # noqa: F401
 
 
 @pytest.mark.slow
@@ -18,12 +18,7 @@ def test_the_default_prints_the_console_and_serves_it(
     tmp_path: Path,
 ) -> None:
     process, base, _ = up_default
-    assert process.stdout is not None
-    line = ""
-    while "console:" not in line:
-        line = process.stdout.readline()
-        assert line, "torouter up printed no console address"
-    url = line.split("console:", 1)[1].split()[0]
+    url = printed_line(process, "console:").split("console:", 1)[1].split()[0]
     assert url == f"{base}/console"
     page = httpx.get(url, follow_redirects=True)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
