@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 
-.PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql strace lock agent-clis
+.PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql strace chromium lock agent-clis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,15 @@ strace:
 		echo "installing strace (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
 
-unit: relink redis-server postgresql strace agent-clis
+
+# The console's browser tests drive a real headless Chromium: Debian's package, through Playwright
+# (pointed at it; Playwright's own browser download is never used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+unit: relink redis-server postgresql strace chromium agent-clis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -119,6 +119,7 @@ def run_up(config: Config, config_path: Path, key_hint: str | None, admin_hint: 
         print(f"  key: {key_hint}" if key_hint else "  key: one of the keys in your config", flush=True)
         if admin_hint:
             print(f"  admin API:     {base}/admin/v1 (admin key: {admin_hint})", flush=True)
+            print(f"  console:       {base}/console (log in with the admin key)", flush=True)
         while not stopping:
             for child in (router, edge):
                 if not child.alive() and not stopping:

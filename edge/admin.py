@@ -78,7 +78,9 @@ async def forward_admin(request: web.Request, route: AdminRoute) -> web.StreamRe
     key = caller_key(request)
     if not key:
         return _error(request, GatewayError(ErrorCode.UNAUTHENTICATED, "No admin key provided."))
-    params = {name: value for name, value in request.query.items() if name != "key"}
+    # every query parameter is the operation's (``key`` filters usage by caller key): the admin key
+    # itself comes in a header
+    params = dict(request.query)
     params.update(request.match_info)
     call = router_pb2.CallRequest(
         protocol=ADMIN_PROTOCOL,

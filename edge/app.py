@@ -15,6 +15,8 @@ from . import app_keys
 from .admin import add_admin_routes
 from .client import RouterClient
 from .client_ip import ClientAddress
+from .console import add_console_routes
+from .console_files import ConsoleFiles
 from .forward import forward
 from .keepalive import KeepAlive
 from .metrics import Metrics
@@ -84,6 +86,8 @@ def create_app(config: Config) -> web.Application:
     for method, path, endpoint in route_table():
         app.router.add_route(method, path, _endpoint_handler(endpoint))
     add_admin_routes(app)
+    if app[app_keys.ADMIN_ENABLED]:
+        add_console_routes(app, ConsoleFiles.load())
     return app
 
 

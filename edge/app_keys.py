@@ -9,6 +9,7 @@ from torouter.router.protocols.base import WireProtocol
 
 from .client import RouterClient
 from .client_ip import ClientAddress
+from .console_files import ConsoleFiles
 from .keepalive import KeepAlive
 from .metrics import Metrics
 
@@ -19,3 +20,4 @@ CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)
 CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)
 ADMIN_ENABLED = web.AppKey("admin_enabled", bool)  # an admin key is configured: /admin/v1 answers
+CONSOLE = web.AppKey("console", ConsoleFiles)  # the console's files, when an admin key is configured

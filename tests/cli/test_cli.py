@@ -136,6 +136,16 @@ def up_default(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, str
             process.wait(30)
 
 
+def printed_line(process: subprocess.Popen[str], marker: str) -> str:
+    """The next line ``torouter up`` prints that holds ``marker``."""
+    assert process.stdout is not None
+    line = ""
+    while marker not in line:
+        line = process.stdout.readline()
+        assert line, f"torouter up printed no {marker!r}"
+    return line
+
+
 @pytest.mark.slow
 def test_up_with_no_config_serves_echo_and_stops_cleanly(
     up_default: tuple[subprocess.Popen[str], str, str], tmp_path: Path

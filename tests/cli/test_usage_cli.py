@@ -16,7 +16,7 @@ import pytest
 
 # the helpers and the `torouter up` fixture of test_cli.py (its folder is on the path, as pytest
 # imports test modules)
-from test_cli import torouter, up_default, write_config  # noqa: F401
+from test_cli import printed_line, torouter, up_default, write_config  # noqa: F401
 
 from support.usage import record
 from torouter.router.account.records import UsageRecord
@@ -96,11 +96,7 @@ def test_the_default_prints_an_admin_key_that_opens_the_admin_api(
     tmp_path: Path,
 ) -> None:
     process, base, key = up_default
-    assert process.stdout is not None
-    line = ""
-    while "admin key:" not in line:  # the line after the caller's key
-        line = process.stdout.readline()
-        assert line, "torouter up printed no admin key"
+    line = printed_line(process, "admin key:")  # the line after the caller's key
     admin = line.rsplit("admin key:", 1)[1].strip().rstrip(")")
     assert admin and admin != key
     assert (tmp_path / "home" / "admin.key").read_text().strip() == admin  # generated and kept
