@@ -149,9 +149,12 @@ def _event_data(events: bytes, at: int) -> tuple[bytes, int]:
     start = max(events.rfind(b"\n\n", 0, at), events.rfind(b"\r\n\r\n", 0, at), 0)
     ends = [i for i in (events.find(b"\n\n", at), events.find(b"\r\n\r\n", at)) if i >= 0]
     end = min(ends) if ends else len(events)
+    event = events[start:end].strip(b"\r\n")
+    if event.startswith(b"data: ") and b"\n" not in event:  # one data line: OpenAI's, Gemini's
+        return event[6:], end
     lines = [
         line[6:] if line.startswith(b"data: ") else line[5:]
-        for line in events[start:end].splitlines()
+        for line in event.splitlines()
         if line.startswith(b"data:")
     ]
     return b"\n".join(lines), end
