@@ -29,6 +29,8 @@ from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
 
+USAGE_METADATA = "torouter-usage-bin"  # a stream's Usage in its trailing metadata (router/server.py)
+
 # Headers a protocol needs beyond the body (everything else the caller sent stays at the edge).
 # (The caller's OpenAI-Organization/-Project name the caller's account, not the gateway's: dropped.)
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -181,9 +183,6 @@ async def _stream(
     first_byte: float | None = None
     try:
         async for frame in call:
-            if frame.HasField("usage"):
-                seconds = (first_byte or time.perf_counter()) - started
-                request.app[app_keys.METRICS].count_usage(frame.usage, seconds)
             if head is None:
                 head = frame.head
                 sse = head.headers.get("content-type", "").startswith("text/event-stream")
@@ -202,6 +201,7 @@ async def _stream(
             else:
                 collected.append(frame.data)
         completed = True
+        await _count_usage(request, call, (first_byte or time.perf_counter()) - started)
     except grpc.aio.AioRpcError as exc:
         request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
         error = grpc_failure(exc, request_id)
@@ -224,6 +224,18 @@ async def _stream(
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
         return error_response(protocols, protocol, error, request_id)
     return web.Response(status=head.status, body=b"".join(collected), headers=dict(head.headers))
+
+
+async def _count_usage(
+    request: web.Request,
+    call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
+    first_byte_s: float,
+) -> None:
+    """Counts the usage a finished stream reported in its trailing metadata."""
+    for key, value in await call.trailing_metadata() or ():
+        if key == USAGE_METADATA and isinstance(value, bytes):
+            report = router_pb2.Usage.FromString(value)
+            request.app[app_keys.METRICS].count_usage(report, first_byte_s)
 
 
 def _check_text(key: str, headers: dict[str, str], params: dict[str, str]) -> None:

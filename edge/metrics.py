@@ -1,10 +1,5 @@
-"""Prometheus metrics of the edge: requests by route and status, latency histograms; and, from the
-usage each router reply reports, tokens by kind, cost, time to first byte and unpriced requests.
-
-Usage is counted here rather than in the routers: the edge sees every request of every router
-replica it relays to, so one scrape of an edge is exact however many routers there are (a router
-has no HTTP port of its own, and a scrape relayed to "some" router would see one replica's counters).
-"""
+"""Prometheus metrics of the edge: requests by route and status, latency histograms; and the usage
+each router reply reports (``usage_metrics.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from torouter.proto.v1 import router_pb2
 
-TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+from .usage_metrics import UsageMetrics
 
 LATENCY_BUCKETS = (
     0.001,
@@ -44,8 +39,6 @@ class Metrics:
 
     def __init__(self) -> None:
         self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
-        self._usage_children: dict[tuple[str, str], tuple[Counter, ...]] = {}
-        self._ttfb_children: dict[tuple[str, str], Histogram] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "torouter_edge_requests",
@@ -67,66 +60,11 @@ class Metrics:
             registry=self.registry,
         )
 
-        self.tokens = Counter(
-            "torouter_tokens",
-            "Tokens the upstreams reported, by kind (input counts cached tokens too; output, reasoning)",
-            ("group", "model", "kind"),
-            registry=self.registry,
-        )
-        self.cost = Counter(
-            "torouter_cost_usd",
-            "Cost of the requests in USD (those with a known price)",
-            ("group", "model"),
-            registry=self.registry,
-        )
-        self.unpriced = Counter(
-            "torouter_unpriced_requests",
-            "Requests that used tokens of a model whose price is unknown (their cost is recorded as null)",
-            ("model",),
-            registry=self.registry,
-        )
-        self.records_dropped = Counter(
-            "torouter_usage_records_dropped",
-            "Usage records a router dropped because its write queue was full",
-            registry=self.registry,
-        )
-        self.first_byte = Histogram(
-            "torouter_time_to_first_byte_seconds",
-            "Time from a request to the first byte of its answer, for requests that reached an upstream",
-            ("group", "model"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.usage = UsageMetrics(self.registry, LATENCY_BUCKETS)
 
     def count_usage(self, usage: router_pb2.Usage, first_byte_s: float) -> None:
         """Counts what a router reply says a request used."""
-        key = (usage.group, usage.model)
-        children = self._usage_children.get(key)
-        if children is None:
-            children = self._usage_children[key] = (
-                *(self.tokens.labels(usage.group, usage.model, kind) for kind in TOKEN_KINDS),
-                self.cost.labels(usage.group, usage.model),
-            )
-            self._ttfb_children[key] = self.first_byte.labels(usage.group, usage.model)
-        for counter, value in zip(
-            children,
-            (
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_tokens,
-                usage.cache_write_tokens,
-                usage.reasoning_tokens,
-                usage.cost_usd,
-            ),
-            strict=True,
-        ):
-            if value:
-                counter.inc(value)
-        self._ttfb_children[key].observe(first_byte_s)
-        if not usage.priced:
-            self.unpriced.labels(usage.model).inc()
-        if usage.record_dropped:
-            self.records_dropped.inc()
+        self.usage.count(usage, first_byte_s)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         children = self._children.get((route, status))

@@ -36,6 +36,7 @@ from .upstreams.base import Upstream
 log = logging.getLogger("torouter.router")
 
 SERVICE_NAME = "torouter.v1.Router"
+USAGE_METADATA = "torouter-usage-bin"  # a stream's Usage, serialized, in its trailing metadata
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -188,16 +189,21 @@ class RouterService(router_pb2_grpc.RouterServicer):
         outcome = await self.dispatcher.handle(to_call(request, context))
         async for frame in frames(outcome):
             yield frame
+        trailing: list[tuple[str, str | bytes]] = []
         if outcome.error_code:
-            context.set_trailing_metadata((("torouter-error", outcome.error_code),))
+            trailing.append(("torouter-error", outcome.error_code))
+        if outcome.usage is not None:  # with the status: no message of its own
+            report = usage_report(outcome.usage, outcome.usage_kept)
+            trailing.append((USAGE_METADATA, report.SerializeToString()))
+        if trailing:
+            context.set_trailing_metadata(tuple(trailing))
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
     """The head with the first bytes, then the rest as it comes. Closing early closes the upstream."""
     head: router_pb2.Head | None = router_pb2.Head(status=outcome.status, headers=outcome.headers)
     if outcome.chunks is None:
-        usage = usage_report(outcome.usage, outcome.usage_kept) if outcome.usage is not None else None
-        yield router_pb2.Frame(head=head, data=outcome.body, usage=usage)
+        yield router_pb2.Frame(head=head, data=outcome.body)
         return
     chunks = outcome.chunks
     try:
@@ -212,9 +218,8 @@ async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
     finally:
         if hasattr(chunks, "aclose"):
             await chunks.aclose()
-    usage = usage_report(outcome.usage, outcome.usage_kept) if outcome.usage is not None else None
-    if head is not None or usage is not None:
-        yield router_pb2.Frame(head=head, usage=usage)
+    if head is not None:
+        yield router_pb2.Frame(head=head)
 
 
 def usage_report(record: UsageRecord, kept: bool) -> router_pb2.Usage:

@@ -523,6 +523,18 @@ async def test_metrics_count_tokens_cost_and_time_to_first_byte(usage_stack: Usa
     assert cost == pytest.approx(found.cost_usd)
     ttfb = "torouter_time_to_first_byte_seconds_count"
     assert _sample(after, ttfb, **labels) == _sample(before, ttfb, **labels) + 1
+    # a stream's usage reaches the edge in the router's trailing metadata
+    async for _ in await usage_stack.openai("openai").chat.completions.create(
+        model="gpt-5", messages=[{"role": "user", "content": PROMPT}], stream=True
+    ):
+        pass
+    streamed = await last_record(usage_stack.gateway)
+    final = await _metrics(usage_stack)
+    assert _sample(final, ttfb, **labels) == _sample(after, ttfb, **labels) + 1
+    grown = _sample(final, "torouter_tokens_total", kind="output", **labels) - _sample(
+        after, "torouter_tokens_total", kind="output", **labels
+    )
+    assert streamed.stream and grown == streamed.output_tokens
 
 
 # ---------------------------------------------------------------------------- the admin API

@@ -158,7 +158,8 @@ Global___CallRequest: _TypeAlias = CallRequest  # noqa: Y015
 @_typing.final
 class Usage(_message.Message):
     """What a request used, as its usage record says (the router keeps the record itself): the edge
-    counts it in its metrics. Present when the request reached an upstream.
+    counts it in its metrics. Present when the request reached an upstream: in CallReply, or in a
+    stream's trailing metadata.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -267,8 +268,9 @@ class Head(_message.Message):
     """Frames of the server-streaming RPC. The first frame carries the Head (with the first bytes
     when there are any: one message instead of two); later frames carry data only. The stream ends
     with the RPC itself; an outcome other than success is named in the trailing metadata
-    `torouter-error` (the caller-facing error event has already been sent as data). Once the
-    request is over, a last frame may carry its Usage.
+    `torouter-error` (the caller-facing error event has already been sent as data), and the
+    request's Usage, when it has one, travels serialized in the trailing metadata
+    `torouter-usage-bin` (with the status: no message of its own).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -318,27 +320,21 @@ class Frame(_message.Message):
 
     HEAD_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
-    USAGE_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """bytes ready to write (SSE events or a body chunk)"""
     @_builtins.property
     def head(self) -> Global___Head:
         """first frame only"""
 
-    @_builtins.property
-    def usage(self) -> Global___Usage:
-        """last frame only"""
-
     def __init__(
         self,
         *,
         head: Global___Head | None = ...,
         data: _builtins.bytes = ...,
-        usage: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -19,7 +19,6 @@ import orjson
 
 from ..ir import StreamBatch, Usage, UsageReport
 from ..ir_images import ImageUsage
-from ..protocols.sse import SSEParser
 from .records import Tokens
 
 SMALL_BODY = 64 * 1024  # parsed whole below this size
@@ -113,12 +112,15 @@ class StreamTap:
         return self._sum
 
     def _reports(self, events: bytes) -> list[dict[str, Any]]:
+        """The usage objects of the events the marker points at (only those events are parsed)."""
         found: list[dict[str, Any]] = []
-        for event in SSEParser().feed(events if events.endswith(b"\n\n") else events + b"\n\n"):
-            if not self._format.marker.search(event.data.encode()):
-                continue
+        done = -1
+        for match in self._format.marker.finditer(events):
+            if match.start() < done:
+                continue  # another marker inside an event already read
+            data, done = _event_data(events, match.start())
             try:
-                usage = self._format.in_event(orjson.loads(event.data))
+                usage = self._format.in_event(orjson.loads(data))
             except Exception:
                 continue
             if isinstance(usage, dict):
@@ -140,6 +142,22 @@ class StreamTap:
             input_image=before.input_image + tokens.input_image,
             output_image=before.output_image + tokens.output_image,
         )
+
+
+def _event_data(events: bytes, at: int) -> tuple[bytes, int]:
+    """The data of the SSE event around offset ``at`` (its ``data:`` lines joined), and its end."""
+    start = max(events.rfind(b"\n\n", 0, at), events.rfind(b"\r\n\r\n", 0, at), 0)
+    ends = [i for i in (events.find(b"\n\n", at), events.find(b"\r\n\r\n", at)) if i >= 0]
+    end = min(ends) if ends else len(events)
+    event = events[start:end].strip(b"\r\n")
+    if event.startswith(b"data: ") and b"\n" not in event:  # one data line: OpenAI's, Gemini's
+        return event[6:], end
+    lines = [
+        line[6:] if line.startswith(b"data: ") else line[5:]
+        for line in event.splitlines()
+        if line.startswith(b"data:")
+    ]
+    return b"\n".join(lines), end
 
 
 # ---------------------------------------------------------------------------- per answer kind

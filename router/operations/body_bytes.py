@@ -59,9 +59,15 @@ def last_event_end(data: bytes) -> int:
 
 
 def drop_events(block: bytes, unwanted: Callable[[bytes], bool]) -> bytes:
-    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says."""
-    events = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", block)
-    return b"".join(event for event in events if event and not unwanted(event))
+    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says. It runs on
+    every block of a relayed OpenAI stream: LF-separated events (what OpenAI sends) are split with
+    ``bytes.split``, others with a regular expression."""
+    if b"\r" in block:
+        events = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", block)
+    else:
+        events = [event + b"\n\n" for event in block.split(b"\n\n")[:-1]]
+    kept = [event for event in events if event and not unwanted(event)]
+    return block if len(kept) == len(events) else b"".join(kept)
 
 
 def last_event_start(data: bytes) -> int:

@@ -176,7 +176,7 @@ async def relay(
             last_event = ready[last_event_start(ready) :]
             if tap is not None:
                 tap.feed(ready)
-            if drop is not None:
+            if drop is not None and drop.may_hold(ready):
                 ready = drop_events(ready, drop.is_usage_only)
                 if not ready:
                     continue

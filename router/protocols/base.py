@@ -126,6 +126,10 @@ class StreamUsage(Protocol):
         """Whether an SSE event is the one that asking added (dropped for a caller who did not)."""
         ...
 
+    def may_hold(self, events: bytes) -> bool:
+        """A cheap byte test: False when no event of these can be that one (most blocks)."""
+        ...
+
 
 class StreamFraming(Protocol):
     """Another framing of the protocol's SSE streams that a caller can ask for (Gemini's JSON array

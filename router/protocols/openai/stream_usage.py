@@ -29,6 +29,9 @@ class OpenAIStreamUsage:
         merged["include_usage"] = True
         return {**body, "stream_options": merged}
 
+    def may_hold(self, events: bytes) -> bool:
+        return b'"choices":[]' in events and b'"usage":{' in events  # _CHEAP, spelt out: every block
+
     def is_usage_only(self, event: bytes) -> bool:
         """Whether one SSE event is the usage chunk that asking added."""
         if not all(marker in event for marker in _CHEAP):
