@@ -28,7 +28,7 @@ from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .logs import RequestSink, logging_sink
 from .plugins import Registry, load_registry
 from .routing.caller_keys import KeyRing
-from .routing.catalog import Catalog
+from .routing.catalog import Catalog, thinking_models
 from .routing.fallbacks import RetryPolicy
 from .state import StateStore, open_store
 from .upstreams.base import Upstream
@@ -113,7 +113,7 @@ def build_router(
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
     retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
-    catalog = Catalog(config)
+    catalog = Catalog(config, thinking_models(registry.kinds))
     providers = {
         name: getattr(registry.kinds[u.kind], "price_provider", None) for name, u in config.upstreams.items()
     }

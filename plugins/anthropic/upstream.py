@@ -40,6 +40,8 @@ class AnthropicUpstream(HttpUpstream):
 
 class AnthropicKind:
     name = "anthropic"
+    # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
+    thinking_models: tuple[str, ...] = ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4-5", "claude-3-7")
     protocol = "anthropic"
     price_provider = "anthropic"
     operations = OPERATIONS

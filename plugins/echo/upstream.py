@@ -114,6 +114,8 @@ class EchoUpstream:
 
 class EchoKind:
     name = "echo"
+    # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
+    thinking_models: tuple[str, ...] = ("",)
     protocol = "openai"
     price_provider = "free"  # echo answers cost nothing
     operations = OPERATIONS

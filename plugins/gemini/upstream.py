@@ -43,6 +43,8 @@ class GeminiUpstream(HttpUpstream):
 
 class GeminiKind:
     name = "gemini"
+    # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
+    thinking_models: tuple[str, ...] = ("gemini-2.5", "gemini-3")
     protocol = "gemini"
     price_provider = "google"  # genai-prices' provider id
     operations = OPERATIONS

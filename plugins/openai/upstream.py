@@ -58,6 +58,8 @@ class OpenAIUpstream(HttpUpstream):
 
 class OpenAIKind:
     name = "openai"
+    # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
+    thinking_models: tuple[str, ...] = ("gpt-5", "o1", "o3", "o4")
     protocol = "openai"
     price_provider = "openai"
     operations = OPERATIONS

@@ -71,6 +71,13 @@ def _code(status: int) -> ErrorCode:
 
 class OpenRouterKind:
     name = "openrouter"
+    # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
+    thinking_models: tuple[str, ...] = (
+        "openai/gpt-5",
+        "anthropic/claude",
+        "google/gemini-2.5",
+        "google/gemini-3",
+    )
     protocol = "openai"
     price_provider = "openrouter"
     operations = OPERATIONS

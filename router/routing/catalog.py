@@ -12,6 +12,7 @@ upstream's extended reasoning and is stripped.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -20,15 +21,6 @@ from ..errors import ErrorCode, GatewayError
 from .families import Family, family_of, stand_in
 
 THINKING_SUFFIX = "-thinking"
-
-# Upstream kinds whose models accept extended reasoning, by model-id prefix.
-_THINKING_PREFIXES: dict[str, tuple[str, ...]] = {
-    "openai": ("gpt-5", "o1", "o3", "o4"),
-    "anthropic": ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4-5", "claude-3-7"),
-    "gemini": ("gemini-2.5", "gemini-3"),
-    "openrouter": ("openai/gpt-5", "anthropic/claude", "google/gemini-2.5", "google/gemini-3"),
-    "echo": ("",),
-}
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,8 +53,12 @@ class ModelEntry:
     thinking: bool  # accepts the -thinking suffix
 
 
-def supports_thinking(kind: str, model: str) -> bool:
-    return any(model.startswith(prefix) for prefix in _THINKING_PREFIXES.get(kind, ()))
+ThinkingModels = Mapping[str, tuple[str, ...]]  # upstream kind -> prefixes of its reasoning models
+
+
+def thinking_models(kinds: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
+    """What each registered kind declares (its optional ``thinking_models``): the catalog's table."""
+    return {name: tuple(getattr(kind, "thinking_models", ())) for name, kind in kinds.items()}
 
 
 def is_pattern(key: str) -> bool:
@@ -81,10 +77,16 @@ class _GroupModels:
 
 
 class Catalog:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, thinking: ThinkingModels) -> None:
+        """``thinking``: each kind's reasoning models, as the kinds declare them (``thinking_models``)."""
         self._upstreams = config.upstreams
         self._groups = config.groups
+        self._thinking = thinking
         self._by_group: dict[str, _GroupModels] = {}
+
+    def supports_thinking(self, kind: str, model: str) -> bool:
+        """Whether a kind's model accepts extended reasoning (a ``-thinking`` id)."""
+        return any(model.startswith(prefix) for prefix in self._thinking.get(kind, ()))
 
     def group(self, name: str) -> GroupConfig:
         group = self._groups.get(name)
@@ -102,7 +104,7 @@ class Catalog:
         if model.endswith(THINKING_SUFFIX):
             base = model[: -len(THINKING_SUFFIX)]
             routes = tuple(
-                r for r in self._routes(group, base) if supports_thinking(r.upstream.kind, r.model)
+                r for r in self._routes(group, base) if self.supports_thinking(r.upstream.kind, r.model)
             )
             if routes:
                 return Resolution(model, self._ordered(group, routes, base), thinking=True)
@@ -224,7 +226,7 @@ class Catalog:
             for model in upstream.models:
                 if model != "*" and model not in seen:
                     seen[model] = ModelEntry(
-                        model, upstream.kind, upstream.name, supports_thinking(upstream.kind, model)
+                        model, upstream.kind, upstream.name, self.supports_thinking(upstream.kind, model)
                     )
         for alias in group.model_map:
             if alias not in seen and not is_pattern(alias):
@@ -235,6 +237,6 @@ class Catalog:
                         alias,
                         route.upstream.kind,
                         route.upstream.name,
-                        supports_thinking(route.upstream.kind, route.model),
+                        self.supports_thinking(route.upstream.kind, route.model),
                     )
         return list(seen.values())

@@ -25,6 +25,7 @@ class OllamaUpstream(HttpUpstream):
 
 class OllamaKind:
     name = "ollama"
+    thinking_models = ("qwen3", "deepseek-r1", "gpt-oss")  # `think: true` for a `-thinking` id
     protocol = "ollama"
     operations = OPERATIONS
 

@@ -4,7 +4,11 @@ import pytest
 
 from torouter.router.config import ConfigError, parse_config
 from torouter.router.errors import ErrorCode, GatewayError
-from torouter.router.routing.catalog import Catalog
+from torouter.router.plugins import load_registry
+from torouter.router.routing.catalog import Catalog, thinking_models
+
+# what the built-in kinds declare, as the router builds it
+THINKING = thinking_models(load_registry(entry_points=False).kinds)
 
 CONFIG = """
 upstreams:
@@ -31,7 +35,7 @@ groups:
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return Catalog(parse_config(CONFIG, env={}))
+    return Catalog(parse_config(CONFIG, env={}), THINKING)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +97,7 @@ groups:
 
 
 def test_equal_priority_tiers_are_spread_by_weight_and_fallback_models_come_last() -> None:
-    catalog = Catalog(parse_config(WEIGHTED, env={}))
+    catalog = Catalog(parse_config(WEIGHTED, env={}), THINKING)
     firsts = {"a": 0, "b": 0}
     for _ in range(4000):
         routes = catalog.resolve("g", "gpt-5").routes
@@ -145,7 +149,7 @@ groups:
 
 @pytest.fixture(scope="module")
 def families() -> Catalog:
-    return Catalog(parse_config(FAMILIES, env={}))
+    return Catalog(parse_config(FAMILIES, env={}), THINKING)
 
 
 @pytest.mark.parametrize(
@@ -217,3 +221,19 @@ def test_default_model_is_validated_with_yaml_paths() -> None:
     assert "is not a model of the group's upstreams" in problems["groups.defaults.default_model.large"]
     assert "unknown key" in problems["groups.defaults.default_model.huge"]
     assert "groups.one-default.default_model" in problems
+
+
+def test_kinds_declare_their_reasoning_models() -> None:
+    """The catalog knows no model family itself: each kind says which of its models reason."""
+    assert THINKING["openai"] == ("gpt-5", "o1", "o3", "o4")
+    assert THINKING["echo"] == ("",)  # every echo model accepts -thinking
+    catalog = Catalog(parse_config(CONFIG, env={}), {"openai": ("gpt-5",)})
+    assert catalog.supports_thinking("openai", "gpt-5-mini") and not catalog.supports_thinking("openai", "o3")
+    assert not catalog.supports_thinking("acme", "anything")  # a kind that declares none
+
+
+def test_a_third_party_kind_without_the_attribute_declares_none() -> None:
+    class Plain:
+        name = "plain"
+
+    assert thinking_models({"plain": Plain()}) == {"plain": ()}
