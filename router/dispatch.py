@@ -16,7 +16,7 @@ from .account.admin import ADMIN_PROTOCOL, AdminAPI
 from .account.recorder import UsageRecorder
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
 from .errors import ErrorCode, GatewayError
-from .key_rules import KeyRules
+from .key_rules import THINKING_SUFFIX, KeyRules
 from .logs import RequestSink, logging_sink
 from .operations.body_bytes import parse_json_object
 from .operations.chat import ChatHandler
@@ -30,7 +30,7 @@ from .operations.services import Services
 from .operations.token_count import TokenCounter
 from .protocols.base import WireProtocol
 from .routing.caller_keys import KeyRing
-from .routing.catalog import THINKING_SUFFIX, Catalog, ModelEntry
+from .routing.catalog import Catalog, ModelEntry
 from .routing.cooldown import Cooldowns
 from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter

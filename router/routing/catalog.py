@@ -18,9 +18,8 @@ from fnmatch import fnmatchcase
 
 from ..config import Config, GroupConfig, UpstreamConfig
 from ..errors import ErrorCode, GatewayError
+from ..key_rules import THINKING_SUFFIX  # one definition, on the ground floor
 from .families import Family, family_of, stand_in
-
-THINKING_SUFFIX = "-thinking"
 
 
 @dataclass(slots=True, frozen=True)
