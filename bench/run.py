@@ -181,6 +181,36 @@ def wait_ready(child: Child, url: str, timeout: float) -> float:
     raise BenchError(f"{url} did not answer 200 within {timeout:.0f}s (last: {last})")
 
 
+def tree_rss_mb(root_pid: int) -> tuple[float, int]:
+    """Resident memory (MB) of ``root_pid`` and all its descendants, and how many processes that is.
+
+    Linux only (reads /proc); (NaN, 0) elsewhere.
+    """
+    children: dict[int, list[int]] = {}
+    rss_kb: dict[int, int] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return math.nan, 0
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields["PPid"].strip()), []).append(pid)
+        rss_kb[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, count, todo = 0, 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid in rss_kb:
+            total += rss_kb[pid]
+            count += 1
+        todo.extend(children.get(pid, ()))
+    return total / 1024, count
+
+
 def torouter_command() -> list[str]:
     """The console script beside this interpreter, else on PATH, else ``python -m``."""
     beside = Path(sys.executable).parent / "torouter"
@@ -592,7 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             gateway = start_child("gateway", [*gateway_cmd, "up", "--config", str(config)], workdir)
             children.append(gateway)
             took = wait_ready(gateway, f"http://127.0.0.1:{edge_port}/readyz", args.ready_timeout)
-            print(f"gateway ready in {took:.1f} s", file=sys.stderr)
+            time.sleep(1.0)  # let start-up work finish before reading memory
+            rss, processes = tree_rss_mb(gateway.proc.pid)
+            print(f"gateway ready in {took:.2f} s; idle RSS {rss:.0f} MB ({processes} processes)", file=sys.stderr)
             targets.append(Target("gateway", f"http://127.0.0.1:{edge_port}/v1/chat/completions"))
         results, loop_name = run_async(measure_all(targets, args))
         print(render(results, args, loop_name, args.direct_only))
