@@ -147,18 +147,17 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.files.add(
             field=upload.field, filename=upload.filename, content_type=upload.content_type, data=upload.data
         )
-    metadata = grpc.aio.Metadata(("x-request-id", request_id))  # as grpc keeps it: no conversion
     stub = app[app_keys.CLIENT].stub
     if not wants_stream(endpoint, operation, body):
         try:
-            reply = await stub.Call(call, timeout=timeout, metadata=metadata)
+            reply = await stub.Call(call, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
         if reply.HasField("usage"):
             app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
-    rpc = stub.Stream(call, timeout=timeout, metadata=metadata)
+    rpc = stub.Stream(call, timeout=timeout)
     return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent", started)
 
 

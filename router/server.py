@@ -83,6 +83,7 @@ class RouterApp:
     upstreams: dict[str, Upstream]
     store: StateStore
     usage_writer: UsageWriter | None = None
+    spend: SpendLedger | None = None
 
     @property
     def usage_store(self) -> UsageStore | None:
@@ -97,6 +98,8 @@ class RouterApp:
 
     async def close(self) -> None:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
+        if self.spend is not None:
+            await self.spend.close()
         if self.usage_writer is not None:
             await self.usage_writer.close()
         await self.store.close()
@@ -122,10 +125,13 @@ def build_router(
     writer = None if usage_url == "off" else UsageWriter(open_usage_store(usage_url), config.usage)
     admin = AdminAPI(admin_key_digests(config), registry.protocols["openai"].errors)
     UsageAPI(writer.store if writer is not None else None).register(admin)
-    KeysAPI(KeyAdmin(store, config), writer.store if writer is not None else None).register(admin)
+    ledger = SpendLedger(store)
+    KeysAPI(KeyAdmin(store, config, ledger.pending), writer.store if writer is not None else None).register(
+        admin
+    )
     ModelsAPI(config, catalog, prices).register(admin)
     recorder = UsageRecorder(prices, writer)
-    recorder.on_cost.append(SpendLedger(store).charge)
+    recorder.on_cost.append(ledger.charge)
     dispatcher = Dispatcher(
         catalog,
         keys,
@@ -137,7 +143,7 @@ def build_router(
         usage=recorder,
         admin=admin,
     )
-    return RouterApp(dispatcher, upstreams, store, writer)
+    return RouterApp(dispatcher, upstreams, store, writer, ledger)
 
 
 def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]) -> Call:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -44,8 +44,11 @@ class CreatedKey:
 class KeyAdmin:
     """The keys of the state store, beside the config's static ones (which are read-only here)."""
 
-    def __init__(self, store: StateStore, config: Config | None) -> None:
+    def __init__(
+        self, store: StateStore, config: Config | None, unwritten_spend: Callable[[str], float] | None = None
+    ) -> None:
         self.store = store
+        self.unwritten_spend = unwritten_spend  # spend charged in this router, not yet in the store
         self.static: dict[str, KeyConfig] = {k.name: k for k in config.keys} if config else {}
         self.groups = frozenset(config.groups) if config else None
 
@@ -135,11 +138,15 @@ class KeyAdmin:
             "tpm": record.tpm,
             **{name: None for name in RULE_FIELDS},
             **record.rules.to_json(),
-            "spend_usd": round(await self.store.spend(record.name), 6),
+            "spend_usd": round(await self._spend(record.name), 6),
             "created_at": rfc3339(record.created_at) if record.created_at else None,
             "revoked": record.revoked,
             "expired": record.rules.expired(time.time()),
         }
+
+    async def _spend(self, name: str) -> float:
+        spent = await self.store.spend(name)
+        return spent + self.unwritten_spend(name) if self.unwritten_spend is not None else spent
 
 
 def _known(fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:

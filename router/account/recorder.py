@@ -8,8 +8,9 @@ has a status and an error code, no tokens), except for the operations in :data:`
 
 **Spend hooks** (``on_cost``): the one place where the router learns what a request cost, at its
 completion, before the dispatcher is done with it. Each hook is awaited with the record (its
-``key``, ``group`` and ``cost_usd``) whenever the cost is known; a hook that raises is logged and
-does not fail the request. A spend cap keeps a key's spend with such a hook.
+``key``, ``group`` and ``cost_usd``) whenever the cost is known, and whether the key has a spend
+cap (its spend is then needed at once); a hook that raises is logged and does not fail the request.
+A spend cap keeps a key's spend with such a hook.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ UNRECORDED = frozenset(
     }
 )
 
-CostHook = Callable[[UsageRecord], Awaitable[None]]
+CostHook = Callable[[UsageRecord, bool], Awaitable[None]]  # (record, the key has a spend cap)
 
 
 class UsageRecorder:
@@ -86,9 +87,10 @@ class UsageRecorder:
             self._count(record, tokens)
         ctx.cost_usd = record.cost_usd
         if record.cost_usd is not None:
+            capped = caller.rules is not None and caller.rules.spend_cap_usd is not None
             for hook in self.on_cost:
                 try:
-                    await hook(record)
+                    await hook(record, capped)
                 except Exception:
                     log.exception("spend hook failed", extra={"request_id": call.request_id})
         return record

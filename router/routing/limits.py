@@ -82,11 +82,6 @@ class Limiter:
                 raise blocked
         return headers
 
-    async def charge_cost(self, caller: Caller, usd: float) -> None:
-        """Adds a completed request's cost to its key's spend (what the spend cap is checked on)."""
-        if usd > 0:
-            await self.store.add_spend(caller.name, usd)
-
     async def charge(self, caller: Caller, tokens: int) -> None:
         if caller.tpm is not None and tokens > 0:
             await self.store.add_usage(f"tpm:{caller.name}", int(time.time() // WINDOW_S), tokens)
