@@ -1,0 +1,402 @@
+"""Where a request's CPU goes: each stage of the gateway measured on its own, on one core.
+
+    python bench/stages.py [--requests N] [--concurrency 32]
+
+Every process under test runs on CPU 1; the load generator (this process) and the mock upstream run
+on CPU 0. Each stage is driven with N requests at a fixed concurrency after a warm-up, and its
+processes' CPU time (utime + stime from /proc) is read before and after: the table gives CPU
+microseconds per request for each process, which is what bounds throughput on one core
+(1 s / the sum = requests per second one core can carry).
+
+Stages:
+
+- ``grpc hop``: a stub router (a grpc.aio server answering every Call with the mock's prebuilt
+  answer, headers first as the real router does) and a bare grpc.aio client sending the same
+  CallRequest the edge sends, over TCP and over a Unix socket;
+- ``edge``: the real edge in front of the stub router: HTTP in, the gRPC call, HTTP out;
+- ``dispatch``: the router's dispatcher in process (no gRPC): keys, routing, the upstream call with
+  aiohttp, usage metering and the per-request log line;
+- ``gateway``: the real edge and the real router.
+
+Linux only (CPU affinity and /proc); at least 2 CPUs. A benchmark, not a test: nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mock_upstream
+import run
+
+UNDER_TEST_CPU = 1
+LOAD_CPU = 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pinned(argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(UNDER_TEST_CPU), *argv]
+
+
+async def drive(url: str, stream: bool, requests: int, concurrency: int) -> None:
+    """``requests`` chat completions at ``concurrency`` (run.one_request checks each answer)."""
+    body = run.request_body(stream)
+    left = requests
+    async with run.client_session(concurrency) as session:
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await run.one_request(session, url, body, stream)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def per_request(pids: dict[str, int], work: Callable[[], None], requests: int) -> dict[str, float]:
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    work()
+    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: (after[name] - before[name]) * 1e6 / requests for name in pids}
+
+
+def load(url: str, stream: bool, args: argparse.Namespace) -> Callable[[], None]:
+    def work() -> None:
+        run.run_async(drive(url, stream, args.requests, args.concurrency))  # type: ignore[arg-type]
+
+    return work
+
+
+# ---------------------------------------------------------------------------------------------
+# the stub router and the bare gRPC client (each run as its own process by this script)
+
+
+async def serve_stub_router(listen: str) -> None:
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from torouter.proto.v1 import router_pb2, router_pb2_grpc
+    from torouter.router.server import SERVER_OPTIONS
+
+    payloads = mock_upstream.build_payloads()
+    json_headers = {"content-type": "application/json"}
+    sse_headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+
+    upstream = os.environ.get("STUB_UPSTREAM")  # a variant: each Call also calls the mock with aiohttp
+    session = aiohttp.ClientSession() if upstream else None
+
+    class Stub(router_pb2_grpc.RouterServicer):
+        async def Call(self, request: object, context: grpc.aio.ServicerContext[object, object]) -> object:
+            await context.send_initial_metadata(())
+            if session is not None and upstream:
+                async with session.post(upstream, data=run.request_body(False)) as answer:
+                    return router_pb2.CallReply(status=200, headers=json_headers, body=await answer.read())
+            return router_pb2.CallReply(status=200, headers=json_headers, body=payloads.completion)
+
+        async def Stream(
+            self, request: object, context: grpc.aio.ServicerContext[object, object]
+        ) -> AsyncIterator[object]:
+            await context.send_initial_metadata(())
+            head = router_pb2.Head(status=200, headers=sse_headers)
+            for i, chunk in enumerate((*payloads.stream_chunks, payloads.done)):
+                yield router_pb2.Frame(head=head, data=chunk) if i == 0 else router_pb2.Frame(data=chunk)
+
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    router_pb2_grpc.add_RouterServicer_to_server(Stub(), server)
+    checker = health.aio.HealthServicer()  # type: ignore[attr-defined]
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    server.add_insecure_port(listen)
+    await server.start()
+    await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+    await server.wait_for_termination()
+
+
+async def grpc_client(target: str, requests: int, concurrency: int) -> None:
+    import grpc
+
+    from torouter.edge.client import CHANNEL_OPTIONS
+    from torouter.proto.v1 import router_pb2, router_pb2_grpc
+
+    call = router_pb2.CallRequest(
+        protocol="openai",
+        operation="chat.completions",
+        body=run.request_body(False),
+        key=run.GATEWAY_KEY,
+        request_id="0123456789abcdef0123456789abcdef",
+        deadline_unix_ms=int((time.time() + 3600) * 1000),
+        client_ip="127.0.0.1",
+    )
+    async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+        stub = router_pb2_grpc.RouterStub(channel)
+        for _ in range(200):
+            await stub.Call(call, timeout=30, wait_for_ready=True)
+        left = requests
+        sys.stdout.write("go\n")
+        sys.stdout.flush()
+        sys.stdin.readline()  # the parent has read our CPU time
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await stub.Call(call, timeout=30)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sys.stdout.write("done\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+
+
+async def dispatch_in_process(config_path: str, stream: bool, requests: int, concurrency: int) -> None:
+    from torouter.router.config import load_config
+    from torouter.router.dispatch import Call
+    from torouter.router.logs import fd_sink
+    from torouter.router.server import build_router
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    app = build_router(load_config(Path(config_path)), request_log=fd_sink(devnull))
+    app.start()
+    body = run.request_body(stream)
+
+    async def one() -> None:
+        call = Call(
+            protocol="openai",
+            operation="chat.completions",
+            body=body,
+            key=run.GATEWAY_KEY,
+            request_id="0123456789abcdef0123456789abcdef",
+            headers={},
+            params={},
+            deadline_unix_ms=int((time.time() + 30) * 1000),
+            files=[],
+            client_ip="127.0.0.1",
+        )
+        outcome = await app.dispatcher.handle(call)
+        if outcome.chunks is not None:
+            async for _ in outcome.chunks:
+                pass
+        if outcome.status != 200:
+            raise RuntimeError(f"dispatch answered {outcome.status}: {outcome.body[:300]!r}")
+
+    async def batch(count: int) -> None:
+        left = count
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await one()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    await batch(300)
+    started = time.process_time()
+    await batch(requests)
+    used = time.process_time() - started
+    await app.close()
+    print(f"{used * 1e6 / requests:.0f}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the stages
+
+
+class Stages:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.children: list[run.Child] = []
+        self.rows: list[tuple[str, str, dict[str, float]]] = []
+        self.python = sys.executable
+        self.script = str(Path(__file__).resolve())
+
+    def start(self, name: str, argv: list[str]) -> run.Child:
+        child = run.start_child(name, argv, self.workdir)
+        self.children.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            run.stop_child(child)
+        self.children.clear()
+
+    def record(self, stage: str, request: str, costs: dict[str, float]) -> None:
+        self.rows.append((stage, request, costs))
+        cells = ", ".join(f"{name} {us:.0f} µs" for name, us in costs.items())
+        print(f"{stage:<24} {request:<10} {cells}", file=sys.stderr)
+
+    def grpc_hop(self, mock_port: int) -> None:
+        for transport in ("tcp", "unix"):
+            if transport == "tcp":
+                port = run.free_ports(1)[0]
+                listen, target = f"127.0.0.1:{port}", f"127.0.0.1:{port}"
+            else:
+                path = self.workdir / "stub.sock"
+                listen = target = f"unix:{path}"
+            stub = self.start("stub-router", pinned([self.python, self.script, "stub-router", listen]))
+            time.sleep(0.1)
+            client = subprocess.Popen(
+                pinned([self.python, self.script, "grpc-client", target, str(self.args.requests)]),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert client.stdin is not None and client.stdout is not None
+            if client.stdout.readline().strip() != "go":
+                raise run.BenchError("the gRPC client did not start")
+            before = {"client": cpu_seconds(client.pid), "server": cpu_seconds(stub.proc.pid)}
+            client.stdin.write("\n")
+            client.stdin.flush()
+            client.stdout.readline()
+            after = {"client": cpu_seconds(client.pid), "server": cpu_seconds(stub.proc.pid)}
+            client.stdin.write("\n")
+            client.stdin.flush()
+            client.wait(30)
+            costs = {k: (after[k] - before[k]) * 1e6 / self.args.requests for k in before}
+            self.record(f"grpc hop ({transport})", "non-stream", costs)
+            self.stop_all()
+
+    def edge(self, mock_port: int) -> None:
+        edge_port, stub_port = run.free_ports(2)
+        config = run.write_config(self.workdir, edge_port, stub_port, mock_port)
+        stub = self.start(
+            "stub-router", pinned([self.python, self.script, "stub-router", f"127.0.0.1:{stub_port}"])
+        )
+        edge = self.start("edge", pinned([*run.torouter_command(), "edge", "--config", str(config)]))
+        run.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
+        url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
+        pids = {"edge": edge.proc.pid, "stub router": stub.proc.pid}
+        for stream in (False, True):
+            load(url, stream, self.args)()  # warm-up
+            self.record(
+                "edge + stub router",
+                run._kind(stream),
+                per_request(pids, load(url, stream, self.args), self.args.requests),
+            )
+        self.stop_all()
+
+    def dispatch(self, mock_port: int) -> None:
+        edge_port, router_port = run.free_ports(2)
+        config = run.write_config(self.workdir, edge_port, router_port, mock_port)
+        for stream in (False, True):
+            argv = [self.python, self.script, "dispatch", str(config), str(self.args.requests)]
+            out = subprocess.run(
+                pinned(argv + (["--stream"] if stream else [])),
+                cwd=self.workdir,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if out.returncode != 0:
+                raise run.BenchError(f"dispatch stage failed: {out.stderr[-2000:]}")
+            self.record("dispatch (in process)", run._kind(stream), {"router": float(out.stdout.split()[-1])})
+
+    def gateway(self, mock_port: int) -> None:
+        edge_port, router_port = run.free_ports(2)
+        config = run.write_config(self.workdir, edge_port, router_port, mock_port)
+        router = self.start("router", pinned([*run.torouter_command(), "router", "--config", str(config)]))
+        run.wait_for_port(router, router_port, 60)
+        edge = self.start("edge", pinned([*run.torouter_command(), "edge", "--config", str(config)]))
+        run.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
+        url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
+        pids = {"edge": edge.proc.pid, "router": router.proc.pid}
+        for stream in (False, True):
+            load(url, stream, self.args)()
+            self.record(
+                "gateway",
+                run._kind(stream),
+                per_request(pids, load(url, stream, self.args), self.args.requests),
+            )
+        self.stop_all()
+
+    def render(self) -> str:
+        lines = [
+            f"## Per-stage CPU per request (µs), concurrency {self.args.concurrency}, "
+            f"{self.args.requests} requests, processes under test on CPU {UNDER_TEST_CPU}",
+            "",
+            "| stage | request | CPU per request (µs) | total | one core carries (req/s) |",
+            "|---|---|---|---:|---:|",
+        ]
+        for stage, request, costs in self.rows:
+            total = sum(costs.values())
+            cells = ", ".join(f"{name} {us:.0f}" for name, us in costs.items())
+            lines.append(f"| {stage} | {request} | {cells} | {total:.0f} | {1e6 / total:,.0f} |")
+        return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from torouter.cli.main import GRPC_EXPERIMENTS
+
+    os.environ.setdefault("GRPC_EXPERIMENTS", GRPC_EXPERIMENTS)  # as the gateway's processes have it
+    if argv[:1] == ["stub-router"]:
+        run.run_async(serve_stub_router(argv[1]))  # type: ignore[arg-type]
+        return 0
+    if argv[:1] == ["grpc-client"]:
+        run.run_async(grpc_client(argv[1], int(argv[2]), 32))  # type: ignore[arg-type]
+        return 0
+    if argv[:1] == ["dispatch"]:
+        run.run_async(dispatch_in_process(argv[1], "--stream" in argv, int(argv[2]), 32))  # type: ignore[arg-type]
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=5000, help="requests per stage, after a warm-up")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--stages", default="grpc,edge,dispatch,gateway", help="comma-separated subset")
+    args = parser.parse_args(argv)
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
+        print("bench/stages.py needs Linux and at least 2 CPUs", file=sys.stderr)
+        return 2
+    os.sched_setaffinity(0, {LOAD_CPU})
+    workdir = Path(tempfile.mkdtemp(prefix="torouter-stages-"))
+    stages = Stages(args, workdir)
+    mock_port = run.free_ports(1)[0]
+    mock = run.start_child(
+        "mock",
+        [
+            "taskset",
+            "-c",
+            str(LOAD_CPU),
+            sys.executable,
+            str(run.BENCH_DIR / "mock_upstream.py"),
+            "--port",
+            str(mock_port),
+        ],
+        workdir,
+    )
+    try:
+        run.wait_for_port(mock, mock_port, 15)
+        wanted = args.stages.split(",")
+        for name, stage in (
+            ("grpc", stages.grpc_hop),
+            ("edge", stages.edge),
+            ("dispatch", stages.dispatch),
+            ("gateway", stages.gateway),
+        ):
+            if name in wanted:
+                stage(mock_port)
+        print(stages.render())
+        return 0
+    except (run.BenchError, aiohttp.ClientError, run.RequestFailed, subprocess.TimeoutExpired) as exc:
+        print(f"bench/stages.py: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        stages.stop_all()
+        run.stop_child(mock)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
