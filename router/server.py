@@ -16,7 +16,8 @@ from torouter.proto.v1 import router_pb2, router_pb2_grpc
 from .account.admin import AdminAPI
 from .account.key_admin import KeyAdmin
 from .account.keys_api import KeysAPI
-from .account.prices import PriceTable
+from .account.price_cache import PriceCache, cache_dir, library_version, utc_day
+from .account.prices import LibraryPrices, PriceTable
 from .account.recorder import UsageRecorder
 from .account.records import UsageRecord
 from .account.spend import SpendLedger
@@ -120,7 +121,9 @@ def build_router(
     providers = {
         name: getattr(registry.kinds[u.kind], "price_provider", None) for name, u in config.upstreams.items()
     }
-    prices = PriceTable(config.prices, providers)
+    served = {name: u.models for name, u in config.upstreams.items()}
+    library = LibraryPrices(PriceCache(cache_dir(), library_version(), utc_day()))
+    prices = PriceTable(config.prices, providers, library, served)
     usage_url = config.router.usage or default_url(config.router.state)
     writer = None if usage_url == "off" else UsageWriter(open_usage_store(usage_url), config.usage)
     admin = AdminAPI(admin_key_digests(config), registry.protocols["openai"].errors)

@@ -3,7 +3,7 @@ closing of every SDK client a test made."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic._base_client
@@ -15,6 +15,16 @@ from support.gateway import Gateway
 from support.gemini_upstream import MockGemini
 from support.openai_upstream import DEFAULT_MODELS, MockOpenAI
 from support.stack import Stack, stack_config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def price_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Routers started by the tests (and their children) keep their price cache in the session's
+    temporary directory, not the user's ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TOROUTER_CACHE_DIR", str(tmp_path_factory.mktemp("price-cache")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

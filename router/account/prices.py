@@ -22,9 +22,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import PriceRule
+
+if TYPE_CHECKING:
+    from .price_cache import PriceCache
 
 FREE = "free"  # a kind's price_provider for upstreams that cost nothing (echo)
 _RECOMPILE_S = 3600.0  # library prices may change on a date: compiled again at most hourly
@@ -150,14 +153,34 @@ def _rate(value: Any) -> Rate | None:
 
 
 class LibraryPrices:
-    """The ``genai-prices`` data bundled with the installed package, read on first use."""
+    """The ``genai-prices`` data bundled with the installed package, read on first use; with a
+    :class:`~.price_cache.PriceCache`, the configured models' rates are read from today's file
+    instead when it has them all (the data is then read only for a model it does not have)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: PriceCache | None = None) -> None:
         self._snapshot: Any = None
+        self._cache = cache
+        self._known: dict[tuple[str, str], Rates | None] = {}  # from the cache's file, for its day
 
-    def load(self) -> None:
-        """Reads the data now (a quarter of a second) rather than on the first request."""
+    def load(self, wanted: Iterable[tuple[str, str]] = (), everything: bool = True) -> None:
+        """Gets the rates of ``wanted`` (provider, model) pairs ready now rather than on the first
+        request: from today's file when it has them all and ``everything`` (any model may come: a
+        wildcard upstream) is not asked for; otherwise from the data (a quarter of a second),
+        writing the file for the next start."""
+        wanted = set(wanted)
+        if self._cache is not None and not everything:
+            known = self._cache.read()
+            if wanted <= known.keys():
+                self._known = {pair: known[pair] for pair in wanted}
+                return
         self._data()
+        if self._cache is not None and wanted:
+            lasting = self._cache.read()  # what other configs sharing the file put there stays
+            for provider, model in sorted(wanted):
+                rates, volatile = self._lookup(provider, model)
+                if not volatile:
+                    lasting[(provider, model)] = rates
+            self._cache.write(lasting)
 
     def _data(self) -> Any:
         if self._snapshot is None:
@@ -170,10 +193,24 @@ class LibraryPrices:
         return self._snapshot
 
     def rates(self, provider: str, model: str) -> Rates | None:
+        if self._known:
+            if self._cache is not None and self._cache.day == _today():
+                pair = (provider, model)
+                if pair in self._known:
+                    return self._known[pair]
+            else:  # a new day: the file's rates may have changed
+                self._known = {}
+        return self._lookup(provider, model)[0]
+
+    def _lookup(self, provider: str, model: str) -> tuple[Rates | None, bool]:
+        """The library's rates, and whether they change with the time of day (never cached)."""
         try:
             _, info = self._data().find_provider_model(model, None, provider, None)
         except LookupError:
-            return None
+            return None, False
+        volatile = isinstance(info.prices, list) and any(
+            type(p.constraint).__name__ == "TimeOfDateConstraint" for p in info.prices
+        )
         prices = info.get_prices(_now())
         fields: dict[str, Rate] = {}
         for key, name in _LIBRARY_KEYS.items():
@@ -181,10 +218,16 @@ class LibraryPrices:
             if rate is not None:
                 fields[name] = rate
         if "input" not in fields and "output" not in fields:
-            return None  # priced by something else than tokens (per request, per second, ...)
+            return None, volatile  # priced by something else than tokens (per request, per second, ...)
         fields.setdefault("input", 0.0)
         fields.setdefault("output", 0.0)
-        return Rates(**fields)  # type: ignore[arg-type]
+        return Rates(**fields), volatile  # type: ignore[arg-type]
+
+
+def _today() -> str:
+    from .price_cache import utc_day
+
+    return utc_day()
 
 
 def _now() -> Any:
@@ -209,8 +252,10 @@ class PriceTable:
         rules: Iterable[PriceRule] = (),
         providers: dict[str, str | None] | None = None,
         library: LibraryPrices | None = None,
+        served: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
-        """``providers`` maps an upstream name to its kind's price provider (None: unknown)."""
+        """``providers`` maps an upstream name to its kind's price provider (None: unknown);
+        ``served``, an upstream name to the models it serves (``*``: any)."""
         self._by_pair: dict[tuple[str, str], Rates] = {}
         self._by_model: dict[str, Rates] = {}
         self._by_upstream: dict[str, Rates] = {}
@@ -231,10 +276,22 @@ class PriceTable:
                 self._by_upstream[rule.upstream] = rates
         self._providers = providers or {}
         self._library = library or LibraryPrices()
+        self._served = served or {}
         self._cache: dict[tuple[str, str], Priced] = {}
 
     def load(self) -> None:
-        self._library.load()
+        """Gets the library's rates of the served models ready (see :meth:`LibraryPrices.load`)."""
+        wanted, everything = set(), not self._served
+        for upstream, models in self._served.items():
+            provider = self._providers.get(upstream)
+            if provider is None or provider == FREE:
+                continue
+            for model in models:
+                if model == "*":
+                    everything = True
+                elif self._find_configured(upstream, model) is None:
+                    wanted.add((provider, model))
+        self._library.load(wanted, everything)
 
     def rates(self, upstream: str, model: str) -> Rates | None:
         """The rates of ``model`` served by the upstream named ``upstream``; None when unknown."""
@@ -252,12 +309,15 @@ class PriceTable:
         rates = self.rates(upstream, model)
         return None if rates is None else rates.cost(used)
 
-    def _find(self, upstream: str, model: str) -> Rates | None:
-        configured = (
+    def _find_configured(self, upstream: str, model: str) -> Rates | None:
+        return (
             self._by_pair.get((upstream, model))
             or self._by_model.get(model)
             or self._by_upstream.get(upstream)
         )
+
+    def _find(self, upstream: str, model: str) -> Rates | None:
+        configured = self._find_configured(upstream, model)
         if configured is not None:
             return configured
         provider = self._providers.get(upstream)
