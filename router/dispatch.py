@@ -15,6 +15,7 @@ from . import body_log
 from .account.admin import ADMIN_PROTOCOL, AdminAPI
 from .account.recorder import UsageRecorder
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
+from .capabilities import CapabilityTable
 from .errors import ErrorCode, GatewayError
 from .key_rules import THINKING_SUFFIX, KeyRules
 from .logs import RequestSink, logging_sink
@@ -59,6 +60,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         usage: UsageRecorder | None = None,
         admin: AdminAPI | None = None,
+        capabilities: CapabilityTable | None = None,
     ) -> None:
         self.request_log = request_log
         self.usage = usage
@@ -75,7 +77,14 @@ class Dispatcher:
             self._handlers[(protocol_name, "models.get")] = self._models_get
         self.cooldowns = Cooldowns()
         services = Services(
-            catalog, upstreams, protocols, self.cooldowns, retry or RetryPolicy(), store, self.memo
+            catalog,
+            upstreams,
+            protocols,
+            self.cooldowns,
+            retry or RetryPolicy(),
+            store,
+            self.memo,
+            capabilities or CapabilityTable({}),
         )
         counter = TokenCounter(services)
         self._handlers[("anthropic", "messages.count_tokens")] = counter

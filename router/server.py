@@ -23,6 +23,7 @@ from .account.spend import SpendLedger
 from .account.store import UsageStore, default_url, open_usage_store
 from .account.usage_api import ModelsAPI, UsageAPI
 from .account.writer import UsageWriter
+from .capabilities import CapabilityTable
 from .config import Config, ConfigError, RouterConfig, admin_key_digests
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .logs import RequestSink, logging_sink
@@ -136,6 +137,7 @@ def build_router(
         retry=retry,
         usage=recorder,
         admin=admin,
+        capabilities=CapabilityTable(registry.kinds),
     )
     return RouterApp(dispatcher, upstreams, store, writer)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from . import models
 
 OPERATIONS = frozenset(
     {"chat.completions", "embeddings", "images.generations", "images.edits", "models.list", "models.get"}
@@ -63,6 +66,10 @@ class OpenAIKind:
     protocol = "openai"
     price_provider = "openai"
     operations = OPERATIONS
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Output limits, sampling and stop sequences by model family (:mod:`.models`)."""
+        return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> OpenAIUpstream:
         return OpenAIUpstream(config)

@@ -77,7 +77,7 @@ class ChatHandler(Operation):
         dropped = drop_hosted_tools(request, upstream_codec.hosted_tools)
         request.stream = ctx.stream
         request.model = route.model
-        request.upstream_kind = route.upstream.kind
+        request.capabilities = self.capabilities.of(route.upstream.kind, route.model)
         if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
             budget = request.reasoning.budget_tokens if request.reasoning else None
             effort = None if budget else THINKING_EFFORT
