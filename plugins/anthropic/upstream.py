@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from .models import output_limit
 
 API_VERSION = "2023-06-01"
 OPERATIONS = frozenset({"messages", "messages.count_tokens", "models.list", "models.get"})
@@ -45,6 +48,10 @@ class AnthropicKind:
     protocol = "anthropic"
     price_provider = "anthropic"
     operations = OPERATIONS
+
+    def capabilities(self, model: str) -> Capabilities:
+        """The model's largest completion (:mod:`.models`)."""
+        return Capabilities(output_limit=output_limit(model))
 
     def create(self, config: UpstreamConfig) -> AnthropicUpstream:
         return AnthropicUpstream(config)

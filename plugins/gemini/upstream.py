@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from . import models
 
 API_VERSION = "v1beta"
 OPERATIONS = frozenset(
@@ -48,6 +51,10 @@ class GeminiKind:
     protocol = "gemini"
     price_provider = "google"  # genai-prices' provider id
     operations = OPERATIONS
+
+    def capabilities(self, model: str) -> Capabilities:
+        """The model's largest completion and thinking budgets (:mod:`.models`)."""
+        return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> GeminiUpstream:
         return GeminiUpstream(config)

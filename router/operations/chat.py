@@ -45,7 +45,9 @@ class ChatHandler(Operation):
 
     async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:
-            return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
+            return await pass_through(
+                ctx, target, self.protocols, ctx.protocol.upstream_chat_operation, self.capabilities
+            )
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
     async def translate(self, ctx: Context, target: Target, codec: CallerChatCodec) -> Outcome:

@@ -42,7 +42,7 @@ class EmbeddingsHandler(Operation):
         upstream, route, caller = target.upstream, target.route, ctx.call.protocol
         same = upstream.protocol == caller and ctx.call.operation in upstream.operations
         if same and (caller == "openai" or route.model == target.model):
-            return await pass_through(ctx, target, self.protocols, ctx.call.operation)
+            return await pass_through(ctx, target, self.protocols, ctx.call.operation, self.capabilities)
         if upstream.protocol == "openai" and "embeddings" in upstream.operations:
             response = await self._openai(ctx, target, request)
         elif upstream.protocol == "gemini" and "batchEmbedContents" in upstream.operations:

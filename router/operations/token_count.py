@@ -79,7 +79,7 @@ class TokenCounter(Operation):
     async def __call__(self, ctx: Context) -> Outcome:
         target = target_of(ctx, self.catalog, self.upstreams)
         if target.upstream.protocol == ctx.call.protocol and ctx.call.operation in target.upstream.operations:
-            return await pass_through(ctx, target, self.protocols, ctx.call.operation)
+            return await pass_through(ctx, target, self.protocols, ctx.call.operation, self.capabilities)
         body, route = target.body, target.route
         codec = ctx.protocol.chat
         if codec is None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..capabilities import Capabilities
 from ..errors import GatewayError
 from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
 from .sse import SSEEvent, SSEParser
@@ -180,5 +181,6 @@ class WireProtocol:
         return self.chat if self.chat is not None else self.upstream_chat
 
     # A passthrough body asked of one model, fitted to the model that serves it instead (a
-    # family's stand-in, a mapped id): the new body, or None when it fits as it is.
-    refit: Callable[[JSONDict, str], JSONDict | None] | None = None
+    # family's stand-in, a mapped id), given what that model accepts: the new body, or None when it
+    # fits as it is.
+    refit: Callable[[JSONDict, Capabilities], JSONDict | None] | None = None

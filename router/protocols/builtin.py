@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ..hookspecs import hookimpl
 from .anthropic.errors import AnthropicErrors
 from .anthropic.messages import AnthropicMessagesCodec
-from .anthropic.messages.models import refitted
+from .anthropic.messages.fit import refitted
 from .base import WireProtocol
 from .gemini.errors import GeminiErrors
 from .gemini.generate import GeminiGenerateCodec

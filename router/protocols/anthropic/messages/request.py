@@ -86,6 +86,7 @@ from ...common import (
     wrong,
 )
 from .block_fields import DIALECT, unsupported
+from .fit import fitted
 from .messages import (
     opaque_blocks,
     read_messages,
@@ -94,7 +95,6 @@ from .messages import (
     write_native_messages,
     write_native_system,
 )
-from .models import fitted
 from .tools import read_tool_fields, write_foreign_tool_choice, write_foreign_tools, write_native_tool_fields
 
 DEFAULT_MAX_TOKENS: Final = 4096
@@ -287,7 +287,8 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     spec = request.response_format
     if spec is not None and spec.type == "json_object":
         system.append({"type": "text", "text": JSON_OBJECT_INSTRUCTION})
-    max_tokens, budget = fitted(request.model, _max_tokens(request.max_output_tokens, budget), budget)
+    limit = request.capabilities.output_limit
+    max_tokens, budget = fitted(limit, _max_tokens(request.max_output_tokens, budget), budget)
     out: JSONDict = {"model": request.model, "max_tokens": max_tokens}
     if system:
         out["system"] = system

@@ -86,7 +86,7 @@ from .contents import (
     write_native_contents,
     write_native_system,
 )
-from .models import fitted_budget, fitted_output
+from .fit import fitted_budget, fitted_output
 from .proto_json import (
     DIALECT,
     CallIds,
@@ -331,10 +331,11 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
         if spec.type == "json_schema":
             config["responseJsonSchema"] = spec.schema or {"type": "object"}
     thinking = _foreign_thinking(request.reasoning)
+    capabilities = request.capabilities
     if thinking is not None and "thinkingBudget" in thinking:
-        thinking["thinkingBudget"] = fitted_budget(request.model, thinking["thinkingBudget"])
+        thinking["thinkingBudget"] = fitted_budget(capabilities.thinking_budget, thinking["thinkingBudget"])
     put(config, "thinkingConfig", thinking)
-    write_int(config, "maxOutputTokens", fitted_output(request.model, request.max_output_tokens))
+    write_int(config, "maxOutputTokens", fitted_output(capabilities.output_limit, request.max_output_tokens))
     if config:
         out["generationConfig"] = config
     return out
