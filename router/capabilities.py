@@ -54,6 +54,28 @@ class Capabilities:
 NO_CAPABILITIES: Final = Capabilities()
 
 
+def _wants_audio(value: object) -> bool:
+    return isinstance(value, list) and "audio" in value
+
+
+def refusing_openai_extras(
+    *, logprobs: str, audio: str, logit_bias: str, web_search: str
+) -> Mapping[str, Refusal]:
+    """``Capabilities.refused`` of an upstream that returns no log probabilities (``logprobs``,
+    ``top_logprobs``), makes no audio (``audio``, ``modalities`` with audio), takes no ``logit_bias``
+    and no ``web_search_options``: each refused with the message given."""
+    return MappingProxyType(
+        {
+            "logprobs": Refusal(lambda v: v is True, logprobs),
+            "top_logprobs": Refusal(bool, logprobs),
+            "audio": Refusal(lambda v: v is not None, audio),
+            "modalities": Refusal(_wants_audio, audio),
+            "logit_bias": Refusal(bool, logit_bias),
+            "web_search_options": Refusal(lambda v: v is not None, web_search),
+        }
+    )
+
+
 class CapabilityTable:
     """Each kind's answer per model, asked once: ``kinds`` maps a kind's name to the kind object."""
 

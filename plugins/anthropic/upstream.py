@@ -9,7 +9,7 @@ from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
-from .models import output_limit
+from . import models
 
 API_VERSION = "2023-06-01"
 OPERATIONS = frozenset({"messages", "messages.count_tokens", "models.list", "models.get"})
@@ -50,8 +50,8 @@ class AnthropicKind:
     operations = OPERATIONS
 
     def capabilities(self, model: str) -> Capabilities:
-        """The model's largest completion (:mod:`.models`)."""
-        return Capabilities(output_limit=output_limit(model))
+        """The model's largest completion and the fields it refuses (:mod:`.models`)."""
+        return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> AnthropicUpstream:
         return AnthropicUpstream(config)

@@ -53,7 +53,7 @@ class GeminiKind:
     operations = OPERATIONS
 
     def capabilities(self, model: str) -> Capabilities:
-        """The model's largest completion and thinking budgets (:mod:`.models`)."""
+        """The model's largest completion and thinking budgets, the fields it refuses (:mod:`.models`)."""
         return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> GeminiUpstream:
