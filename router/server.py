@@ -31,6 +31,7 @@ from .plugins import Registry, load_registry
 from .routing.caller_keys import KeyRing
 from .routing.catalog import Catalog, thinking_models
 from .routing.fallbacks import RetryPolicy
+from .routing.families import family_rules
 from .state import StateStore, open_store
 from .upstreams.base import Upstream
 
@@ -114,7 +115,7 @@ def build_router(
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
     retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
-    catalog = Catalog(config, thinking_models(registry.kinds))
+    catalog = Catalog(config, thinking_models(registry.kinds), family_rules(registry.kinds))
     providers = {
         name: getattr(registry.kinds[u.kind], "price_provider", None) for name, u in config.upstreams.items()
     }

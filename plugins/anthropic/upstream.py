@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 from . import models
@@ -45,6 +46,8 @@ class AnthropicKind:
     name = "anthropic"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4-5", "claude-3-7")
+    # how its ids name a size (a group without Claude serves a Claude id with its model of that size)
+    model_families = (ModelFamilies("claude", small=("haiku",), medium=("sonnet",), large=("opus",)),)
     protocol = "anthropic"
     price_provider = "anthropic"
     operations = OPERATIONS

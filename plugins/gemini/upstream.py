@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 from . import models
@@ -48,6 +49,12 @@ class GeminiKind:
     name = "gemini"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("gemini-2.5", "gemini-3")
+    # how its ids name a size ("flash-lite" is small), and which of its models do not chat
+    model_families = (
+        ModelFamilies(
+            "gemini", small=("lite",), medium=("flash",), large=("pro", "ultra"), not_chat=("veo",)
+        ),
+    )
     protocol = "gemini"
     price_provider = "google"  # genai-prices' provider id
     operations = OPERATIONS

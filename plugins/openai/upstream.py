@@ -6,6 +6,7 @@ from urllib.parse import quote, urlencode
 
 from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 from . import models
@@ -63,6 +64,12 @@ class OpenAIKind:
     name = "openai"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("gpt-5", "o1", "o3", "o4")
+    # how its ids name a size (a bare "gpt-5" or "o3" is large), and which of its models do not chat
+    model_families = (
+        ModelFamilies(
+            r"gpt|chatgpt|codex|o\d", small=("mini", "nano"), unsized="large", not_chat=("dall-e", "whisper")
+        ),
+    )
     protocol = "openai"
     price_provider = "openai"
     operations = OPERATIONS
