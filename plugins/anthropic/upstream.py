@@ -22,9 +22,6 @@ _PATHS = {
 
 
 class AnthropicUpstream(HttpUpstream):
-    protocol = "anthropic"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
         if self.config.api_key:
@@ -57,4 +54,4 @@ class AnthropicKind:
         return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> AnthropicUpstream:
-        return AnthropicUpstream(config)
+        return AnthropicUpstream(config, self)

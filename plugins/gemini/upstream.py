@@ -25,9 +25,6 @@ def model_path(model: str) -> str:
 
 
 class GeminiUpstream(HttpUpstream):
-    protocol = "gemini"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
 
@@ -64,4 +61,4 @@ class GeminiKind:
         return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> GeminiUpstream:
-        return GeminiUpstream(config)
+        return GeminiUpstream(config, self)

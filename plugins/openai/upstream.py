@@ -26,9 +26,6 @@ RESPONSE_ROUTES = {
 
 
 class OpenAIUpstream(HttpUpstream):
-    protocol = "openai"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
@@ -79,4 +76,4 @@ class OpenAIKind:
         return models.capabilities(model)
 
     def create(self, config: UpstreamConfig) -> OpenAIUpstream:
-        return OpenAIUpstream(config)
+        return OpenAIUpstream(config, self)

@@ -41,8 +41,6 @@ CAPABILITIES = Capabilities(reasoning_details=True, reasoning_max_tokens=True)
 
 
 class OpenRouterUpstream(OpenAIUpstream):
-    protocol = "openai"
-    operations = OPERATIONS
     reports_stream_usage = True  # OpenRouter ends every stream with its usage, asked or not
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
@@ -92,4 +90,4 @@ class OpenRouterKind:
         return CAPABILITIES
 
     def create(self, config: UpstreamConfig) -> OpenRouterUpstream:
-        return OpenRouterUpstream(config)
+        return OpenRouterUpstream(config, self)

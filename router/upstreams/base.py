@@ -92,14 +92,19 @@ class UpstreamKind(Protocol):
 
 
 class HttpUpstream:
-    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths)."""
+    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths).
+
+    Its ``protocol`` and ``operations`` are its kind's, given at creation (``create`` passes the
+    kind: ``MyUpstream(config, self)``); a subclass created without one declares its own."""
 
     protocol: str = ""
     operations: frozenset[str] = frozenset()
     reports_stream_usage: bool = False
 
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: UpstreamConfig, kind: UpstreamKind | None = None) -> None:
         self.config = config
+        if kind is not None:
+            self.protocol, self.operations = kind.protocol, kind.operations
         self._session: aiohttp.ClientSession | None = None
         self._slots = ConnectionSlots(config.name, config.max_connections, config.pool_timeout_s)
 

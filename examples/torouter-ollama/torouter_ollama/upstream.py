@@ -10,8 +10,6 @@ OPERATIONS = frozenset({"chat"})
 
 
 class OllamaUpstream(HttpUpstream):
-    protocol = "ollama"
-    operations = OPERATIONS
     reports_stream_usage = True  # the last NDJSON line carries the token counts
 
     def auth_headers(self) -> dict[str, str]:
@@ -30,4 +28,4 @@ class OllamaKind:
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> OllamaUpstream:
-        return OllamaUpstream(config)
+        return OllamaUpstream(config, self)
