@@ -87,8 +87,9 @@ class Dispatcher:
             capabilities or CapabilityTable({}),
         )
         counter = TokenCounter(services)
-        self._handlers[("anthropic", "messages.count_tokens")] = counter
-        self._handlers[("gemini", "countTokens")] = counter
+        for protocol in protocols.values():
+            if protocol.token_counting is not None:
+                self._handlers[(protocol.name, protocol.token_counting.operation)] = counter
         embeddings = EmbeddingsHandler(services)
         for protocol_name, operations in EMBEDDING_OPERATIONS.items():
             for operation in operations:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..capabilities import Capabilities
 from ..errors import GatewayError
 from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
+from ..ir_images import ImageRequest, ImageResult
 from .sse import SSEEvent, SSEParser
 
 
@@ -147,6 +148,38 @@ class StreamFraming(Protocol):
         ...
 
 
+class ImageCodec(Protocol):
+    """An OpenAI images request as one call of another kind (``ImageTranslation``)."""
+
+    def check_request(self, request: ImageRequest) -> None:
+        """A 400 for what the call cannot carry, before any call."""
+        ...
+
+    def write_request(self, request: ImageRequest, model: str) -> JSONDict: ...
+
+    def read_response(self, body: Any) -> ImageResult: ...
+
+
+@dataclass(slots=True, frozen=True)
+class ImageTranslation:
+    """How an upstream of a protocol without the images endpoints makes images for OpenAI images
+    callers: the operation its image models answer (once per image), and the codec of that call."""
+
+    operation: str
+    codec: ImageCodec
+
+
+@dataclass(slots=True, frozen=True)
+class TokenCounting:
+    """A protocol's token-count operation, answered with an estimate when the upstream speaks
+    another protocol: ``chat_body`` is the chat request a count body stands for (read by the
+    protocol's chat codec), ``answer`` the count as the protocol answers it."""
+
+    operation: str
+    chat_body: Callable[[JSONDict], JSONDict]
+    answer: Callable[[int], JSONDict]
+
+
 @dataclass(slots=True, frozen=True)
 class WireProtocol:
     """Everything the gateway knows about one wire protocol, registered through the plugin hook.
@@ -171,6 +204,8 @@ class WireProtocol:
     stream_decoder: Callable[[], StreamDecoder] = SSEParser
     # An upstream-only protocol's codec (no caller speaks it): used when ``chat`` is None.
     upstream_chat: UpstreamChatCodec | None = None
+    token_counting: TokenCounting | None = None
+    image_translation: ImageTranslation | None = None
 
     @property
     def caller_codec(self) -> CallerChatCodec | None:
