@@ -21,7 +21,6 @@ from .key_rules import THINKING_SUFFIX, KeyRules
 from .logs import RequestSink, logging_sink
 from .operations.body_bytes import parse_json_object
 from .operations.chat import ChatHandler
-from .operations.embeddings import OPERATIONS as EMBEDDING_OPERATIONS
 from .operations.embeddings import EmbeddingsHandler
 from .operations.images import ImagesHandler
 from .operations.model_lists import FORMATS
@@ -91,9 +90,9 @@ class Dispatcher:
             if protocol.token_counting is not None:
                 self._handlers[(protocol.name, protocol.token_counting.operation)] = counter
         embeddings = EmbeddingsHandler(services)
-        for protocol_name, operations in EMBEDDING_OPERATIONS.items():
-            for operation in operations:
-                self._handlers[(protocol_name, operation)] = embeddings
+        for protocol in protocols.values():
+            for operation in protocol.embeddings.operations if protocol.embeddings is not None else ():
+                self._handlers[(protocol.name, operation)] = embeddings
         images = ImagesHandler(services)
         for operation in ("images.generations", "images.edits"):
             self._handlers[("openai", operation)] = images

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ..capabilities import Capabilities
 from ..errors import GatewayError
-from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
+from ..ir import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, JSONDict, StreamBatch
 from ..ir_images import ImageRequest, ImageResult
 from .sse import SSEEvent, SSEParser
 
@@ -148,6 +148,36 @@ class StreamFraming(Protocol):
         ...
 
 
+class UpstreamEmbeddings(Protocol):
+    """Embeddings asked of an upstream of the protocol: ``operation`` (the upstream's operation that
+    embeds) called once per body written, in order; each answer read as it comes, then joined."""
+
+    operation: str
+
+    def write_requests(self, request: EmbeddingRequest, model: str) -> list[JSONDict]: ...
+
+    def read_response(self, body: Any) -> EmbeddingResponse:
+        """One call's answer (its ``model`` empty and ``input_tokens`` None when it says neither)."""
+        ...
+
+    def joined(
+        self, answers: list[EmbeddingResponse], request: EmbeddingRequest, model: str
+    ) -> EmbeddingResponse: ...
+
+
+class EmbeddingsCodec(UpstreamEmbeddings, Protocol):
+    """A protocol's embeddings, read from and written back to its callers too: ``operations`` are
+    its callers' embeddings operations; ``model_named_once``: a body names its model in one place,
+    so a body asked of another model can pass through with that field changed."""
+
+    operations: frozenset[str]
+    model_named_once: bool
+
+    def read_request(self, operation: str, body: JSONDict, model: str) -> EmbeddingRequest: ...
+
+    def write_response(self, response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict: ...
+
+
 class ImageCodec(Protocol):
     """An OpenAI images request as one call of another kind (``ImageTranslation``)."""
 
@@ -205,6 +235,8 @@ class WireProtocol:
     # An upstream-only protocol's codec (no caller speaks it): used when ``chat`` is None.
     upstream_chat: UpstreamChatCodec | None = None
     token_counting: TokenCounting | None = None
+    embeddings: EmbeddingsCodec | None = None  # both halves: callers and upstreams speak it
+    upstream_embeddings: UpstreamEmbeddings | None = None  # an upstream-only protocol's
     image_translation: ImageTranslation | None = None
 
     @property
@@ -214,6 +246,11 @@ class WireProtocol:
     @property
     def upstream_codec(self) -> UpstreamChatCodec | None:
         return self.chat if self.chat is not None else self.upstream_chat
+
+    @property
+    def embedder(self) -> UpstreamEmbeddings | None:
+        """What embeds with an upstream of the protocol."""
+        return self.embeddings if self.embeddings is not None else self.upstream_embeddings
 
     # A passthrough body asked of one model, fitted to the model that serves it instead (a
     # family's stand-in, a mapped id), given what that model accepts: the new body, or None when it

@@ -12,11 +12,13 @@ from .anthropic.messages.fit import refitted
 from .base import ImageTranslation, WireProtocol
 from .gemini import count_tokens as gemini_count_tokens
 from .gemini import images as gemini_images
+from .gemini.embeddings import GeminiEmbeddings
 from .gemini.errors import GeminiErrors
 from .gemini.generate import GeminiGenerateCodec
 from .gemini.json_array import JSONArrayFraming
 from .openai import chat_images
 from .openai.chat import OpenAIChatCodec
+from .openai.embeddings import OpenAIEmbeddings
 from .openai.errors import OpenAIErrors
 from .openai.stream_usage import OpenAIStreamUsage
 
@@ -33,6 +35,7 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             upstream_chat_operation="chat.completions",
             stream_usage=OpenAIStreamUsage(),
             image_translation=ImageTranslation(chat_images.OPERATION, chat_images),
+            embeddings=OpenAIEmbeddings(),
         )
     )
     register(
@@ -57,6 +60,7 @@ def torouter_protocols(register: Callable[[WireProtocol], None]) -> None:
             upstream_chat_operation="generateContent",
             stream_framing=JSONArrayFraming(),
             token_counting=gemini_count_tokens.COUNTING,
+            embeddings=GeminiEmbeddings(),
             image_translation=ImageTranslation("generateContent", gemini_images),
         )
     )
