@@ -3,10 +3,25 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from torouter.router.capabilities import Capabilities, Refusal
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 OPERATIONS = frozenset({"chat"})
+# What its models accept: no audio out, so an OpenAI caller asking for it gets a 400 (the codec
+# checks these) rather than a text answer.
+CAPABILITIES = Capabilities(
+    refused=MappingProxyType(
+        {
+            "audio": Refusal(lambda v: v is not None, "Ollama models do not produce audio."),
+            "modalities": Refusal(
+                lambda v: isinstance(v, list) and "audio" in v, "Ollama models do not produce audio."
+            ),
+        }
+    )
+)
 
 
 class OllamaUpstream(HttpUpstream):
@@ -26,6 +41,9 @@ class OllamaKind:
     thinking_models = ("qwen3", "deepseek-r1", "gpt-oss")  # `think: true` for a `-thinking` id
     protocol = "ollama"
     operations = OPERATIONS
+
+    def capabilities(self, model: str) -> Capabilities:
+        return CAPABILITIES
 
     def create(self, config: UpstreamConfig) -> OllamaUpstream:
         return OllamaUpstream(config, self)
