@@ -5,8 +5,10 @@ kinds without the declarations are sent what the caller asked."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +23,8 @@ from torouter.router import hookimpl
 from torouter.router.capabilities import NO_CAPABILITIES, Capabilities, CapabilityTable, Refusal
 from torouter.router.config import UpstreamConfig
 from torouter.router.plugins import collect, make_plugin_manager
+from torouter.router.routing.catalog import thinking_models
+from torouter.router.routing.families import family_rules
 from torouter.router.server import RouterServer, build_router
 from torouter.router.upstreams import HttpUpstream, UpstreamKind, UpstreamRequest
 
@@ -212,3 +216,34 @@ def test_the_router_asks_a_kind_once_per_model() -> None:
     assert [table.of("counting", m) for m in ("a", "b", "a", "a")] == [CAPABLE] * 4
     assert asked == ["a", "b"]
     assert table.of("plain", "a") is NO_CAPABILITIES and table.of("unknown-kind", "a") is NO_CAPABILITIES
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def test_the_documented_declarations_do_what_the_docs_say() -> None:
+    """The examples of "What a kind knows of its models", each run as a kind of its own."""
+    section = DOC.read_text().split("## What a kind knows of its models", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3
+    kinds: dict[str, object] = {}
+    for number, code in enumerate(blocks):
+        module: dict[str, Any] = {}
+        exec(compile(code, str(DOC), "exec"), module)
+        kinds[f"acme{number}"] = module["AcmeKind"]()
+    assert thinking_models(kinds)["acme0"] == ("acme-reason",)
+    rules = family_rules(kinds)
+    assert [rules.family_of(m) for m in ("acme-pebble-3", "acme-boulder", "acme-4")] == [
+        "small",
+        "large",
+        "medium",
+    ]
+    assert rules.sized("acme-paint-1") is None
+    table = CapabilityTable(kinds)
+    assert (table.of("acme2", "acme-boulder-2").output_limit, table.of("acme2", "acme-1").output_limit) == (
+        32_000,
+        8_192,
+    )
+    audio = table.of("acme2", "acme-1").refused["audio"]
+    assert audio.refuses({"voice": "alloy"}) and not audio.refuses(None)
+    assert table.of("acme0", "acme-reason-2") is NO_CAPABILITIES  # it declares no capabilities
