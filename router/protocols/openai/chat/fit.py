@@ -24,7 +24,9 @@ from ....ir import ChatRequest
 def fitted_to_model(request: ChatRequest) -> ChatRequest:
     """The request (a shallow copy when anything changes) as its model accepts it."""
     capabilities = request.capabilities
-    most = capabilities.max_stop_sequences
+    most, limit = capabilities.max_stop_sequences, capabilities.output_limit
+    if most is None and limit is None and not capabilities.default_sampling_only:
+        return request  # nothing declared to fit it to
     if request.stop and most is not None and len(request.stop) > most:
         raise GatewayError(
             ErrorCode.INVALID_REQUEST,
@@ -34,7 +36,7 @@ def fitted_to_model(request: ChatRequest) -> ChatRequest:
             param="stop",
         )
     changes: dict[str, Any] = {}
-    limit, size = capabilities.output_limit, request.max_output_tokens
+    size = request.max_output_tokens
     if limit is not None and size is not None and size > limit:
         changes["max_output_tokens"] = limit
     if capabilities.default_sampling_only:
