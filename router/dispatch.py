@@ -15,12 +15,12 @@ from . import body_log
 from .account.admin import ADMIN_PROTOCOL, AdminAPI
 from .account.recorder import UsageRecorder
 from .call import JSON_HEADERS, Call, Context, Handler, Outcome, UploadedFile
+from .capabilities import CapabilityTable
 from .errors import ErrorCode, GatewayError
 from .key_rules import THINKING_SUFFIX, KeyRules
 from .logs import RequestSink, logging_sink
 from .operations.body_bytes import parse_json_object
 from .operations.chat import ChatHandler
-from .operations.embeddings import OPERATIONS as EMBEDDING_OPERATIONS
 from .operations.embeddings import EmbeddingsHandler
 from .operations.images import ImagesHandler
 from .operations.model_lists import FORMATS
@@ -59,6 +59,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         usage: UsageRecorder | None = None,
         admin: AdminAPI | None = None,
+        capabilities: CapabilityTable | None = None,
     ) -> None:
         self.request_log = request_log
         self.usage = usage
@@ -75,15 +76,23 @@ class Dispatcher:
             self._handlers[(protocol_name, "models.get")] = self._models_get
         self.cooldowns = Cooldowns()
         services = Services(
-            catalog, upstreams, protocols, self.cooldowns, retry or RetryPolicy(), store, self.memo
+            catalog,
+            upstreams,
+            protocols,
+            self.cooldowns,
+            retry or RetryPolicy(),
+            store,
+            self.memo,
+            capabilities or CapabilityTable({}),
         )
         counter = TokenCounter(services)
-        self._handlers[("anthropic", "messages.count_tokens")] = counter
-        self._handlers[("gemini", "countTokens")] = counter
+        for protocol in protocols.values():
+            if protocol.token_counting is not None:
+                self._handlers[(protocol.name, protocol.token_counting.operation)] = counter
         embeddings = EmbeddingsHandler(services)
-        for protocol_name, operations in EMBEDDING_OPERATIONS.items():
-            for operation in operations:
-                self._handlers[(protocol_name, operation)] = embeddings
+        for protocol in protocols.values():
+            for operation in protocol.embeddings.operations if protocol.embeddings is not None else ():
+                self._handlers[(protocol.name, operation)] = embeddings
         images = ImagesHandler(services)
         for operation in ("images.generations", "images.edits"):
             self._handlers[("openai", operation)] = images

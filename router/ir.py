@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeAlias
 
+from .capabilities import NO_CAPABILITIES, Capabilities
+
 JSONDict: TypeAlias = dict[str, Any]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -251,9 +253,9 @@ class ChatRequest:
     user: str | None = None
     metadata: dict[str, str] | None = None
     extra: JSONDict = field(default_factory=dict)
-    # The kind of upstream it is written for (set by the router), for a codec that serves a kind's
-    # own dialect of its protocol (OpenRouter's ``reasoning_details`` on the OpenAI wire).
-    upstream_kind: str | None = None
+    # What the model it is written for accepts, as the upstream's kind declares it (set by the
+    # router): what a codec fits the request to, and a kind's own dialect of its protocol.
+    capabilities: Capabilities = NO_CAPABILITIES
     # Content the reader kept verbatim in a residual because the neutral form cannot hold it (an
     # Anthropic block, a Gemini part of a kind it does not model), by kind: a writer of the same
     # dialect puts it back; a writer of another one refuses the request (``reject_opaque``).

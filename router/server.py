@@ -24,6 +24,7 @@ from .account.spend import SpendLedger
 from .account.store import UsageStore, default_url, open_usage_store
 from .account.usage_api import ModelsAPI, UsageAPI
 from .account.writer import UsageWriter
+from .capabilities import CapabilityTable
 from .config import Config, ConfigError, RouterConfig, admin_key_digests
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
 from .logs import RequestSink, logging_sink
@@ -31,6 +32,7 @@ from .plugins import Registry, load_registry
 from .routing.caller_keys import KeyRing
 from .routing.catalog import Catalog, thinking_models
 from .routing.fallbacks import RetryPolicy
+from .routing.families import family_rules
 from .state import StateStore, open_store
 from .upstreams.base import Upstream
 
@@ -117,7 +119,7 @@ def build_router(
     store = open_store(config.router.state)
     keys = KeyRing(config.keys, store)
     retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
-    catalog = Catalog(config, thinking_models(registry.kinds))
+    catalog = Catalog(config, thinking_models(registry.kinds), family_rules(registry.kinds))
     providers = {
         name: getattr(registry.kinds[u.kind], "price_provider", None) for name, u in config.upstreams.items()
     }
@@ -145,6 +147,7 @@ def build_router(
         retry=retry,
         usage=recorder,
         admin=admin,
+        capabilities=CapabilityTable(registry.kinds),
     )
     return RouterApp(dispatcher, upstreams, store, writer, ledger)
 

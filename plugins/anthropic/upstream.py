@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from . import models
 
 API_VERSION = "2023-06-01"
 OPERATIONS = frozenset({"messages", "messages.count_tokens", "models.list", "models.get"})
@@ -18,9 +22,6 @@ _PATHS = {
 
 
 class AnthropicUpstream(HttpUpstream):
-    protocol = "anthropic"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
         if self.config.api_key:
@@ -42,9 +43,15 @@ class AnthropicKind:
     name = "anthropic"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4-5", "claude-3-7")
+    # how its ids name a size (a group without Claude serves a Claude id with its model of that size)
+    model_families = (ModelFamilies("claude", small=("haiku",), medium=("sonnet",), large=("opus",)),)
     protocol = "anthropic"
     price_provider = "anthropic"
     operations = OPERATIONS
 
+    def capabilities(self, model: str) -> Capabilities:
+        """The model's largest completion and the fields it refuses (:mod:`.models`)."""
+        return models.capabilities(model)
+
     def create(self, config: UpstreamConfig) -> AnthropicUpstream:
-        return AnthropicUpstream(config)
+        return AnthropicUpstream(config, self)

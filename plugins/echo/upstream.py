@@ -35,7 +35,7 @@ from torouter.router.ir import (
     UsageReport,
 )
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
-from torouter.router.upstreams import UpstreamRequest, UpstreamResponse
+from torouter.router.upstreams import UpstreamKind, UpstreamRequest, UpstreamResponse
 
 from . import embeddings, images
 
@@ -57,12 +57,11 @@ def estimate_tokens(text: str) -> int:
 
 
 class EchoUpstream:
-    protocol = "openai"
-    operations = OPERATIONS
     reports_stream_usage = False
 
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: UpstreamConfig, kind: UpstreamKind) -> None:
         self.config = config
+        self.protocol, self.operations = kind.protocol, kind.operations
         self._codec = OpenAIChatCodec()
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
@@ -121,4 +120,4 @@ class EchoKind:
     operations = OPERATIONS
 
     def create(self, config: UpstreamConfig) -> EchoUpstream:
-        return EchoUpstream(config)
+        return EchoUpstream(config, self)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from . import models
 
 API_VERSION = "v1beta"
 OPERATIONS = frozenset(
@@ -21,9 +25,6 @@ def model_path(model: str) -> str:
 
 
 class GeminiUpstream(HttpUpstream):
-    protocol = "gemini"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
 
@@ -45,9 +46,19 @@ class GeminiKind:
     name = "gemini"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("gemini-2.5", "gemini-3")
+    # how its ids name a size ("flash-lite" is small), and which of its models do not chat
+    model_families = (
+        ModelFamilies(
+            "gemini", small=("lite",), medium=("flash",), large=("pro", "ultra"), not_chat=("veo",)
+        ),
+    )
     protocol = "gemini"
     price_provider = "google"  # genai-prices' provider id
     operations = OPERATIONS
 
+    def capabilities(self, model: str) -> Capabilities:
+        """The model's largest completion and thinking budgets, the fields it refuses (:mod:`.models`)."""
+        return models.capabilities(model)
+
     def create(self, config: UpstreamConfig) -> GeminiUpstream:
-        return GeminiUpstream(config)
+        return GeminiUpstream(config, self)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
+from torouter.router.routing.families import ModelFamilies
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
+
+from . import models
 
 OPERATIONS = frozenset(
     {"chat.completions", "embeddings", "images.generations", "images.edits", "models.list", "models.get"}
@@ -22,9 +26,6 @@ RESPONSE_ROUTES = {
 
 
 class OpenAIUpstream(HttpUpstream):
-    protocol = "openai"
-    operations = OPERATIONS
-
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
@@ -60,9 +61,19 @@ class OpenAIKind:
     name = "openai"
     # model-id prefixes of the models that accept extended reasoning (a ``-thinking`` id)
     thinking_models: tuple[str, ...] = ("gpt-5", "o1", "o3", "o4")
+    # how its ids name a size (a bare "gpt-5" or "o3" is large), and which of its models do not chat
+    model_families = (
+        ModelFamilies(
+            r"gpt|chatgpt|codex|o\d", small=("mini", "nano"), unsized="large", not_chat=("dall-e", "whisper")
+        ),
+    )
     protocol = "openai"
     price_provider = "openai"
     operations = OPERATIONS
 
+    def capabilities(self, model: str) -> Capabilities:
+        """Output limits, sampling and stop sequences by model family (:mod:`.models`)."""
+        return models.capabilities(model)
+
     def create(self, config: UpstreamConfig) -> OpenAIUpstream:
-        return OpenAIUpstream(config)
+        return OpenAIUpstream(config, self)

@@ -7,7 +7,9 @@
   nothing is sent by default.
 - OpenRouter's own request fields (``models``, ``provider``, ``transforms``, ``plugins``,
   ``reasoning``, ``usage``) pass through in the caller's bytes. A translated request carries
-  ``reasoning_effort``, which OpenRouter documents as the shorthand of ``reasoning.effort``.
+  ``reasoning_effort``, which OpenRouter documents as the shorthand of ``reasoning.effort``, or a
+  thinking budget as ``reasoning.max_tokens``, and its assistant turns their ``reasoning_details``
+  (the kind's capabilities: the OpenAI codec writes both only for a kind that declares them).
 - ``: OPENROUTER PROCESSING`` comment lines are valid SSE: relayed as keep-alives in passthrough,
   skipped by the SSE parser in translation.
 - Errors inside a 200 answer become the gateway's own (see :mod:`.errors`): a whole body
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 from torouter.plugins.openai.upstream import OpenAIUpstream
+from torouter.router.capabilities import Capabilities
 from torouter.router.config import UpstreamConfig
 from torouter.router.errors import ErrorCode, GatewayError, code_for_status
 from torouter.router.upstreams import UpstreamRequest, UpstreamResponse
@@ -32,11 +35,12 @@ from .errors import body_error, error_message, error_status, watch_stream
 # chat completions asked with `modalities`, which is how router/images.py calls them) and no
 # /models/{id} (ids hold a slash).
 OPERATIONS = frozenset({"chat.completions", "embeddings", "models.list"})
+# Every model: reasoning_details taken back (what continues a Claude tool-use turn), and a thinking
+# budget taken as it is (`reasoning.max_tokens`, for Claude's and Gemini's models).
+CAPABILITIES = Capabilities(reasoning_details=True, reasoning_max_tokens=True)
 
 
 class OpenRouterUpstream(OpenAIUpstream):
-    protocol = "openai"
-    operations = OPERATIONS
     reports_stream_usage = True  # OpenRouter ends every stream with its usage, asked or not
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
@@ -82,5 +86,8 @@ class OpenRouterKind:
     price_provider = "openrouter"
     operations = OPERATIONS
 
+    def capabilities(self, model: str) -> Capabilities:
+        return CAPABILITIES
+
     def create(self, config: UpstreamConfig) -> OpenRouterUpstream:
-        return OpenRouterUpstream(config)
+        return OpenRouterUpstream(config, self)

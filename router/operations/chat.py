@@ -45,7 +45,9 @@ class ChatHandler(Operation):
 
     async def _attempt(self, ctx: Context, target: Target) -> Outcome:
         if target.upstream.protocol == ctx.call.protocol and not target.resolution.thinking:
-            return await pass_through(ctx, target, self.protocols, ctx.protocol.upstream_chat_operation)
+            return await pass_through(
+                ctx, target, self.protocols, ctx.protocol.upstream_chat_operation, self.capabilities
+            )
         return await self._translate(ctx, target.body, target.resolution, target.route, target.upstream)
 
     async def translate(self, ctx: Context, target: Target, codec: CallerChatCodec) -> Outcome:
@@ -77,7 +79,7 @@ class ChatHandler(Operation):
         dropped = drop_hosted_tools(request, upstream_codec.hosted_tools)
         request.stream = ctx.stream
         request.model = route.model
-        request.upstream_kind = route.upstream.kind
+        request.capabilities = self.capabilities.of(route.upstream.kind, route.model)
         if resolution.thinking and (request.reasoning is None or request.reasoning.effort is None):
             budget = request.reasoning.budget_tokens if request.reasoning else None
             effort = None if budget else THINKING_EFFORT

@@ -8,7 +8,8 @@
   asked for (``n`` calls at once: those models make one image a call), and the answers translated
   back to an ``ImagesResponse``: ``b64_json`` by default, and for ``response_format: url`` a
   ``data:`` URL (the gateway hosts no files); a stream gets one ``*.completed`` event per image,
-  once all are made (no partial images). A Gemini upstream gets ``generateContent`` with image
+  once all are made (no partial images). Which call that is, its protocol says
+  (``WireProtocol.image_translation``): a Gemini upstream gets ``generateContent`` with image
   output (``protocols/gemini/images.py``); an OpenAI-protocol upstream without the images
   endpoints (OpenRouter, echo) gets chat completions with ``modalities``
   (``protocols/openai/chat_images.py``).
@@ -23,17 +24,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from ..account.metering import OPENAI_IMAGES, image_tokens
 from ..call import JSON_HEADERS, SSE_HEADERS, Context, Outcome
 from ..errors import ErrorCode, GatewayError
-from ..ir import JSONDict
 from ..ir_images import ImageRequest, ImageResponse, ImageResult, ImageUsage
-from ..protocols.gemini import images as gemini_images
-from ..protocols.openai import chat_images
+from ..protocols.base import ImageCodec
 from ..protocols.openai import images as openai_images
 from ..routing.fallbacks import with_fallbacks
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
@@ -43,23 +42,6 @@ from .passthrough import Target, call_for_json, target_of, whole_if_not_sse
 from .services import Operation
 
 _ENDED = (b'.completed"', b'"error"')  # what the last events of a complete image stream contain
-
-
-class ImageCodec(Protocol):
-    """An images request as one call of another kind (a module of ``protocols/``)."""
-
-    def check_request(self, request: ImageRequest) -> None: ...
-
-    def write_request(self, request: ImageRequest, model: str) -> JSONDict: ...
-
-    def read_response(self, body: Any) -> ImageResult: ...
-
-
-# By upstream protocol: the operation its image models answer, and the codec of that call.
-TRANSLATED: dict[str, tuple[str, ImageCodec]] = {
-    "gemini": ("generateContent", gemini_images),
-    "openai": ("chat.completions", chat_images),
-}
 
 
 class ImagesHandler(Operation):
@@ -76,11 +58,11 @@ class ImagesHandler(Operation):
 
     async def _attempt(self, ctx: Context, target: Target, request: ImageRequest) -> Outcome:
         upstream, route = target.upstream, target.route
-        if upstream.protocol == "openai" and ctx.call.operation in upstream.operations:
+        if upstream.protocol == ctx.call.protocol and ctx.call.operation in upstream.operations:
             return await self._openai(ctx, target, request)
-        operation, codec = TRANSLATED.get(upstream.protocol, ("", chat_images))
-        if operation in upstream.operations:
-            return await self._translated(ctx, target, request, operation, codec)
+        translation = self.protocols[upstream.protocol].image_translation
+        if translation is not None and translation.operation in upstream.operations:
+            return await self._translated(ctx, target, request, translation.operation, translation.codec)
         raise GatewayError(
             ErrorCode.INVALID_REQUEST,
             f"The model `{target.model}` is served by the {route.upstream.kind} upstream "

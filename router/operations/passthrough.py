@@ -10,6 +10,7 @@ import orjson
 
 from ..account.metering import UsageFormat, usage_format
 from ..call import SSE_HEADERS, Context, Outcome
+from ..capabilities import CapabilityTable
 from ..errors import ErrorCode, GatewayError
 from ..ir import JSONDict
 from ..protocols.base import StreamUsage, WireProtocol
@@ -54,14 +55,20 @@ def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) ->
 
 
 async def pass_through(
-    ctx: Context, target: Target, protocols: dict[str, WireProtocol], operation: str
+    ctx: Context,
+    target: Target,
+    protocols: dict[str, WireProtocol],
+    operation: str,
+    capabilities: CapabilityTable,
 ) -> Outcome:
+    """``capabilities``: what a model accepts, when the body asked of another is fitted to it."""
     call, route, upstream = ctx.call, target.route, target.upstream
     raw = call.body
     fitted = None
     if "model" in target.body and route.model != target.model:
         refit = ctx.protocol.refit
-        fitted = refit(target.body, route.model) if refit is not None else None
+        if refit is not None:
+            fitted = refit(target.body, capabilities.of(route.upstream.kind, route.model))
         if fitted is not None:  # asked of another model: fitted to the one serving it
             raw = orjson.dumps({**fitted, "model": route.model})
         else:

@@ -145,7 +145,7 @@ class ResponsesHandler(Operation):
         if body is not target.body:
             ctx.call.body = encode_request(body)
             target = replace(target, body=body)
-        outcome = await pass_through(ctx, target, self.protocols, CREATE)
+        outcome = await pass_through(ctx, target, self.protocols, CREATE, self.capabilities)
         keep = target.body.get("store") is not False
         name = target.route.upstream.name
         if outcome.chunks is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..capabilities import CapabilityTable
 from ..protocols.base import WireProtocol
 from ..routing.catalog import Catalog
 from ..routing.cooldown import Cooldowns
@@ -16,7 +17,8 @@ from .reasoning_memo import ReasoningMemo
 @dataclass(slots=True, frozen=True)
 class Services:
     """The router's shared parts: the catalog, the upstreams by name, the codecs by protocol,
-    cooldowns, the retry policy, the state store and the reasoning memo."""
+    cooldowns, the retry policy, the state store, the reasoning memo and what each kind's models
+    accept."""
 
     catalog: Catalog
     upstreams: dict[str, Upstream]
@@ -25,6 +27,7 @@ class Services:
     retry: RetryPolicy
     store: StateStore
     memo: ReasoningMemo
+    capabilities: CapabilityTable
 
 
 class Operation:
@@ -39,3 +42,4 @@ class Operation:
         self.retry = services.retry
         self.store = services.store
         self.memo = services.memo
+        self.capabilities = services.capabilities

@@ -3,8 +3,6 @@ estimate from the neutral form (about four characters a token), marked as such i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import orjson
 
 from ..call import JSON_HEADERS, Context, Outcome
@@ -14,7 +12,6 @@ from ..ir import (
     ChatRequest,
     FilePart,
     ImagePart,
-    JSONDict,
     ReasoningPart,
     TextPart,
     ToolCall,
@@ -55,38 +52,20 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     return total
 
 
-def _anthropic_chat_body(body: JSONDict) -> JSONDict:
-    return {**body, "max_tokens": 1}  # count_tokens bodies carry no max_tokens; the reader wants one
-
-
-def _gemini_chat_body(body: JSONDict) -> JSONDict:
-    inner = body.get("generateContentRequest")
-    if isinstance(inner, dict):
-        return {k: v for k, v in inner.items() if k != "model"}
-    return {"contents": body.get("contents", [])}
-
-
-# protocol -> (the chat request a count body stands for, the count as that protocol answers it)
-SHAPES: dict[str, tuple[Callable[[JSONDict], JSONDict], Callable[[int], JSONDict]]] = {
-    "anthropic": (_anthropic_chat_body, lambda n: {"input_tokens": n}),
-    "gemini": (_gemini_chat_body, lambda n: {"totalTokens": n}),
-}
-
-
 class TokenCounter(Operation):
-    """The handler of Anthropic's ``messages.count_tokens`` and Gemini's ``countTokens``."""
+    """The handler of each protocol's token counting (its ``token_counting``: Anthropic's
+    ``messages.count_tokens``, Gemini's ``countTokens``)."""
 
     async def __call__(self, ctx: Context) -> Outcome:
         target = target_of(ctx, self.catalog, self.upstreams)
         if target.upstream.protocol == ctx.call.protocol and ctx.call.operation in target.upstream.operations:
-            return await pass_through(ctx, target, self.protocols, ctx.call.operation)
+            return await pass_through(ctx, target, self.protocols, ctx.call.operation, self.capabilities)
         body, route = target.body, target.route
-        codec = ctx.protocol.chat
-        if codec is None:
+        codec, counting = ctx.protocol.chat, ctx.protocol.token_counting
+        if codec is None or counting is None:
             raise GatewayError(
                 ErrorCode.NOT_IMPLEMENTED, f"counting tokens for {ctx.call.protocol} is not available"
             )
-        as_chat, answer = SHAPES[ctx.call.protocol]
-        count = estimate_input_tokens(codec.read_request(as_chat(body)))
+        count = estimate_input_tokens(codec.read_request(counting.chat_body(body)))
         headers = {**JSON_HEADERS, ESTIMATE_HEADER: "estimate", **route.headers()}
-        return Outcome(200, headers, orjson.dumps(answer(count)))
+        return Outcome(200, headers, orjson.dumps(counting.answer(count)))

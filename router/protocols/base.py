@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from ..capabilities import Capabilities
 from ..errors import GatewayError
-from ..ir import ChatRequest, ChatResponse, JSONDict, StreamBatch
+from ..ir import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, JSONDict, StreamBatch
+from ..ir_images import ImageRequest, ImageResult
 from .sse import SSEEvent, SSEParser
 
 
@@ -146,6 +148,68 @@ class StreamFraming(Protocol):
         ...
 
 
+class UpstreamEmbeddings(Protocol):
+    """Embeddings asked of an upstream of the protocol: ``operation`` (the upstream's operation that
+    embeds) called once per body written, in order; each answer read as it comes, then joined."""
+
+    operation: str
+
+    def write_requests(self, request: EmbeddingRequest, model: str) -> list[JSONDict]: ...
+
+    def read_response(self, body: Any) -> EmbeddingResponse:
+        """One call's answer (its ``model`` empty and ``input_tokens`` None when it says neither)."""
+        ...
+
+    def joined(
+        self, answers: list[EmbeddingResponse], request: EmbeddingRequest, model: str
+    ) -> EmbeddingResponse: ...
+
+
+class EmbeddingsCodec(UpstreamEmbeddings, Protocol):
+    """A protocol's embeddings, read from and written back to its callers too: ``operations`` are
+    its callers' embeddings operations; ``model_named_once``: a body names its model in one place,
+    so a body asked of another model can pass through with that field changed."""
+
+    operations: frozenset[str]
+    model_named_once: bool
+
+    def read_request(self, operation: str, body: JSONDict, model: str) -> EmbeddingRequest: ...
+
+    def write_response(self, response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict: ...
+
+
+class ImageCodec(Protocol):
+    """An OpenAI images request as one call of another kind (``ImageTranslation``)."""
+
+    def check_request(self, request: ImageRequest) -> None:
+        """A 400 for what the call cannot carry, before any call."""
+        ...
+
+    def write_request(self, request: ImageRequest, model: str) -> JSONDict: ...
+
+    def read_response(self, body: Any) -> ImageResult: ...
+
+
+@dataclass(slots=True, frozen=True)
+class ImageTranslation:
+    """How an upstream of a protocol without the images endpoints makes images for OpenAI images
+    callers: the operation its image models answer (once per image), and the codec of that call."""
+
+    operation: str
+    codec: ImageCodec
+
+
+@dataclass(slots=True, frozen=True)
+class TokenCounting:
+    """A protocol's token-count operation, answered with an estimate when the upstream speaks
+    another protocol: ``chat_body`` is the chat request a count body stands for (read by the
+    protocol's chat codec), ``answer`` the count as the protocol answers it."""
+
+    operation: str
+    chat_body: Callable[[JSONDict], JSONDict]
+    answer: Callable[[int], JSONDict]
+
+
 @dataclass(slots=True, frozen=True)
 class WireProtocol:
     """Everything the gateway knows about one wire protocol, registered through the plugin hook.
@@ -170,6 +234,10 @@ class WireProtocol:
     stream_decoder: Callable[[], StreamDecoder] = SSEParser
     # An upstream-only protocol's codec (no caller speaks it): used when ``chat`` is None.
     upstream_chat: UpstreamChatCodec | None = None
+    token_counting: TokenCounting | None = None
+    embeddings: EmbeddingsCodec | None = None  # both halves: callers and upstreams speak it
+    upstream_embeddings: UpstreamEmbeddings | None = None  # an upstream-only protocol's
+    image_translation: ImageTranslation | None = None
 
     @property
     def caller_codec(self) -> CallerChatCodec | None:
@@ -179,6 +247,12 @@ class WireProtocol:
     def upstream_codec(self) -> UpstreamChatCodec | None:
         return self.chat if self.chat is not None else self.upstream_chat
 
+    @property
+    def embedder(self) -> UpstreamEmbeddings | None:
+        """What embeds with an upstream of the protocol."""
+        return self.embeddings if self.embeddings is not None else self.upstream_embeddings
+
     # A passthrough body asked of one model, fitted to the model that serves it instead (a
-    # family's stand-in, a mapped id): the new body, or None when it fits as it is.
-    refit: Callable[[JSONDict, str], JSONDict | None] | None = None
+    # family's stand-in, a mapped id), given what that model accepts: the new body, or None when it
+    # fits as it is.
+    refit: Callable[[JSONDict, Capabilities], JSONDict | None] | None = None

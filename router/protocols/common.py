@@ -7,7 +7,8 @@ a codec turns it into a 400 for a caller's request, a 502 for an upstream's resp
 
 ``drop_hosted_tools`` leaves out the built-in tools an upstream cannot run (``hosted_kind`` says
 which it can); ``reject_builtin_tools`` is the one check every writer of a foreign request makes
-on the tools left, ``reject_opaque`` the one on content its reader could only keep verbatim;
+on the tools left, ``reject_opaque`` the one on content its reader could only keep verbatim,
+``reject_refused`` the one on fields the upstream's kind refuses;
 ``failure_error`` turns a stream's failure back into the error a stream writer reports;
 ``own_signature`` keeps a reasoning signature only for the provider that made it; ``fill_slots``
 puts opaque items back among written parts.
@@ -25,6 +26,7 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
+from ..capabilities import Capabilities
 from ..errors import ErrorCode, GatewayError, code_for_status
 from ..ir import ChatRequest, JSONDict, StreamFailure, Tool
 
@@ -309,6 +311,15 @@ def reject_builtin_tools(tools: list[Tool] | None, upstream: str, runs: frozense
                 f"cannot be sent to {upstream}; remove it from 'tools' or use a model of that provider.",
                 param=f"tools[{i}]",
             )
+
+
+def reject_refused(fields: JSONDict, capabilities: Capabilities) -> None:
+    """Raise a 400 naming a field of ``fields`` (an OpenAI caller's, kept in a request's ``extra``)
+    that the upstream refuses (its kind's ``Capabilities.refused``): written without it, the
+    request would be answered without what the caller asked for."""
+    for name, refusal in capabilities.refused.items():
+        if refusal.refuses(fields.get(name)):
+            raise GatewayError(ErrorCode.INVALID_REQUEST, refusal.message, param=name)
 
 
 def reject_opaque(request: ChatRequest, upstream: str) -> None:

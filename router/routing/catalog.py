@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 from ..config import Config, GroupConfig, UpstreamConfig
 from ..errors import ErrorCode, GatewayError
 from ..key_rules import THINKING_SUFFIX  # one definition, on the ground floor
-from .families import Family, family_of, stand_in
+from .families import Family, FamilyRules
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,11 +76,13 @@ class _GroupModels:
 
 
 class Catalog:
-    def __init__(self, config: Config, thinking: ThinkingModels) -> None:
-        """``thinking``: each kind's reasoning models, as the kinds declare them (``thinking_models``)."""
+    def __init__(self, config: Config, thinking: ThinkingModels, families: FamilyRules) -> None:
+        """``thinking``: each kind's reasoning models, as the kinds declare them (``thinking_models``);
+        ``families``: how ids name a size, with the vendors the kinds declare (``model_families``)."""
         self._upstreams = config.upstreams
         self._groups = config.groups
         self._thinking = thinking
+        self._families = families
         self._by_group: dict[str, _GroupModels] = {}
 
     def supports_thinking(self, kind: str, model: str) -> bool:
@@ -164,7 +166,7 @@ class Catalog:
         known = self._group_models(group)
         if family not in known.stand_ins:
             listed = [m for u in self._upstreams_of(group) for m in u.models]
-            known.stand_ins[family] = stand_in(listed, family)
+            known.stand_ins[family] = self._families.stand_in(listed, family)
         return known.stand_ins[family]
 
     @staticmethod
@@ -201,7 +203,7 @@ class Catalog:
             return tuple(routes)
         # 5. a known vendor's id: the group's model of the same family (a -thinking id's family is
         # its base id's, resolved by the caller)
-        family = None if model.endswith(THINKING_SUFFIX) else family_of(model)
+        family = None if model.endswith(THINKING_SUFFIX) else self._families.family_of(model)
         stand_in = self.stand_in(group, family) if family is not None else None
         return tuple(self._serving(upstreams, stand_in)) if stand_in is not None else ()
 

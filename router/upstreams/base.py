@@ -75,11 +75,22 @@ class Upstream(Protocol):
 
 
 class UpstreamKind(Protocol):
-    """A kind of upstream (``openai``, ``anthropic``, ...), registered by a plugin.
+    """A kind of upstream (``openai``, ``anthropic``, ...), registered by a plugin. Its ``protocol``
+    and ``operations`` are declared here, once: its upstreams take them from it.
 
-    Optionally, ``price_provider``: the ``genai-prices`` provider id whose published prices apply
-    to its models (``"openai"``, ``"google"``, …), or ``"free"``; without it (or None) its models
-    have no known price unless the config's ``prices:`` gives one.
+    What it knows of its models it may declare too (each optional, read with a default, so a kind
+    without them keeps working; docs/plugins.md has an example of each):
+
+    - ``price_provider``: the ``genai-prices`` provider id whose published prices apply to its models
+      (``"openai"``, ``"google"``, …), or ``"free"``; without it (or None) its models have no known
+      price unless the config's ``prices:`` gives one;
+    - ``thinking_models: tuple[str, ...]``: id prefixes of its models that accept extended
+      reasoning (a ``-thinking`` id);
+    - ``model_families: tuple[ModelFamilies, ...]``: how its vendor's ids name a model's size, for a
+      group that serves such an id with a model of its own (``routing/families.py``);
+    - ``capabilities(model) -> Capabilities``: what a model accepts beyond the protocol (output
+      limit, thinking budgets, sampling, stop sequences, refused fields, dialect features), which
+      the codecs fit a translated request to (``router/capabilities.py``).
     """
 
     name: str
@@ -92,14 +103,19 @@ class UpstreamKind(Protocol):
 
 
 class HttpUpstream:
-    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths)."""
+    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths).
+
+    Its ``protocol`` and ``operations`` are its kind's, given at creation (``create`` passes the
+    kind: ``MyUpstream(config, self)``); a subclass created without one declares its own."""
 
     protocol: str = ""
     operations: frozenset[str] = frozenset()
     reports_stream_usage: bool = False
 
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: UpstreamConfig, kind: UpstreamKind | None = None) -> None:
         self.config = config
+        if kind is not None:
+            self.protocol, self.operations = kind.protocol, kind.operations
         self._session: aiohttp.ClientSession | None = None
         self._slots = ConnectionSlots(config.name, config.max_connections, config.pool_timeout_s)
 

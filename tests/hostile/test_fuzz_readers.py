@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support.kinds import capabilities_of
 from torouter.router.errors import GatewayError
 from torouter.router.ir import ChatRequest
 from torouter.router.operations.body_bytes import encode_request
@@ -265,7 +266,8 @@ def _check(protocol: str, body: dict[str, Any]) -> None:
         if target == protocol or CODECS[target].chat is None:
             continue
         request: ChatRequest = _codec(protocol).read_request(copy.deepcopy(body))
-        request.model, request.upstream_kind = TARGET_MODELS[target], KINDS[target]
+        request.model = TARGET_MODELS[target]
+        request.capabilities = capabilities_of(KINDS[target], request.model)
         status = _refusal(lambda: encode_request(_codec(target).write_request(request)))  # noqa: B023
         assert status is None or 400 <= status < 500, status
 

@@ -99,6 +99,24 @@ async def test_openai_callers_stream_and_not(ollama: tuple[MockOllama, Gateway])
         assert mock.requests[-1]["stream"] is True
 
 
+async def test_what_the_kind_refuses_is_a_400_before_ollama(ollama: tuple[MockOllama, Gateway]) -> None:
+    """The example kind declares that its models make no audio (its capabilities): an OpenAI caller
+    asking for audio gets a 400 naming the field, and Ollama is not called."""
+    mock, gateway = ollama
+    before = len(mock.requests)
+    async with openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=KEY, max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model="llama3.2",
+                messages=[{"role": "user", "content": "say it"}],
+                modalities=["text", "audio"],
+                audio={"voice": "alloy", "format": "wav"},
+            )
+    assert caught.value.body["param"] == "audio"  # type: ignore[index]
+    assert "do not produce audio" in caught.value.message
+    assert len(mock.requests) == before
+
+
 async def test_a_tool_round_trip_from_openai(ollama: tuple[MockOllama, Gateway]) -> None:
     mock, gateway = ollama
     async with openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=KEY, max_retries=0) as client:

@@ -50,6 +50,7 @@ from torouter.router.ir import (
     UsageReport,
 )
 from torouter.router.protocols.base import RenderedError
+from torouter.router.protocols.common import reject_refused
 from torouter.router.protocols.sse import SSEEvent
 
 DIALECT = "ollama"
@@ -74,6 +75,8 @@ class OllamaChatCodec:
     hosted_tools: frozenset[str] = frozenset()  # no server-side tools: the router leaves them out
 
     def write_request(self, request: ChatRequest) -> JSONDict:
+        # an OpenAI caller's fields the kind refuses (its capabilities): a 400, not a text answer
+        reject_refused(request.extra if request.dialect == "openai" else {}, request.capabilities)
         body: JSONDict = {"model": request.model, "messages": _messages(request), "stream": request.stream}
         choice = request.tool_choice.mode if request.tool_choice else "auto"
         if request.tools and choice != "none":

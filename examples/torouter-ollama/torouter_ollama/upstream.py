@@ -3,15 +3,28 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from torouter.router.capabilities import Capabilities, Refusal
 from torouter.router.config import UpstreamConfig
 from torouter.router.upstreams import HttpUpstream, UpstreamRequest
 
 OPERATIONS = frozenset({"chat"})
+# What its models accept: no audio out, so an OpenAI caller asking for it gets a 400 (the codec
+# checks these) rather than a text answer.
+CAPABILITIES = Capabilities(
+    refused=MappingProxyType(
+        {
+            "audio": Refusal(lambda v: v is not None, "Ollama models do not produce audio."),
+            "modalities": Refusal(
+                lambda v: isinstance(v, list) and "audio" in v, "Ollama models do not produce audio."
+            ),
+        }
+    )
+)
 
 
 class OllamaUpstream(HttpUpstream):
-    protocol = "ollama"
-    operations = OPERATIONS
     reports_stream_usage = True  # the last NDJSON line carries the token counts
 
     def auth_headers(self) -> dict[str, str]:
@@ -29,5 +42,8 @@ class OllamaKind:
     protocol = "ollama"
     operations = OPERATIONS
 
+    def capabilities(self, model: str) -> Capabilities:
+        return CAPABILITIES
+
     def create(self, config: UpstreamConfig) -> OllamaUpstream:
-        return OllamaUpstream(config)
+        return OllamaUpstream(config, self)

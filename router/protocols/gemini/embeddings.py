@@ -142,3 +142,31 @@ def write_response(response: EmbeddingResponse, request: EmbeddingRequest) -> JS
     if request.extra.get("operation") == SINGLE:
         return {"embedding": {"values": response.vectors[0] if response.vectors else []}}
     return {"embeddings": [{"values": vector} for vector in response.vectors]}
+
+
+class GeminiEmbeddings:
+    """The codec of Gemini's embeddings: a caller's ``embedContent`` / ``batchEmbedContents``; an
+    upstream's ``batchEmbedContents``, 100 texts a call (each request of a batch names its model,
+    so a body asked of another model is translated, not passed through)."""
+
+    operations = frozenset({SINGLE, "batchEmbedContents"})
+    operation = "batchEmbedContents"
+    model_named_once = False
+
+    def read_request(self, operation: str, body: JSONDict, model: str) -> EmbeddingRequest:
+        return read_request(operation, body, model)
+
+    def write_response(self, response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict:
+        return write_response(response, request)
+
+    def write_requests(self, request: EmbeddingRequest, model: str) -> list[JSONDict]:
+        return write_batches(request, model)
+
+    def read_response(self, body: Any) -> EmbeddingResponse:
+        return EmbeddingResponse(model="", vectors=read_batch(body))
+
+    def joined(
+        self, answers: list[EmbeddingResponse], request: EmbeddingRequest, model: str
+    ) -> EmbeddingResponse:
+        # Gemini reports no usage for embeddings: the tokens are left to the estimate
+        return response_of(model, [vector for answer in answers for vector in answer.vectors], request)

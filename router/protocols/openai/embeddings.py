@@ -124,3 +124,30 @@ def read_response(body: Any) -> EmbeddingResponse:
         vectors=[_vector(item.get("embedding")) for item in ordered],
         input_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
     )
+
+
+class OpenAIEmbeddings:
+    """The codec of OpenAI's ``/embeddings``, for callers and upstreams (one call for every input)."""
+
+    operations = frozenset({"embeddings"})
+    operation = "embeddings"
+    model_named_once = True
+
+    def read_request(self, operation: str, body: JSONDict, model: str) -> EmbeddingRequest:
+        return read_request(body)
+
+    def write_response(self, response: EmbeddingResponse, request: EmbeddingRequest) -> JSONDict:
+        return write_response(response, request)
+
+    def write_requests(self, request: EmbeddingRequest, model: str) -> list[JSONDict]:
+        return [write_request(request, model)]
+
+    def read_response(self, body: Any) -> EmbeddingResponse:
+        return read_response(body)
+
+    def joined(
+        self, answers: list[EmbeddingResponse], request: EmbeddingRequest, model: str
+    ) -> EmbeddingResponse:
+        (response,) = answers
+        response.model = response.model or model
+        return response

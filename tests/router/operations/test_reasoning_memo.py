@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.kinds import capabilities_of
 from support.redis_server import redis_server
 from torouter.router.ir import (
     ChatRequest,
@@ -173,7 +174,7 @@ async def test_opaque_reasoning_state_is_kept_and_goes_back_where_it_is_understo
     await memo.remember("g", [ReasoningPart(extra={DETAIL: detail}), ToolCall("call_1", "f", "{}")])
     request = history(ToolCall("call_1", "f", "{}"))
     await memo.restore("g", request)
-    request.upstream_kind = "openrouter"
+    request.capabilities = capabilities_of("openrouter", request.model)
     assert OpenAIChatCodec().write_request(request)["messages"][1]["reasoning_details"] == [detail]
-    request.upstream_kind = "openai"
+    request.capabilities = capabilities_of("openai", request.model)
     assert "reasoning_details" not in OpenAIChatCodec().write_request(request)["messages"][1]

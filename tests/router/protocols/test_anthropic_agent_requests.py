@@ -10,9 +10,11 @@ from typing import Any
 from anthropic_helpers import codec
 from gemini_helpers import validate_request
 
+from support.kinds import capabilities_of
 from support.schemas import validate
+from torouter.router.capabilities import Capabilities
 from torouter.router.ir import Message, TextPart
-from torouter.router.protocols.anthropic.messages.models import refitted
+from torouter.router.protocols.anthropic.messages.fit import refitted
 from torouter.router.protocols.gemini.generate import GeminiGenerateCodec
 from torouter.router.protocols.openai.chat import OpenAIChatCodec
 
@@ -79,13 +81,16 @@ def test_gemini_and_anthropic_merge_it_into_their_system_prompt() -> None:
 
 
 def test_a_passthrough_body_is_fitted_to_the_model_serving_it() -> None:
+    def claude(model: str) -> Capabilities:  # what the anthropic kind declares of the model
+        return capabilities_of("anthropic", model)
+
     body = claude_code_body()
-    fitted = refitted(body, "claude-opus-4-1")
+    fitted = refitted(body, claude("claude-opus-4-1"))
     assert fitted is not None and fitted["max_tokens"] == 32000 and body["max_tokens"] == 128000
-    assert refitted(body, "claude-sonnet-4-5") == {**body, "max_tokens": 64000}
-    assert refitted({**body, "max_tokens": 4096}, "claude-opus-4-1") is None  # fits: sent as it is
-    assert refitted(body, "some-other-model") is None  # unknown limit: sent as asked
+    assert refitted(body, claude("claude-sonnet-4-5")) == {**body, "max_tokens": 64000}
+    assert refitted({**body, "max_tokens": 4096}, claude("claude-opus-4-1")) is None  # fits: sent as it is
+    assert refitted(body, claude("some-other-model")) is None  # unknown limit: sent as asked
     thinking = {**body, "thinking": {"type": "enabled", "budget_tokens": 40000}}
-    budgeted = refitted(thinking, "claude-opus-4-1")
+    budgeted = refitted(thinking, claude("claude-opus-4-1"))
     assert budgeted is not None and budgeted["max_tokens"] == 32000
     assert budgeted["thinking"]["budget_tokens"] < 32000

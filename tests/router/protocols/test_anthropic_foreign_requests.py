@@ -15,6 +15,7 @@ from anthropic_helpers import MODEL, REQUEST, SIGNATURE, WEATHER_TOOL, body, cod
 from openai_chat_helpers import REQUEST as OPENAI_REQUEST
 from openai_chat_helpers import WEATHER_TOOL as OPENAI_WEATHER_TOOL
 
+from support.kinds import capabilities_of
 from support.schemas import validate
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.ir import (
@@ -336,6 +337,7 @@ def test_openai_fields_anthropic_cannot_honour_are_a_400(
     name: str, fields: dict[str, Any], param: str
 ) -> None:
     request = OpenAIChatCodec().read_request(_openai(**fields))
+    request.capabilities = capabilities_of("anthropic", request.model)  # as the router writes it
     assert _rejected(request).param == param
 
 

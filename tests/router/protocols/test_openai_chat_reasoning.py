@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from openai_chat_helpers import read_all, sse
 
+from support.kinds import capabilities_of
 from torouter.router.errors import GatewayError
 from torouter.router.ir import (
     ChatRequest,
@@ -109,7 +110,7 @@ def test_details_go_back_to_openrouter_only() -> None:
     unsigned = ReasoningPart("just thoughts")
     gemini = ReasoningPart("gemini's", signature="sig-g", signer="gemini")
     request = history(kept, signed, unsigned, gemini)
-    request.upstream_kind = "openrouter"
+    request.capabilities = capabilities_of("openrouter", request.model)
     written = OpenAIChatCodec().write_request(request)["messages"][1]
     assert written["reasoning_details"] == [
         ENCRYPTED_GPT,
@@ -121,17 +122,18 @@ def test_details_go_back_to_openrouter_only() -> None:
             "index": 1,
         },
     ]
-    request.upstream_kind = "openai"  # OpenAI takes no other vendor's reasoning (§7.2)
+    # OpenAI takes no other vendor's reasoning (§7.2)
+    request.capabilities = capabilities_of("openai", request.model)
     assert "reasoning_details" not in OpenAIChatCodec().write_request(request)["messages"][1]
 
 
 def test_a_thinking_budget_goes_to_openrouter_as_it_is() -> None:
     request = history()
     request.reasoning = Reasoning(budget_tokens=12000)
-    request.upstream_kind = "openrouter"
+    request.capabilities = capabilities_of("openrouter", request.model)
     written = OpenAIChatCodec().write_request(request)
     assert written["reasoning"] == {"max_tokens": 12000} and "reasoning_effort" not in written
-    request.upstream_kind = "openai"  # OpenAI takes an effort only
+    request.capabilities = capabilities_of("openai", request.model)  # OpenAI takes an effort only
     written = OpenAIChatCodec().write_request(request)
     assert written["reasoning_effort"] == "high" and "reasoning" not in written
 
@@ -139,9 +141,9 @@ def test_a_thinking_budget_goes_to_openrouter_as_it_is() -> None:
 def test_stop_sequences_o3_and_o4_mini_do_not_take_are_a_400() -> None:
     request = history()
     request.stop = ["END"]
-    request.upstream_kind = "openai"
     for model, refused in (("o3", True), ("o4-mini", True), ("gpt-4.1", False)):
         request.model = model
+        request.capabilities = capabilities_of("openai", model)
         if refused:
             with pytest.raises(GatewayError) as caught:
                 OpenAIChatCodec().write_request(request)

@@ -6,9 +6,12 @@ from torouter.router.config import ConfigError, parse_config
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.plugins import load_registry
 from torouter.router.routing.catalog import Catalog, thinking_models
+from torouter.router.routing.families import ModelFamilies, family_rules
 
 # what the built-in kinds declare, as the router builds it
-THINKING = thinking_models(load_registry(entry_points=False).kinds)
+KINDS = load_registry(entry_points=False).kinds
+THINKING = thinking_models(KINDS)
+VENDORS = family_rules(KINDS)
 
 CONFIG = """
 upstreams:
@@ -35,7 +38,7 @@ groups:
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return Catalog(parse_config(CONFIG, env={}), THINKING)
+    return Catalog(parse_config(CONFIG, env={}), THINKING, VENDORS)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +100,7 @@ groups:
 
 
 def test_equal_priority_tiers_are_spread_by_weight_and_fallback_models_come_last() -> None:
-    catalog = Catalog(parse_config(WEIGHTED, env={}), THINKING)
+    catalog = Catalog(parse_config(WEIGHTED, env={}), THINKING, VENDORS)
     firsts = {"a": 0, "b": 0}
     for _ in range(4000):
         routes = catalog.resolve("g", "gpt-5").routes
@@ -149,7 +152,7 @@ groups:
 
 @pytest.fixture(scope="module")
 def families() -> Catalog:
-    return Catalog(parse_config(FAMILIES, env={}), THINKING)
+    return Catalog(parse_config(FAMILIES, env={}), THINKING, VENDORS)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +230,7 @@ def test_kinds_declare_their_reasoning_models() -> None:
     """The catalog knows no model family itself: each kind says which of its models reason."""
     assert THINKING["openai"] == ("gpt-5", "o1", "o3", "o4")
     assert THINKING["echo"] == ("",)  # every echo model accepts -thinking
-    catalog = Catalog(parse_config(CONFIG, env={}), {"openai": ("gpt-5",)})
+    catalog = Catalog(parse_config(CONFIG, env={}), {"openai": ("gpt-5",)}, VENDORS)
     assert catalog.supports_thinking("openai", "gpt-5-mini") and not catalog.supports_thinking("openai", "o3")
     assert not catalog.supports_thinking("acme", "anything")  # a kind that declares none
 
@@ -237,3 +240,37 @@ def test_a_third_party_kind_without_the_attribute_declares_none() -> None:
         name = "plain"
 
     assert thinking_models({"plain": Plain()}) == {"plain": ()}
+
+
+def test_model_families_are_the_kinds_declarations() -> None:
+    """The catalog reads a requested id's size by the vendors the kinds declare: a third-party
+    kind's own words, and nothing for a kind that declares none."""
+
+    class Acme:
+        name = "acme"
+        model_families = (ModelFamilies("acme", small=("pebble",), large=("boulder",), not_chat=("paint",)),)
+
+    class Plain:
+        name = "plain"
+
+    rules = family_rules({"acme": Acme(), "plain": Plain()})
+    assert [rules.family_of(m) for m in ("acme-boulder-9", "acme-pebble", "acme-9", "acme-paint-2")] == [
+        "large",
+        "small",
+        "medium",
+        None,
+    ]
+    assert rules.family_of("claude-opus-5") is None  # no kind here declares Claude
+    assert family_rules({"plain": Plain()}).family_of("acme-boulder-9") is None
+    config = parse_config(
+        """
+upstreams:
+  house: {kind: openai, base_url: "http://h/v1", models: ["house-pebble-1", "house-boulder-2", "house-paint"]}
+groups:
+  house: {upstreams: [house]}
+""",
+        env={},
+    )
+    catalog = Catalog(config, {}, rules)
+    assert catalog.resolve("house", "acme-boulder-9").routes[0].model == "house-boulder-2"
+    assert catalog.resolve("house", "acme-pebble-3").routes[0].model == "house-pebble-1"

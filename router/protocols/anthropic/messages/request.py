@@ -45,11 +45,13 @@ metadata                   – (Anthropic has no free-form metadata)          dr
 =========================  ===============================================  ==========
 
 Fields the neutral form does not model stay in the other dialect's ``extra``; those of an OpenAI
-chat request are decided here (§4.1): ``logprobs``/``top_logprobs``, ``audio``/``modalities``
-with audio, ``web_search_options``, a non-empty ``logit_bias`` and custom (free-text) tools change
-what the caller gets back and are a 400 naming the field; ``safety_identifier`` stands in for
-``user``; ``service_tier`` maps (auto/priority → auto, default → standard_only, others dropped);
-``prediction``, ``store``, ``prompt_cache_key``, ``verbosity`` and the rest are dropped.
+chat request are decided here (§4.1): the fields the upstream's kind refuses
+(``Capabilities.refused``; the anthropic kind's: ``logprobs``/``top_logprobs``, ``audio``/
+``modalities`` with audio, ``web_search_options``, a non-empty ``logit_bias``) and custom
+(free-text) tools change what the caller gets back and are a 400 naming the field;
+``safety_identifier`` stands in for ``user``; ``service_tier`` maps (auto/priority → auto,
+default → standard_only, others dropped); ``prediction``, ``store``, ``prompt_cache_key``,
+``verbosity`` and the rest are dropped.
 
 Thinking is turned off when the last assistant turn has tool calls but no signed thinking to start
 it (reasoning from another provider, or none), and when the conversation ends with an assistant
@@ -60,7 +62,7 @@ breakpoints are kept, the last four (§4.1).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -76,6 +78,7 @@ from ...common import (
     opt_str,
     put,
     reject_opaque,
+    reject_refused,
     req_dict,
     req_list,
     req_str,
@@ -86,6 +89,7 @@ from ...common import (
     wrong,
 )
 from .block_fields import DIALECT, unsupported
+from .fit import fitted
 from .messages import (
     opaque_blocks,
     read_messages,
@@ -94,7 +98,6 @@ from .messages import (
     write_native_messages,
     write_native_system,
 )
-from .models import fitted
 from .tools import read_tool_fields, write_foreign_tool_choice, write_foreign_tools, write_native_tool_fields
 
 DEFAULT_MAX_TOKENS: Final = 4096
@@ -279,7 +282,7 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     if request.n is not None and request.n > 1:
         raise unsupported("Anthropic upstreams return one message per request: 'n' must be 1.", "n")
     extra = request.extra if request.dialect == "openai" else {}
-    _check_openai_fields(extra, request)
+    reject_refused(extra, request.capabilities)
     system, messages = write_foreign_messages(request.messages)
     budget = _budget(request.reasoning)
     if budget is not None and not _thinking_allowed(messages):
@@ -287,7 +290,8 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     spec = request.response_format
     if spec is not None and spec.type == "json_object":
         system.append({"type": "text", "text": JSON_OBJECT_INSTRUCTION})
-    max_tokens, budget = fitted(request.model, _max_tokens(request.max_output_tokens, budget), budget)
+    limit = request.capabilities.output_limit
+    max_tokens, budget = fitted(limit, _max_tokens(request.max_output_tokens, budget), budget)
     out: JSONDict = {"model": request.model, "max_tokens": max_tokens}
     if system:
         out["system"] = system
@@ -374,33 +378,6 @@ def _thinking_allowed(messages: list[JSONDict]) -> bool:
 _SERVICE_TIERS: Final[Mapping[str, str]] = MappingProxyType(
     {"auto": "auto", "default": "standard_only", "priority": "auto"}
 )
-
-
-def _wants_audio(value: object) -> bool:
-    return isinstance(value, list) and "audio" in value
-
-
-# OpenAI chat fields the neutral form does not model that an Anthropic upstream cannot honour:
-# the request is refused rather than answered without what the caller asked for.
-_REFUSED: Final[Mapping[str, tuple[Callable[[object], bool], str]]] = MappingProxyType(
-    {
-        "logprobs": (lambda v: v is True, "Anthropic upstreams do not return log probabilities."),
-        "top_logprobs": (lambda v: bool(v), "Anthropic upstreams do not return log probabilities."),
-        "audio": (lambda v: v is not None, "Anthropic upstreams do not produce audio."),
-        "modalities": (_wants_audio, "Anthropic upstreams do not produce audio."),
-        "logit_bias": (lambda v: bool(v), "Anthropic upstreams do not support logit_bias."),
-        "web_search_options": (
-            lambda v: v is not None,
-            "Web search options cannot be sent to an Anthropic upstream.",
-        ),
-    }
-)
-
-
-def _check_openai_fields(extra: JSONDict, request: ChatRequest) -> None:
-    for key, (refused, message) in _REFUSED.items():
-        if refused(extra.get(key)):
-            raise unsupported(message, key)
 
 
 # ---------------------------------------------------------------------------- cache breakpoints

@@ -46,17 +46,18 @@ reasoning                  ``thinkingConfig.thinkingBudget`` (budget as     mapp
 user, metadata             – (Gemini has no such fields)                    dropped
 =========================  ===============================================  ==========
 
-Fields of an OpenAI chat request the neutral form does not model: ``logprobs``/``top_logprobs``
-(Gemini offers ``responseLogprobs``, but the neutral form cannot carry log probabilities back),
-``audio``/``modalities`` with audio, a non-empty ``logit_bias`` and ``web_search_options`` change
-what the caller gets and are a 400 naming the field; ``prediction``, ``store``, ``service_tier``,
+Fields of an OpenAI chat request the neutral form does not model: those the upstream's kind
+refuses (``Capabilities.refused``; the gemini kind's: ``logprobs``/``top_logprobs`` — Gemini offers
+``responseLogprobs``, but the neutral form cannot carry log probabilities back —, ``audio``/
+``modalities`` with audio, a non-empty ``logit_bias`` and ``web_search_options``) change what the
+caller gets and are a 400 naming the field; ``prediction``, ``store``, ``service_tier``,
 ``prompt_cache_key``, ``safety_identifier``, ``verbosity`` and the rest are dropped. Extras of
 other dialects (Anthropic ``cache_control``, ``service_tier``, ``container``, ...) are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -72,6 +73,7 @@ from ...common import (
     opt_str,
     put,
     reject_opaque,
+    reject_refused,
     req_list,
     req_str,
     sub,
@@ -86,7 +88,7 @@ from .contents import (
     write_native_contents,
     write_native_system,
 )
-from .models import fitted_budget, fitted_output
+from .fit import fitted_budget, fitted_output
 from .proto_json import (
     DIALECT,
     CallIds,
@@ -306,7 +308,7 @@ def _write_native_thinking(config: JSONDict, reasoning: Reasoning | None) -> Non
 def _write_foreign(request: ChatRequest) -> JSONDict:
     reject_opaque(request, "a Gemini upstream")
     extra = request.extra if request.dialect == "openai" else {}
-    _check_openai_fields(extra)
+    reject_refused(extra, request.capabilities)
     system, contents = write_foreign_contents(request.messages)
     out: JSONDict = {}
     if system:
@@ -331,10 +333,11 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
         if spec.type == "json_schema":
             config["responseJsonSchema"] = spec.schema or {"type": "object"}
     thinking = _foreign_thinking(request.reasoning)
+    capabilities = request.capabilities
     if thinking is not None and "thinkingBudget" in thinking:
-        thinking["thinkingBudget"] = fitted_budget(request.model, thinking["thinkingBudget"])
+        thinking["thinkingBudget"] = fitted_budget(capabilities.thinking_budget, thinking["thinkingBudget"])
     put(config, "thinkingConfig", thinking)
-    write_int(config, "maxOutputTokens", fitted_output(request.model, request.max_output_tokens))
+    write_int(config, "maxOutputTokens", fitted_output(capabilities.output_limit, request.max_output_tokens))
     if config:
         out["generationConfig"] = config
     return out
@@ -353,33 +356,3 @@ def _foreign_thinking(reasoning: Reasoning | None) -> JSONDict | None:
     if include:
         out["includeThoughts"] = True
     return out or None
-
-
-# ---------------------------------------------------------------------------- OpenAI-only fields
-
-
-def _wants_audio(value: object) -> bool:
-    return isinstance(value, list) and "audio" in value
-
-
-# OpenAI chat fields the neutral form does not model that a Gemini upstream cannot honour here:
-# the request is refused rather than answered without what the caller asked for.
-_REFUSED: Final[Mapping[str, tuple[Callable[[object], bool], str]]] = MappingProxyType(
-    {
-        "logprobs": (lambda v: v is True, "Log probabilities cannot be returned from a Gemini upstream."),
-        "top_logprobs": (lambda v: bool(v), "Log probabilities cannot be returned from a Gemini upstream."),
-        "audio": (lambda v: v is not None, "Audio output cannot be requested from a Gemini upstream here."),
-        "modalities": (_wants_audio, "Audio output cannot be requested from a Gemini upstream here."),
-        "logit_bias": (lambda v: bool(v), "Gemini upstreams do not support logit_bias."),
-        "web_search_options": (
-            lambda v: v is not None,
-            "Web search options cannot be sent to a Gemini upstream.",
-        ),
-    }
-)
-
-
-def _check_openai_fields(extra: JSONDict) -> None:
-    for key, (refused, message) in _REFUSED.items():
-        if refused(extra.get(key)):
-            raise unsupported(message, key)

@@ -7,8 +7,8 @@ from typing import Any, Final, cast
 
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from ...common import as_function_tools, reject_opaque
+from .fit import fitted_to_model
 from .messages import _LegacyCalls, _read_message, _write_messages
-from .models import fitted_to_model
 from .residual import DIALECT, _nest, _put, _sub, _take, _take_pair, _without, _write_pair
 from .tools import _read_tool_fields, _write_tool_choice_field, _write_tools
 from .validate import (
@@ -131,12 +131,12 @@ def _write_request(request: ChatRequest) -> JSONDict:
     native = request.dialect == DIALECT
     if not native:
         reject_opaque(request, "an OpenAI chat upstream")
-    if not native and request.upstream_kind == "openai":
+    capabilities = request.capabilities
+    if not native:
         request = fitted_to_model(request)
     out: JSONDict = dict(request.extra) if native else {}
     out["model"] = request.model
-    openrouter = request.upstream_kind == "openrouter"
-    out["messages"] = _write_messages(request.messages, native, openrouter)
+    out["messages"] = _write_messages(request.messages, native, capabilities.reasoning_details)
     if request.stream:
         out["stream"] = True
     if request.include_usage and (request.stream or native):
@@ -158,8 +158,9 @@ def _write_request(request: ChatRequest) -> JSONDict:
     _put(out, "parallel_tool_calls", request.parallel_tool_calls)
     if request.response_format is not None:
         out["response_format"] = _write_response_format(request.response_format, native)
-    budget = _openrouter_budget(request.reasoning) if openrouter and "reasoning" not in out else None
-    if budget is not None:  # OpenRouter takes a thinking budget as it is (Claude's, Gemini's)
+    takes_budget = capabilities.reasoning_max_tokens and "reasoning" not in out
+    budget = _budget_as_is(request.reasoning) if takes_budget else None
+    if budget is not None:  # e.g. OpenRouter's: a thinking budget as it is (Claude's, Gemini's)
         out["reasoning"] = {"max_tokens": budget}
     else:
         _put(out, "reasoning_effort", _effort(request.reasoning))
@@ -178,8 +179,8 @@ def _write_stop(out: JSONDict, stop: list[str] | None) -> None:
         out["stop"] = list(stop)
 
 
-def _openrouter_budget(reasoning: Reasoning | None) -> int | None:
-    """A thinking budget asked for without an effort, for OpenRouter's ``reasoning.max_tokens``."""
+def _budget_as_is(reasoning: Reasoning | None) -> int | None:
+    """A thinking budget asked for without an effort, for ``reasoning.max_tokens`` (OpenRouter's)."""
     if reasoning is None or reasoning.effort is not None or not reasoning.budget_tokens:
         return None
     return reasoning.budget_tokens if reasoning.budget_tokens > 0 else None
