@@ -1,29 +1,19 @@
 """What Anthropic's models accept (the kind's ``capabilities``, which the Anthropic codec fits a
 request to): the largest completion, where it differs by model — :data:`OUTPUT_LIMITS` holds
-Anthropic's published limits by model family; a model it does not know is sent what was asked —
-and the OpenAI chat fields no Anthropic model honours (:data:`REFUSED`)."""
+Anthropic's published limits by model family; a model it does not know is sent what was asked."""
 
 from __future__ import annotations
 
 import re
 from typing import Final
 
-from torouter.router.capabilities import Capabilities, refusing_openai_extras
+from torouter.router.capabilities import Capabilities
 
 OUTPUT_LIMITS: Final = (
     (re.compile(r"claude-opus-4-(?:0|1)\b|claude-opus-4-2025"), 32_000),
     (re.compile(r"claude-(?:opus-4-[5-9]|sonnet-4|haiku-4|3-7-sonnet)"), 64_000),
     (re.compile(r"claude-3-5-(?:sonnet|haiku)"), 8_192),
     (re.compile(r"claude-3-(?:haiku|opus|sonnet)"), 4_096),
-)
-
-# OpenAI chat fields the neutral form does not model that an Anthropic upstream cannot honour:
-# a translated request is refused rather than answered without what the caller asked for.
-REFUSED: Final = refusing_openai_extras(
-    logprobs="Anthropic upstreams do not return log probabilities.",
-    audio="Anthropic upstreams do not produce audio.",
-    logit_bias="Anthropic upstreams do not support logit_bias.",
-    web_search="Web search options cannot be sent to an Anthropic upstream.",
 )
 
 
@@ -33,4 +23,4 @@ def output_limit(model: str) -> int | None:
 
 
 def capabilities(model: str) -> Capabilities:
-    return Capabilities(output_limit=output_limit(model), refused=REFUSED)
+    return Capabilities(output_limit=output_limit(model))

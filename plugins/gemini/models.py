@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from torouter.router.capabilities import Capabilities, refusing_openai_extras
+from torouter.router.capabilities import Capabilities
 
 OUTPUT_LIMITS: Final = (
     (re.compile(r"gemini-(?:2\.5|3)"), 65_536),
@@ -34,17 +34,6 @@ def budget_range(model: str) -> tuple[int, int] | None:
     return next((span for pattern, span in BUDGET_RANGES if pattern.match(_name(model))), None)
 
 
-# OpenAI chat fields the neutral form does not model that a Gemini upstream cannot honour here
-# (Gemini offers responseLogprobs, but the neutral form cannot carry log probabilities back): a
-# translated request is refused rather than answered without what the caller asked for.
-REFUSED: Final = refusing_openai_extras(
-    logprobs="Log probabilities cannot be returned from a Gemini upstream.",
-    audio="Audio output cannot be requested from a Gemini upstream here.",
-    logit_bias="Gemini upstreams do not support logit_bias.",
-    web_search="Web search options cannot be sent to a Gemini upstream.",
-)
-
-
 def capabilities(model: str) -> Capabilities:
     limit, budgets = output_limit(model), budget_range(model)
-    return Capabilities(output_limit=limit, thinking_budget=budgets, refused=REFUSED)
+    return Capabilities(output_limit=limit, thinking_budget=budgets)

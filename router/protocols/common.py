@@ -21,12 +21,12 @@ it (``sub``, ``put``, ``drop_stale``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import orjson
 
-from ..capabilities import Capabilities
+from ..capabilities import NO_REFUSALS, Capabilities, Refusal
 from ..errors import ErrorCode, GatewayError, code_for_status
 from ..ir import ChatRequest, JSONDict, StreamFailure, Tool
 
@@ -313,13 +313,17 @@ def reject_builtin_tools(tools: list[Tool] | None, upstream: str, runs: frozense
             )
 
 
-def reject_refused(fields: JSONDict, capabilities: Capabilities) -> None:
+def reject_refused(
+    fields: JSONDict, capabilities: Capabilities, protocol: Mapping[str, Refusal] = NO_REFUSALS
+) -> None:
     """Raise a 400 naming a field of ``fields`` (an OpenAI caller's, kept in a request's ``extra``)
-    that the upstream refuses (its kind's ``Capabilities.refused``): written without it, the
-    request would be answered without what the caller asked for."""
-    for name, refusal in capabilities.refused.items():
-        if refusal.refuses(fields.get(name)):
-            raise GatewayError(ErrorCode.INVALID_REQUEST, refusal.message, param=name)
+    that the upstream refuses: one its wire ``protocol`` cannot carry (the codec's own table, which
+    holds for every kind speaking it), or one its kind refuses besides (``Capabilities.refused``).
+    Written without it, the request would be answered without what the caller asked for."""
+    for refused in (protocol, capabilities.refused):
+        for name, refusal in refused.items():
+            if refusal.refuses(fields.get(name)):
+                raise GatewayError(ErrorCode.INVALID_REQUEST, refusal.message, param=name)
 
 
 def reject_opaque(request: ChatRequest, upstream: str) -> None:

@@ -182,6 +182,21 @@ async def test_a_kind_that_declares_nothing_is_sent_what_was_asked(stack: Stack)
     assert sent["max_tokens"] == 50_000 and "prediction" not in sent
 
 
+@pytest.mark.parametrize("kind", ["capable", "plain"])
+async def test_what_the_protocol_cannot_carry_is_refused_whatever_the_kind_declares(
+    stack: Stack, kind: str
+) -> None:
+    sent = len(stack.claude.requests)
+    async with stack.openai(kind) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model=CLAUDE, messages=[{"role": "user", "content": "hi"}], logprobs=True
+            )
+    assert caught.value.body["param"] == "logprobs"  # type: ignore[index]
+    assert "log probabilities" in caught.value.message
+    assert len(stack.claude.requests) == sent
+
+
 async def test_declared_sampling_stops_and_reasoning_budget_on_the_openai_wire(stack: Stack) -> None:
     ask: dict[str, Any] = {
         "model": ROUTED,

@@ -45,9 +45,10 @@ metadata                   – (Anthropic has no free-form metadata)          dr
 =========================  ===============================================  ==========
 
 Fields the neutral form does not model stay in the other dialect's ``extra``; those of an OpenAI
-chat request are decided here (§4.1): the fields the upstream's kind refuses
-(``Capabilities.refused``; the anthropic kind's: ``logprobs``/``top_logprobs``, ``audio``/
-``modalities`` with audio, ``web_search_options``, a non-empty ``logit_bias``) and custom
+chat request are decided here (§4.1): the fields the Messages API cannot carry
+(:data:`PROTOCOL_REFUSED`: ``logprobs``/``top_logprobs``, ``audio``/``modalities`` with audio,
+``web_search_options``, a non-empty ``logit_bias``), those the upstream's kind refuses besides
+(``Capabilities.refused``) and custom
 (free-text) tools change what the caller gets back and are a 400 naming the field;
 ``safety_identifier`` stands in for ``user``; ``service_tier`` maps (auto/priority → auto,
 default → standard_only, others dropped); ``prediction``, ``store``, ``prompt_cache_key``,
@@ -66,6 +67,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final, cast
 
+from ....capabilities import refusing_openai_extras
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from ...common import (
     Malformed,
@@ -113,6 +115,17 @@ JSON_OBJECT_INSTRUCTION: Final = "Respond with a single JSON object and nothing 
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+# OpenAI chat fields the Messages API cannot carry (whatever the kind speaking it): a translated
+# request asking for one is refused rather than answered without what the caller asked for. A kind
+# adds its own in ``Capabilities.refused``.
+PROTOCOL_REFUSED: Final = refusing_openai_extras(
+    logprobs="Anthropic upstreams do not return log probabilities.",
+    audio="Anthropic upstreams do not produce audio.",
+    logit_bias="Anthropic upstreams do not support logit_bias.",
+    web_search="Web search options cannot be sent to an Anthropic upstream.",
+)
 
 
 def read_request(body: JSONDict) -> ChatRequest:
@@ -282,7 +295,7 @@ def _write_foreign(request: ChatRequest) -> JSONDict:
     if request.n is not None and request.n > 1:
         raise unsupported("Anthropic upstreams return one message per request: 'n' must be 1.", "n")
     extra = request.extra if request.dialect == "openai" else {}
-    reject_refused(extra, request.capabilities)
+    reject_refused(extra, request.capabilities, PROTOCOL_REFUSED)
     system, messages = write_foreign_messages(request.messages)
     budget = _budget(request.reasoning)
     if budget is not None and not _thinking_allowed(messages):

@@ -46,8 +46,9 @@ reasoning                  ``thinkingConfig.thinkingBudget`` (budget as     mapp
 user, metadata             – (Gemini has no such fields)                    dropped
 =========================  ===============================================  ==========
 
-Fields of an OpenAI chat request the neutral form does not model: those the upstream's kind
-refuses (``Capabilities.refused``; the gemini kind's: ``logprobs``/``top_logprobs`` — Gemini offers
+Fields of an OpenAI chat request the neutral form does not model: those no Gemini upstream can
+honour here (:data:`PROTOCOL_REFUSED`; a kind adds its own in ``Capabilities.refused``):
+``logprobs``/``top_logprobs`` — Gemini offers
 ``responseLogprobs``, but the neutral form cannot carry log probabilities back —, ``audio``/
 ``modalities`` with audio, a non-empty ``logit_bias`` and ``web_search_options``) change what the
 caller gets and are a 400 naming the field; ``prediction``, ``store``, ``service_tier``,
@@ -61,6 +62,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from ....capabilities import refusing_openai_extras
 from ....ir import ChatRequest, JSONDict, Reasoning, ReasoningEffort, ResponseFormat
 from ...common import (
     Malformed,
@@ -122,6 +124,18 @@ _SAMPLING: Final = ("temperature", "topP", "presencePenalty", "frequencyPenalty"
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+# OpenAI chat fields a Gemini upstream cannot honour through the neutral form, whatever the kind
+# speaking the protocol (Gemini offers responseLogprobs, but the neutral form cannot carry log
+# probabilities back): a translated request asking for one is refused rather than answered without
+# what the caller asked for. A kind adds its own in ``Capabilities.refused``.
+PROTOCOL_REFUSED: Final = refusing_openai_extras(
+    logprobs="Log probabilities cannot be returned from a Gemini upstream.",
+    audio="Audio output cannot be requested from a Gemini upstream here.",
+    logit_bias="Gemini upstreams do not support logit_bias.",
+    web_search="Web search options cannot be sent to a Gemini upstream.",
+)
 
 
 def read_request(raw: JSONDict) -> ChatRequest:
@@ -308,7 +322,7 @@ def _write_native_thinking(config: JSONDict, reasoning: Reasoning | None) -> Non
 def _write_foreign(request: ChatRequest) -> JSONDict:
     reject_opaque(request, "a Gemini upstream")
     extra = request.extra if request.dialect == "openai" else {}
-    reject_refused(extra, request.capabilities)
+    reject_refused(extra, request.capabilities, PROTOCOL_REFUSED)
     system, contents = write_foreign_contents(request.messages)
     out: JSONDict = {}
     if system:
