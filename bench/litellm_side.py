@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_VERSION = "1.108.7"
+VERSION_RE = re.compile(r"[0-9]+(\.[0-9]+)*([a-z]+[0-9]*)?(\.post[0-9]+)?")
 INSTALL_TIMEOUT_S = 1200.0
 STAMP = ".torouter-bench-installed"
 # Nothing listens on the discard port: a call that tries to leave through a proxy is refused at once.
@@ -77,8 +79,12 @@ def _run(argv: list[str], log: Path, timeout: float) -> None:
         except OSError as exc:
             raise LiteLLMUnavailable(f"cannot run {argv[0]}: {exc}") from exc
     if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise LiteLLMUnavailable(f"{' '.join(argv[:4])} ... failed (code {proc.returncode}):\n{tail}")
+        lines = log.read_text(errors="replace").rsplit("\n$ ", 1)[-1].splitlines()[1:]  # this command's
+        errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:]
+        what = " ".join(a for a in argv[1:] if not a.startswith("-") and "/" not in a)
+        raise LiteLLMUnavailable(
+            f"`{what}` failed (code {proc.returncode}): {' '.join(errors)[-300:]} (log: {log})"
+        )
 
 
 def _install_into(venv: Path, requirement: str, log: Path) -> str:
@@ -103,9 +109,12 @@ def _install_into(venv: Path, requirement: str, log: Path) -> str:
 def ensure_litellm(version: str, say: Callable[[str], None] = print) -> LiteLLMInstall:
     """The LiteLLM install for ``version``, installing it (with the proxy extra) when missing.
 
-    When ``version`` cannot be found on the package index, the newest available version is
-    installed instead (and said so). Raises ``LiteLLMUnavailable`` with the reason otherwise.
+    When ``version`` cannot be found on the package index, the newest version pip can install is
+    installed instead (into ``litellm-newest``, reused afterwards) and said so. Raises
+    ``LiteLLMUnavailable`` with the reason otherwise.
     """
+    if not VERSION_RE.fullmatch(version):
+        raise LiteLLMUnavailable(f"{version!r} is not a version number (such as {DEFAULT_VERSION})")
     root = cache_root()
     venv = root / f"litellm-{version}"
     if _installed(venv) == version:
@@ -120,8 +129,12 @@ def ensure_litellm(version: str, say: Callable[[str], None] = print) -> LiteLLMI
         shutil.rmtree(venv, ignore_errors=True)
         if "No matching distribution" not in str(exc):
             raise
-        say(f"litellm {version} is not on the package index here: installing the newest instead")
         newest = root / "litellm-newest"
+        earlier = _installed(newest)
+        if earlier:
+            say(f"litellm {version} is not on the package index here: using {earlier}, installed earlier")
+            return LiteLLMInstall(earlier, newest)
+        say(f"litellm {version} is not on the package index here: installing the newest instead")
         try:
             got = _install_into(newest, "litellm[proxy]", log)
         except LiteLLMUnavailable:
