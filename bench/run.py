@@ -169,13 +169,13 @@ async def measure_all(targets: list[Target], args: argparse.Namespace) -> Result
     results = Results(labels={t.name: t.label for t in targets})
     for stream in (False, True):
         for target in targets:
-            say(f"latency    {target.label:8} {kind(stream):10} ...")
+            say(f"latency    {target.label:15} {kind(stream):10} ...")
             results.latency[(target.name, stream)] = await measure_latency(
                 target, stream, args.requests, args.warmup, args.series_timeout
             )
     for stream in (False, True):
         for target in targets:
-            say(f"throughput {target.label:8} {kind(stream):10} ...")
+            say(f"throughput {target.label:15} {kind(stream):10} ...")
             results.throughput[(target.name, stream)] = await measure_throughput(
                 target, stream, args.concurrency, args.duration
             )
@@ -404,6 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"bench/run.py: {exc}")
         say(children.stderr_tails())
         return 2
+    except KeyboardInterrupt:
+        say("bench/run.py: interrupted; stopping every process it started")
+        return 130
     finally:
         children.stop_all()
         if args.keep:
