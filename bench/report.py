@@ -118,8 +118,9 @@ def _header(results: Results, args: argparse.Namespace, loop_name: str) -> list[
     for name, start in results.startup.items():
         where = ", ".join(f"{role} CPU {cpu_list(cpus)}" for role, cpus in sorted(start.cpus.items()))
         count = f"{start.processes} process" + ("es" if start.processes != 1 else "")
+        label = results.labels.get(name, name)
         lines.append(
-            f"- {results.labels[name]}: ready in {start.ready_s:.2f} s; idle RSS {start.rss_mb:.0f} MB "
+            f"- {label}: ready in {start.ready_s:.2f} s; idle RSS {start.rss_mb:.0f} MB "
             f"({count}: {', '.join(start.roles)}); allowed CPUs: {where or '-'}"
         )
     return lines

@@ -192,28 +192,30 @@ def run_async(coro: Coroutine[Any, Any, Results]) -> tuple[Results, str]:
         return runner.run(coro), f"uvloop {importlib.metadata.version('uvloop')}"
 
 
-def start_gateway_process(
+def start_gateway(
     name: str,
     argv: list[str],
-    ready_url: str,
-    meter_role: Classify,
     workdir: Path,
-    args: argparse.Namespace,
     cpus: frozenset[int] | None,
     children: Children,
     env: dict[str, str] | None = None,
-) -> tuple[Child, CpuMeter, Startup]:
-    """Starts a gateway, waits until ``ready_url`` answers 200, and reads its idle footprint."""
+) -> tuple[Child, float]:
+    """Starts a gateway under test; returns it and when it was started (for its ready time)."""
     since = time.monotonic()
-    child = children.add(start_child(name, argv, workdir, cpus=cpus, env=env))
+    return children.add(start_child(name, argv, workdir, cpus=cpus, env=env)), since
+
+
+def await_ready(
+    child: Child, since: float, ready_url: str, classify: Classify, args: argparse.Namespace
+) -> tuple[CpuMeter, Startup]:
+    """Waits until ``ready_url`` answers 200, then reads the idle footprint of the process tree."""
     took = wait_ready(child, ready_url, args.ready_timeout, since=since)
     time.sleep(SETTLE_S)  # let start-up work finish before reading memory
     rss, processes = tree_rss_mb(child.proc.pid)
-    meter = CpuMeter(child.proc.pid, meter_role)
+    meter = CpuMeter(child.proc.pid, classify)
     roles = [role for role, _pid, _argv in meter.describe()]
-    startup = Startup(took, rss, processes, roles, affinities(meter))
-    say(f"{name} ready in {took:.2f} s; idle RSS {rss:.0f} MB ({processes} processes: {', '.join(roles)})")
-    return child, meter, startup
+    say(f"{child.name} ready in {took:.2f} s; idle RSS {rss:.0f} MB ({', '.join(roles)})")
+    return meter, Startup(took, rss, processes, roles, affinities(meter))
 
 
 def run_litellm(
@@ -230,22 +232,16 @@ def run_litellm(
     config = write_litellm_config(workdir, mock_port, MODEL, UPSTREAM_KEY, GATEWAY_KEY)
     child: Child | None = None
     try:
-        child, meter, startup = start_gateway_process(
-            "litellm",
-            proxy_argv(install, config, port),
-            f"http://127.0.0.1:{port}/health/readiness",
-            single_role("litellm"),
-            workdir,
-            args,
-            cpus,
-            children,
-            env=proxy_env(),
+        child, since = start_gateway(
+            "litellm", proxy_argv(install, config, port), workdir, cpus, children, proxy_env()
         )
-        results.startup["litellm"] = startup
-        target = Target(
-            "litellm", f"LiteLLM {install.version}", f"http://127.0.0.1:{port}/v1/chat/completions", meter
+        meter, results.startup["litellm"] = await_ready(
+            child, since, f"http://127.0.0.1:{port}/health/readiness", single_role("litellm"), args
         )
-        phase, _loop = run_async(measure_all([target], args))
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        phase, _loop = run_async(
+            measure_all([Target("litellm", f"LiteLLM {install.version}", url, meter)], args)
+        )
         results.merge(phase)
     except BenchError as exc:
         results.notes.append(f"LiteLLM comparison skipped: {exc}")
@@ -374,17 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             gateway_cmd = shlex.split(args.gateway_cmd) if args.gateway_cmd else torouter_command()
             config = write_config(workdir, edge_port, router_port, mock_port, args.key_rules)
-            gateway, meter, startup = start_gateway_process(
-                "gateway",
-                [*gateway_cmd, "up", "--config", str(config)],
-                f"http://127.0.0.1:{edge_port}/readyz",
-                gateway_role,
-                workdir,
-                args,
-                gateway_cpus,
-                children,
+            argv = [*gateway_cmd, "up", "--config", str(config)]
+            gateway, since = start_gateway("gateway", argv, workdir, gateway_cpus, children)
+            meter, results.startup["torouter"] = await_ready(
+                gateway, since, f"http://127.0.0.1:{edge_port}/readyz", gateway_role, args
             )
-            results.startup["torouter"] = startup
             torouter = Target(
                 "torouter", "ToRouter", f"http://127.0.0.1:{edge_port}/v1/chat/completions", meter
             )
