@@ -86,8 +86,9 @@ test: lint typecheck unit
 proto: $(STAMP)
 	$(BIN)/python -m torouter.proto.generate
 
+# Options go through ARGS, e.g. `make bench ARGS="--pin --compare-litellm"` (see bench/README.md).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(ARGS)
 
 # Resolves pyproject.toml's ranges afresh in a throwaway venv and writes every version (runtime,
 # dev, pip and the build backend) to the lock. Run it when a dependency is added or on purpose,
