@@ -36,7 +36,10 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load
 import mock_upstream
+import processes
+import report
 import run
 
 UNDER_TEST_CPU = 1
@@ -53,16 +56,16 @@ def pinned(argv: list[str]) -> list[str]:
 
 
 async def drive(url: str, stream: bool, requests: int, concurrency: int) -> None:
-    """``requests`` chat completions at ``concurrency`` (run.one_request checks each answer)."""
-    body = run.request_body(stream)
+    """``requests`` chat completions at ``concurrency`` (load.one_request checks each answer)."""
+    body = load.request_body(stream)
     left = requests
-    async with run.client_session(concurrency) as session:
+    async with load.client_session(concurrency) as session:
 
         async def worker() -> None:
             nonlocal left
             while left > 0:
                 left -= 1
-                await run.one_request(session, url, body, stream)
+                await load.one_request(session, url, body, stream)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -74,7 +77,7 @@ def per_request(pids: dict[str, int], work: Callable[[], None], requests: int) -
     return {name: (after[name] - before[name]) * 1e6 / requests for name in pids}
 
 
-def load(url: str, stream: bool, args: argparse.Namespace) -> Callable[[], None]:
+def loader(url: str, stream: bool, args: argparse.Namespace) -> Callable[[], None]:
     def work() -> None:
         run.run_async(drive(url, stream, args.requests, args.concurrency))  # type: ignore[arg-type]
 
@@ -103,7 +106,7 @@ async def serve_stub_router(listen: str) -> None:
         async def Call(self, request: object, context: grpc.aio.ServicerContext[object, object]) -> object:
             await context.send_initial_metadata(())
             if session is not None and upstream:
-                async with session.post(upstream, data=run.request_body(False)) as answer:
+                async with session.post(upstream, data=load.request_body(False)) as answer:
                     return router_pb2.CallReply(status=200, headers=json_headers, body=await answer.read())
             return router_pb2.CallReply(status=200, headers=json_headers, body=payloads.completion)
 
@@ -134,8 +137,8 @@ async def grpc_client(target: str, requests: int, concurrency: int) -> None:
     call = router_pb2.CallRequest(
         protocol="openai",
         operation="chat.completions",
-        body=run.request_body(False),
-        key=run.GATEWAY_KEY,
+        body=load.request_body(False),
+        key=load.GATEWAY_KEY,
         request_id="0123456789abcdef0123456789abcdef",
         deadline_unix_ms=int((time.time() + 3600) * 1000),
         client_ip="127.0.0.1",
@@ -170,14 +173,14 @@ async def dispatch_in_process(config_path: str, stream: bool, requests: int, con
     devnull = os.open(os.devnull, os.O_WRONLY)
     app = build_router(load_config(Path(config_path)), request_log=fd_sink(devnull))
     app.start()
-    body = run.request_body(stream)
+    body = load.request_body(stream)
 
     async def one() -> None:
         call = Call(
             protocol="openai",
             operation="chat.completions",
             body=body,
-            key=run.GATEWAY_KEY,
+            key=load.GATEWAY_KEY,
             request_id="0123456789abcdef0123456789abcdef",
             headers={},
             params={},
@@ -219,19 +222,19 @@ class Stages:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
-        self.children: list[run.Child] = []
+        self.children: list[processes.Child] = []
         self.rows: list[tuple[str, str, dict[str, float]]] = []
         self.python = sys.executable
         self.script = str(Path(__file__).resolve())
 
-    def start(self, name: str, argv: list[str]) -> run.Child:
-        child = run.start_child(name, argv, self.workdir)
+    def start(self, name: str, argv: list[str]) -> processes.Child:
+        child = processes.start_child(name, argv, self.workdir)
         self.children.append(child)
         return child
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
-            run.stop_child(child)
+            processes.stop_child(child)
         self.children.clear()
 
     def record(self, stage: str, request: str, costs: dict[str, float]) -> None:
@@ -242,7 +245,7 @@ class Stages:
     def grpc_hop(self, mock_port: int) -> None:
         for transport in ("tcp", "unix"):
             if transport == "tcp":
-                port = run.free_ports(1)[0]
+                port = processes.free_ports(1)[0]
                 listen, target = f"127.0.0.1:{port}", f"127.0.0.1:{port}"
             else:
                 path = self.workdir / "stub.sock"
@@ -257,7 +260,7 @@ class Stages:
             )
             assert client.stdin is not None and client.stdout is not None
             if client.stdout.readline().strip() != "go":
-                raise run.BenchError("the gRPC client did not start")
+                raise processes.BenchError("the gRPC client did not start")
             before = {"client": cpu_seconds(client.pid), "server": cpu_seconds(stub.proc.pid)}
             client.stdin.write("\n")
             client.stdin.flush()
@@ -271,26 +274,26 @@ class Stages:
             self.stop_all()
 
     def edge(self, mock_port: int) -> None:
-        edge_port, stub_port = run.free_ports(2)
+        edge_port, stub_port = processes.free_ports(2)
         config = run.write_config(self.workdir, edge_port, stub_port, mock_port)
         stub = self.start(
             "stub-router", pinned([self.python, self.script, "stub-router", f"127.0.0.1:{stub_port}"])
         )
         edge = self.start("edge", pinned([*run.torouter_command(), "edge", "--config", str(config)]))
-        run.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
+        processes.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
         url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
         pids = {"edge": edge.proc.pid, "stub router": stub.proc.pid}
         for stream in (False, True):
-            load(url, stream, self.args)()  # warm-up
+            loader(url, stream, self.args)()  # warm-up
             self.record(
                 "edge + stub router",
-                run._kind(stream),
-                per_request(pids, load(url, stream, self.args), self.args.requests),
+                report.kind(stream),
+                per_request(pids, loader(url, stream, self.args), self.args.requests),
             )
         self.stop_all()
 
     def dispatch(self, mock_port: int) -> None:
-        edge_port, router_port = run.free_ports(2)
+        edge_port, router_port = processes.free_ports(2)
         config = run.write_config(self.workdir, edge_port, router_port, mock_port)
         for stream in (False, True):
             argv = [self.python, self.script, "dispatch", str(config), str(self.args.requests)]
@@ -302,24 +305,26 @@ class Stages:
                 timeout=300,
             )
             if out.returncode != 0:
-                raise run.BenchError(f"dispatch stage failed: {out.stderr[-2000:]}")
-            self.record("dispatch (in process)", run._kind(stream), {"router": float(out.stdout.split()[-1])})
+                raise processes.BenchError(f"dispatch stage failed: {out.stderr[-2000:]}")
+            self.record(
+                "dispatch (in process)", report.kind(stream), {"router": float(out.stdout.split()[-1])}
+            )
 
     def gateway(self, mock_port: int) -> None:
-        edge_port, router_port = run.free_ports(2)
+        edge_port, router_port = processes.free_ports(2)
         config = run.write_config(self.workdir, edge_port, router_port, mock_port)
         router = self.start("router", pinned([*run.torouter_command(), "router", "--config", str(config)]))
-        run.wait_for_port(router, router_port, 60)
+        processes.wait_for_port(router, router_port, 60)
         edge = self.start("edge", pinned([*run.torouter_command(), "edge", "--config", str(config)]))
-        run.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
+        processes.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
         url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
         pids = {"edge": edge.proc.pid, "router": router.proc.pid}
         for stream in (False, True):
-            load(url, stream, self.args)()
+            loader(url, stream, self.args)()
             self.record(
                 "gateway",
-                run._kind(stream),
-                per_request(pids, load(url, stream, self.args), self.args.requests),
+                report.kind(stream),
+                per_request(pids, loader(url, stream, self.args), self.args.requests),
             )
         self.stop_all()
 
@@ -363,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {LOAD_CPU})
     workdir = Path(tempfile.mkdtemp(prefix="torouter-stages-"))
     stages = Stages(args, workdir)
-    mock_port = run.free_ports(1)[0]
-    mock = run.start_child(
+    mock_port = processes.free_ports(1)[0]
+    mock = processes.start_child(
         "mock",
         [
             "taskset",
@@ -378,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir,
     )
     try:
-        run.wait_for_port(mock, mock_port, 15)
+        processes.wait_for_port(mock, mock_port, 15)
         wanted = args.stages.split(",")
         for name, stage in (
             ("grpc", stages.grpc_hop),
@@ -390,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
                 stage(mock_port)
         print(stages.render())
         return 0
-    except (run.BenchError, aiohttp.ClientError, run.RequestFailed, subprocess.TimeoutExpired) as exc:
+    except (processes.BenchError, aiohttp.ClientError, load.RequestFailed, subprocess.TimeoutExpired) as exc:
         print(f"bench/stages.py: {exc}", file=sys.stderr)
         return 2
     finally:
         stages.stop_all()
-        run.stop_child(mock)
+        processes.stop_child(mock)
 
 
 if __name__ == "__main__":
