@@ -51,6 +51,7 @@ class EdgeConfig:
 
 # The sizes of model a group's ``default_model`` names (read from requested ids in routing/families.py).
 FAMILIES = ("small", "medium", "large")
+MAX_WORKERS = 1024
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
 
 
@@ -161,6 +162,11 @@ class Config:
     usage: UsageConfig = field(default_factory=UsageConfig)
     prices: tuple[PriceRule, ...] = ()
     admin: AdminConfig = field(default_factory=AdminConfig)
+    # ``torouter up``: how many edge/router pairs it runs (``workers: auto`` is the number of cores)
+    workers: int = 1
+    # whether the file names the edge→router link (``edge.router`` or ``router.listen``): ``torouter
+    # up`` then links them over TCP as configured, and otherwise over its own Unix sockets
+    router_link_given: bool = False
 
 
 ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
@@ -316,7 +322,18 @@ class _Validator:
         top = self.mapping(
             raw,
             "$",
-            ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin", "plugins"),
+            (
+                "edge",
+                "router",
+                "upstreams",
+                "groups",
+                "keys",
+                "usage",
+                "prices",
+                "admin",
+                "plugins",
+                "workers",
+            ),
         )
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
@@ -336,6 +353,11 @@ class _Validator:
         plugins = PluginsConfig(
             self.string_list(disabled, "plugins.disabled") if disabled is not None else ()
         )
+        workers = self.workers(top.get("workers", 1), "workers")
+        link_given = any(
+            isinstance(top.get(section), dict) and name in top[section]
+            for section, name in (("edge", "router"), ("router", "listen"))
+        )
         if self.problems:
             raise ConfigError(self.problems)
         return Config(
@@ -349,7 +371,18 @@ class _Validator:
             usage=usage,
             prices=prices,
             admin=admin,
+            workers=workers,
+            router_link_given=link_given,
         )
+
+    def workers(self, value: Any, path: str) -> int:
+        """A whole number from 1 to 1024, or ``auto``: the number of cores."""
+        if value == "auto":
+            return os.cpu_count() or 1
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+            self.fail(path, f"must be a whole number from 1 to {MAX_WORKERS}, or auto")
+            return 1
+        return value
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
