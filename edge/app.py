@@ -99,19 +99,37 @@ def create_runner(config: Config) -> EdgeRunner:
     return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config))
 
 
-async def serve(config: Config) -> None:
-    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``)."""
+async def serve(config: Config, *, workers: int = 1, on_ready: Callable[[], None] | None = None) -> None:
+    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``).
+    ``workers``: how many edges ``torouter up`` runs on this config (more than one share the port:
+    SO_REUSEPORT); ``on_ready`` is called once the edge listens and its router answers (``/readyz``
+    would say ready: the router may start after the edge)."""
     import signal
 
     host, _, port = config.edge.listen.rpartition(":")
     runner = create_runner(config)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
+    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
     await site.start()
     log.info("edge listening", extra={"listen": config.edge.listen, "router": config.edge.router})
+    reporting = None
+    if on_ready is not None:
+        reporting = asyncio.create_task(_when_router_ready(runner.app[app_keys.CLIENT], on_ready))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
+    if reporting is not None:
+        reporting.cancel()
     await runner.cleanup()
+
+
+async def _when_router_ready(client: RouterClient, on_ready: Callable[[], None]) -> None:
+    """Calls ``on_ready`` once the router answers its health check as SERVING (it may start after
+    the edge: the check waits for it to be reachable)."""
+    while True:
+        if await client.ready(READY_TIMEOUT_S, wait_for_ready=True):
+            on_ready()
+            return
+        await asyncio.sleep(0.02)  # reachable but not serving yet
