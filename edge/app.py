@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -111,7 +112,8 @@ async def serve(config: Config, *, workers: int = 1, on_ready: Callable[[], None
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
     await site.start()
-    log.info("edge listening", extra={"listen": config.edge.listen, "router": config.edge.router})
+    edge = config.edge
+    log.info("edge listening", extra={"listen": edge.listen, "router": edge.router, "pid": os.getpid()})
     reporting = None
     if on_ready is not None:
         reporting = asyncio.create_task(_when_router_ready(runner.app[app_keys.CLIENT], on_ready))

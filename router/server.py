@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ class RouterServer:
         self.app.start()
         for service in ("", SERVICE_NAME):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("router listening", extra={"listen": self.config.router.listen})
+        log.info("router listening", extra={"listen": self.config.router.listen, "pid": os.getpid()})
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds."""
