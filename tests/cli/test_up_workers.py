@@ -25,7 +25,7 @@ import orjson
 import pytest
 import yaml
 
-from support.deployment import KEY, MODEL, UPSTREAM_KEY, FastUpstream, Load
+from support.deployment import KEY, MODEL, FastUpstream, Load
 from support.gateway import free_port
 
 pytestmark = pytest.mark.slow
@@ -38,15 +38,7 @@ def config_for(tmp_path: Path, upstream: FastUpstream, edge_port: int, **extra: 
     config: dict[str, Any] = {
         "edge": {"listen": f"127.0.0.1:{edge_port}"},
         "router": {"state": f"sqlite:///{tmp_path}/state.db", "shutdown_grace_s": 5, "retries": 0},
-        "upstreams": {
-            "oai": {
-                "kind": "openai",
-                "base_url": upstream.base_url,
-                "api_key": UPSTREAM_KEY,
-                "models": [MODEL],
-            }
-        },
-        "groups": {"g": {"upstreams": ["oai"]}},
+        **upstream.sections(),
         "keys": [
             {"name": "plain", "key": KEY, "group": "g"},
             {"name": "windowed", "key": WINDOWED_KEY, "group": "g", "requests_5h": 20},
