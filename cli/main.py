@@ -1,10 +1,10 @@
-"""The ``torouter`` command (CONTRACT §1)."""
+"""The ``torouter`` command (CONTRACT §1). Its modules load what each command needs when it runs:
+``torouter up`` only reads the config before it becomes the supervisor, and is ready that much
+sooner."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -12,9 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from torouter.router.config import MAX_WORKERS, Config, ConfigError, load_config
-
-from .open_files import raise_limit, served
+from torouter.router.config import MAX_WORKERS, Config, ConfigError, edge_drain_s, load_config
 
 if TYPE_CHECKING:
     from .supervisor import Plan
@@ -24,6 +22,8 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        import asyncio
+
         asyncio.run(coroutine)
     else:
         uvloop.run(coroutine)
@@ -83,8 +83,12 @@ def _on_ready(args: argparse.Namespace) -> Callable[[], None] | None:
 
 
 def cmd_router(args: argparse.Namespace) -> int:
+    import logging
+
     from torouter.router.logs import RequestSink, fd_sink, setup_logging
     from torouter.router.server import serve
+
+    from .open_files import raise_limit, served
 
     path = _config_path(args)
     assert path is not None
@@ -118,8 +122,12 @@ def _with_pid(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
+    import logging
+
     from torouter.edge.app import serve
     from torouter.router.logs import setup_logging
+
+    from .open_files import raise_limit, served
 
     path = _config_path(args)
     assert path is not None
@@ -136,8 +144,6 @@ def cmd_edge(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Reads the config, then becomes the supervisor (``supervisor.py``) of its edges and routers
     (returns only when the config is refused)."""
-    from torouter.edge.app import drain_s
-
     from .defaults import write_default_setup
     from .supervisor import Plan
 
@@ -165,7 +171,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         router_listen=config.router.listen,
         unix_link=not config.router_link_given,
         router_stop_s=config.router.shutdown_grace_s,
-        edge_stop_s=drain_s(config),
+        edge_stop_s=edge_drain_s(config),
         key_hint=key_hint or "",
         admin_hint=admin_hint or "",
     )
@@ -251,6 +257,8 @@ def _restrictions(view: dict[str, Any]) -> str:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    import asyncio
+
     from torouter.router.account.key_admin import KeyAdmin, KeyProblem
     from torouter.router.state import open_store
     from torouter.router.state.outage import StateUnavailable

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from torouter.router.config import Config, admin_key_digests
+from torouter.router.config import Config, admin_key_digests, edge_drain_s
 from torouter.router.plugins import load_registry
 
 from . import app_keys
@@ -28,13 +28,6 @@ from .server import EdgeRunner, EdgeState
 log = logging.getLogger("torouter.edge")
 
 READY_TIMEOUT_S = 1.0
-DRAIN_MARGIN_S = 5.0
-
-
-def drain_s(config: Config) -> float:
-    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
-    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
-    return config.router.shutdown_grace_s + DRAIN_MARGIN_S
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
@@ -97,11 +90,12 @@ def create_runner(config: Config) -> EdgeRunner:
     handler)."""
     app = create_app(config)
     edge = EdgeState(config.edge, app[app_keys.PROTOCOLS]["openai"])
-    return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config))
+    drain = edge_drain_s(config)
+    return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
 
 
 async def serve(config: Config, *, workers: int = 1, on_ready: Callable[[], None] | None = None) -> None:
-    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``).
+    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``edge_drain_s``).
     ``workers``: how many edges ``torouter up`` runs on this config (more than one share the port:
     SO_REUSEPORT); ``on_ready`` is called once the edge listens and its router answers (``/readyz``
     would say ready: the router may start after the edge)."""

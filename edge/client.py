@@ -70,7 +70,7 @@ CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
 UNIX_CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.initial_reconnect_backoff_ms", 20),
     ("grpc.min_reconnect_backoff_ms", 20),
-    ("grpc.max_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 100),
 ]
 # A call whose request is larger than gRPC's retry buffer is never retried (256 KiB by default):
 # leave room for the largest body the edge accepts.

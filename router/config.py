@@ -170,6 +170,13 @@ class Config:
 
 
 ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
+EDGE_DRAIN_MARGIN_S = 5.0
+
+
+def edge_drain_s(config: Config) -> float:
+    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
+    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
+    return config.router.shutdown_grace_s + EDGE_DRAIN_MARGIN_S
 
 
 def admin_key_digests(config: Config, env: dict[str, str] | None = None) -> frozenset[str]:
