@@ -12,7 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from torouter.router.config import MAX_WORKERS, Config, ConfigError, edge_drain_s, load_config
+from torouter.router.config import (
+    WORKERS_WANTED,
+    Config,
+    ConfigError,
+    edge_drain_s,
+    load_config,
+    workers_count,
+)
 
 if TYPE_CHECKING:
     from .supervisor import Plan
@@ -345,11 +352,10 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def _workers(value: str) -> int:
-    if value == "auto":
-        return os.cpu_count() or 1
-    if not value.isdigit() or not 1 <= int(value) <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"a number from 1 to {MAX_WORKERS}, or auto")
-    return int(value)
+    count = workers_count(value)
+    if count is None:
+        raise argparse.ArgumentTypeError(WORKERS_WANTED)
+    return count
 
 
 def parser() -> argparse.ArgumentParser:

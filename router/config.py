@@ -169,6 +169,21 @@ class Config:
     router_link_given: bool = False
 
 
+WORKERS_WANTED = f"a whole number from 1 to {MAX_WORKERS}, or auto"
+
+
+def workers_count(value: object) -> int | None:
+    """How many workers ``value`` asks for (``auto``: one per core); None when it is not
+    ``WORKERS_WANTED`` (the config's ``workers:`` and ``torouter up --workers``)."""
+    if value == "auto":
+        return os.cpu_count() or 1
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        return None
+    return value
+
+
 ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
 EDGE_DRAIN_MARGIN_S = 5.0
 
@@ -383,13 +398,11 @@ class _Validator:
         )
 
     def workers(self, value: Any, path: str) -> int:
-        """A whole number from 1 to 1024, or ``auto``: the number of cores."""
-        if value == "auto":
-            return os.cpu_count() or 1
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
-            self.fail(path, f"must be a whole number from 1 to {MAX_WORKERS}, or auto")
+        count = workers_count(value)
+        if count is None:
+            self.fail(path, f"must be {WORKERS_WANTED}")
             return 1
-        return value
+        return count
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(
