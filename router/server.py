@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -84,19 +84,25 @@ class RouterApp:
     upstreams: dict[str, Upstream]
     store: StateStore
     usage_writer: UsageWriter | None = None
+    _prices_read: asyncio.Future[None] | None = field(default=None, init=False)
 
     @property
     def usage_store(self) -> UsageStore | None:
         return self.usage_writer.store if self.usage_writer is not None else None
 
     def start(self) -> None:
-        """Starts background work (in the running event loop), and reads the price data."""
+        """Starts background work (in the running event loop), the price data's reading among it
+        (a fifth of a second, in a thread: the router serves meanwhile, and a request that needs a
+        price first waits for that one reading)."""
         if self.usage_writer is not None:
             self.usage_writer.start()
         if self.dispatcher.usage is not None:
-            self.dispatcher.usage.prices.load()
+            read = self.dispatcher.usage.prices.load
+            self._prices_read = asyncio.get_running_loop().run_in_executor(None, read)
 
     async def close(self) -> None:
+        if self._prices_read is not None:
+            await self._prices_read
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
         if self.usage_writer is not None:
             await self.usage_writer.close()

@@ -18,6 +18,7 @@ rate of the count it is part of; a tier applies to all tokens once the input pas
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -154,20 +155,27 @@ class LibraryPrices:
 
     def __init__(self) -> None:
         self._snapshot: Any = None
+        self._reading = threading.Lock()
 
     def load(self) -> None:
-        """Reads the data now (a quarter of a second) rather than on the first request."""
+        """Reads the data now (a fifth of a second) rather than on the first request (the router
+        does it in a thread as it starts: a request asking meanwhile waits for that reading)."""
         self._data()
 
     def _data(self) -> Any:
-        if self._snapshot is None:
-            # The bundled data only: the library's UpdatePrices (which fetches over the network) is
-            # never started, and a snapshot of our own is not replaced by one it would install.
-            from genai_prices.data import providers
-            from genai_prices.data_snapshot import DataSnapshot
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._reading:
+                if self._snapshot is None:
+                    # The bundled data only: the library's UpdatePrices (which fetches over the
+                    # network) is never started, and a snapshot of our own is not replaced by one
+                    # it would install.
+                    from genai_prices.data import providers
+                    from genai_prices.data_snapshot import DataSnapshot
 
-            self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
-        return self._snapshot
+                    self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
+                snapshot = self._snapshot
+        return snapshot
 
     def rates(self, provider: str, model: str) -> Rates | None:
         try:
