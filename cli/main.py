@@ -151,13 +151,14 @@ def cmd_edge(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Reads the config, then becomes the supervisor (``supervisor.py``) of its edges and routers
     (returns only when the config is refused)."""
-    from .defaults import write_default_setup
     from .supervisor import Plan
 
     path = _config_path(args, required=False)
     key_hint: str | None = os.environ.get("TOROUTER_KEY")
     admin_hint: str | None = os.environ.get("TOROUTER_ADMIN_KEY")
     if path is None:
+        from .defaults import write_default_setup
+
         setup = write_default_setup()
         path, key_hint, admin_hint = setup.config_path, setup.key, setup.admin_key
         print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
