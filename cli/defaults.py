@@ -98,13 +98,15 @@ def default_key(
 
 
 def default_config(
-    env: dict[str, str], directory: Path, key_sha256: str, kinds: frozenset[str], admin_sha256: str = ""
+    env: dict[str, str], directory: Path, key_sha256: str, admin_sha256: str = ""
 ) -> dict[str, object]:
-    """Provider upstreams for the keys that are set (and whose kind is installed), else echo."""
+    """Provider upstreams (built-in kinds) for the keys that are set, else echo. The edge reaches
+    the router through ``torouter up``'s own Unix socket, unless ``TOROUTER_DEFAULT_ROUTER`` names
+    a TCP address."""
     upstreams: dict[str, object] = {}
     groups: dict[str, object] = {}
     for var, name, kind, base_url, models in PROVIDERS:
-        if env.get(var) and kind in kinds:
+        if env.get(var):
             upstreams[name] = {
                 "kind": kind,
                 "base_url": base_url,
@@ -115,11 +117,13 @@ def default_config(
     if not upstreams:
         upstreams["echo"] = {"kind": "echo", "base_url": "http://127.0.0.1", "models": ["echo", "*"]}
     groups["default"] = {"upstreams": list(upstreams)}
-    listen = env.get("TOROUTER_DEFAULT_LISTEN", "127.0.0.1:8080")
-    router = env.get("TOROUTER_DEFAULT_ROUTER", "127.0.0.1:50051")
+    edge: dict[str, object] = {"listen": env.get("TOROUTER_DEFAULT_LISTEN", "127.0.0.1:8080")}
+    router: dict[str, object] = {"state": f"sqlite:///{directory / 'torouter.db'}"}
+    if env.get("TOROUTER_DEFAULT_ROUTER"):
+        edge["router"] = router["listen"] = env["TOROUTER_DEFAULT_ROUTER"]
     config: dict[str, object] = {
-        "edge": {"listen": listen, "router": router},
-        "router": {"listen": router, "state": f"sqlite:///{directory / 'torouter.db'}"},
+        "edge": edge,
+        "router": router,
         "upstreams": upstreams,
         "groups": groups,
         "keys": [{"name": "default", "key_sha256": key_sha256, "group": "default"}],
@@ -129,14 +133,14 @@ def default_config(
     return config
 
 
-def write_default_setup(kinds: frozenset[str], env: dict[str, str] | None = None) -> DefaultSetup:
+def write_default_setup(env: dict[str, str] | None = None) -> DefaultSetup:
     """Writes the default config (secrets only as ``${VAR}`` references) and returns its key."""
     environ = dict(os.environ if env is None else env)
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     key, source = default_key(directory, environ)
     admin_key, admin_source = default_key(directory, environ, ADMIN_KEY_ENV, "admin.key", "tra-")
-    config = default_config(environ, directory, hash_key(key), kinds, hash_key(admin_key))
+    config = default_config(environ, directory, hash_key(key), hash_key(admin_key))
     path = directory / "default-config.yaml"
     path.write_text(
         "# Written by `torouter up` from the built-in default; edit a copy, not this file.\n"

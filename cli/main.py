@@ -1,25 +1,36 @@
-"""The ``torouter`` command (CONTRACT §1)."""
+"""The ``torouter`` command (CONTRACT §1). Its modules load what each command needs when it runs:
+``torouter up`` only reads the config before it becomes the supervisor, and is ready that much
+sooner."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from torouter.router.config import Config, ConfigError, load_config
+from torouter.router.config import (
+    WORKERS_WANTED,
+    Config,
+    ConfigError,
+    edge_drain_s,
+    load_config,
+    workers_count,
+)
 
-from .open_files import raise_limit, served
+if TYPE_CHECKING:
+    from .supervisor import Plan
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        import asyncio
+
         asyncio.run(coroutine)
     else:
         uvloop.run(coroutine)
@@ -68,18 +79,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_ready(args: argparse.Namespace) -> Callable[[], None] | None:
+    """How a service run by ``torouter up`` says it is ready (``--ready-fd``)."""
+    if args.ready_fd is None:
+        return None
+    from .supervisor import report_ready
+
+    fd: int = args.ready_fd
+    return lambda: report_ready(fd)
+
+
 def cmd_router(args: argparse.Namespace) -> int:
-    from torouter.router.logs import fd_sink, setup_logging
+    import logging
+
+    from torouter.router.logs import RequestSink, fd_sink, setup_logging
     from torouter.router.server import serve
+
+    from .open_files import raise_limit, served
 
     path = _config_path(args)
     assert path is not None
     config = _load(path)
+    if args.listen:
+        config = replace(config, router=replace(config.router, listen=args.listen))
     setup_logging("router", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
     log = logging.getLogger("torouter.router")
     raise_limit(log)
+    workers = args.workers or 1
+    sink: RequestSink = fd_sink(sys.stderr.fileno())
+    if workers > 1:  # several routers write to the same stderr: each line says which one
+        sink = _with_pid(sink)
     try:
-        _run(served(serve(config, fd_sink(sys.stderr.fileno())), log))
+        _run(served(serve(config, sink, workers=workers, on_ready=_on_ready(args)), log))
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
@@ -87,35 +118,89 @@ def cmd_router(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_pid(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    pid = os.getpid()
+
+    def write(entry: dict[str, Any]) -> None:
+        entry["pid"] = pid
+        sink(entry)
+
+    return write
+
+
 def cmd_edge(args: argparse.Namespace) -> int:
+    import logging
+
     from torouter.edge.app import serve
     from torouter.router.logs import setup_logging
+
+    from .open_files import raise_limit, served
 
     path = _config_path(args)
     assert path is not None
     config = _load(path)
+    if args.router:
+        config = replace(config, edge=replace(config.edge, router=args.router))
     setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
     log = logging.getLogger("torouter.edge")
     raise_limit(log)
-    _run(served(serve(config), log))
+    _run(served(serve(config, workers=args.workers or 1, on_ready=_on_ready(args)), log))
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from torouter.router.plugins import load_registry
-
-    from .defaults import write_default_setup
-    from .supervisor import run_up
+    """Reads the config, then becomes the supervisor (``supervisor.py``) of its edges and routers
+    (returns only when the config is refused)."""
+    from .supervisor import Plan
 
     path = _config_path(args, required=False)
     key_hint: str | None = os.environ.get("TOROUTER_KEY")
     admin_hint: str | None = os.environ.get("TOROUTER_ADMIN_KEY")
     if path is None:
-        setup = write_default_setup(frozenset(load_registry().kinds))
+        from .defaults import write_default_setup
+
+        setup = write_default_setup()
         path, key_hint, admin_hint = setup.config_path, setup.key, setup.admin_key
         print(f"torouter up: no --config given; using the built-in default ({path})", flush=True)
     config = _load(path)
-    return run_up(config, path, key_hint, admin_hint)
+    workers = args.workers or config.workers
+    if workers > 1 and config.router.state.startswith("memory://"):
+        print(
+            f"torouter up: {workers} routers cannot share router.state memory:// "
+            "(use sqlite:// or redis://, or one worker)",
+            file=sys.stderr,
+        )
+        return 1
+    plan = Plan(
+        python=sys.executable,
+        config=str(path.resolve()),
+        workers=workers,
+        edge_listen=config.edge.listen,
+        router_listen=config.router.listen,
+        unix_link=not config.router_link_given,
+        router_stop_s=config.router.shutdown_grace_s,
+        edge_stop_s=edge_drain_s(config),
+        key_hint=key_hint or "",
+        admin_hint=admin_hint or "",
+    )
+    return _become_supervisor(plan)
+
+
+def _become_supervisor(plan: Plan) -> NoReturn:
+    """Replaces this process (same id) by ``supervisor.py`` in a fresh interpreter that loads only
+    the standard library; the plan goes over an inherited pipe."""
+    from . import supervisor
+
+    data = plan.encode()
+    if len(data) > 60_000:  # a pipe holds 64 KiB before a write waits for its reader
+        raise SystemExit("torouter up: the config path is too long")
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)
+    os.set_inheritable(read, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-I", "-S", supervisor.__file__, str(read)])
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -180,6 +265,8 @@ def _restrictions(view: dict[str, Any]) -> str:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    import asyncio
+
     from torouter.router.account.key_admin import KeyAdmin, KeyProblem
     from torouter.router.state import open_store
     from torouter.router.state.outage import StateUnavailable
@@ -265,6 +352,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return print_usage(args, config)
 
 
+def _workers(value: str) -> int:
+    count = workers_count(value)
+    if count is None:
+        raise argparse.ArgumentTypeError(WORKERS_WANTED)
+    return count
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="torouter", description="ToRouter LLM gateway")
     sub = top.add_subparsers(dest="command", required=True)
@@ -273,9 +367,22 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="config file (default: $TOROUTER_CONFIG)")
         return p
 
-    with_config(sub.add_parser("up", help="run the router and the edge together")).set_defaults(func=cmd_up)
-    with_config(sub.add_parser("edge", help="run only the HTTP edge")).set_defaults(func=cmd_edge)
-    with_config(sub.add_parser("router", help="run only the gRPC router")).set_defaults(func=cmd_router)
+    up = with_config(sub.add_parser("up", help="run the router and the edge together"))
+    up.add_argument(
+        "--workers",
+        type=_workers,
+        help="edge/router pairs to run: a number, or auto (one per core); default: the config's, 1",
+    )
+    up.set_defaults(func=cmd_up)
+    edge = with_config(sub.add_parser("edge", help="run only the HTTP edge"))
+    edge.add_argument("--router", help=argparse.SUPPRESS)  # torouter up: the router to call
+    edge.set_defaults(func=cmd_edge)
+    router = with_config(sub.add_parser("router", help="run only the gRPC router"))
+    router.add_argument("--listen", help=argparse.SUPPRESS)  # torouter up: where to listen
+    router.set_defaults(func=cmd_router)
+    for service in (edge, router):  # set by torouter up (supervisor.py) for the services it runs
+        service.add_argument("--workers", type=int, help=argparse.SUPPRESS)
+        service.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     with_config(sub.add_parser("check", help="validate a config file")).set_defaults(func=cmd_check)
     with_config(
         sub.add_parser("plugins", help="list the upstream kinds and protocols, and the plugins that add them")

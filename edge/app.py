@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from torouter.router.config import Config, admin_key_digests
+from torouter.router.config import Config, admin_key_digests, edge_drain_s
 from torouter.router.plugins import load_registry
 
 from . import app_keys
@@ -27,13 +28,6 @@ from .server import EdgeRunner, EdgeState
 log = logging.getLogger("torouter.edge")
 
 READY_TIMEOUT_S = 1.0
-DRAIN_MARGIN_S = 5.0
-
-
-def drain_s(config: Config) -> float:
-    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
-    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
-    return config.router.shutdown_grace_s + DRAIN_MARGIN_S
 
 
 async def _router_client(app: web.Application) -> AsyncIterator[None]:
@@ -96,22 +90,42 @@ def create_runner(config: Config) -> EdgeRunner:
     handler)."""
     app = create_app(config)
     edge = EdgeState(config.edge, app[app_keys.PROTOCOLS]["openai"])
-    return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain_s(config))
+    drain = edge_drain_s(config)
+    return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
 
 
-async def serve(config: Config) -> None:
-    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``drain_s``)."""
+async def serve(config: Config, *, workers: int = 1, on_ready: Callable[[], None] | None = None) -> None:
+    """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``edge_drain_s``).
+    ``workers``: how many edges ``torouter up`` runs on this config (more than one share the port:
+    SO_REUSEPORT); ``on_ready`` is called once the edge listens and its router answers (``/readyz``
+    would say ready: the router may start after the edge)."""
     import signal
 
     host, _, port = config.edge.listen.rpartition(":")
     runner = create_runner(config)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024)
+    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
     await site.start()
-    log.info("edge listening", extra={"listen": config.edge.listen, "router": config.edge.router})
+    edge = config.edge
+    log.info("edge listening", extra={"listen": edge.listen, "router": edge.router, "pid": os.getpid()})
+    reporting = None
+    if on_ready is not None:
+        reporting = asyncio.create_task(_when_router_ready(runner.app[app_keys.CLIENT], on_ready))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
+    if reporting is not None:
+        reporting.cancel()
     await runner.cleanup()
+
+
+async def _when_router_ready(client: RouterClient, on_ready: Callable[[], None]) -> None:
+    """Calls ``on_ready`` once the router answers its health check as SERVING (it may start after
+    the edge: the check waits for it to be reachable)."""
+    while True:
+        if await client.ready(READY_TIMEOUT_S, wait_for_ready=True):
+            on_ready()
+            return
+        await asyncio.sleep(0.02)  # reachable but not serving yet

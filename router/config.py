@@ -51,6 +51,7 @@ class EdgeConfig:
 
 # The sizes of model a group's ``default_model`` names (read from requested ids in routing/families.py).
 FAMILIES = ("small", "medium", "large")
+MAX_WORKERS = 1024
 DEFAULT_FALLBACK_ON = (401, 403, 408, 429, 500, 502, 503, 504, 529)
 
 
@@ -161,9 +162,36 @@ class Config:
     usage: UsageConfig = field(default_factory=UsageConfig)
     prices: tuple[PriceRule, ...] = ()
     admin: AdminConfig = field(default_factory=AdminConfig)
+    # ``torouter up``: how many edge/router pairs it runs (``workers: auto`` is the number of cores)
+    workers: int = 1
+    # whether the file names the edge→router link (``edge.router`` or ``router.listen``): ``torouter
+    # up`` then links them over TCP as configured, and otherwise over its own Unix sockets
+    router_link_given: bool = False
+
+
+WORKERS_WANTED = f"a whole number from 1 to {MAX_WORKERS}, or auto"
+
+
+def workers_count(value: object) -> int | None:
+    """How many workers ``value`` asks for (``auto``: one per core); None when it is not
+    ``WORKERS_WANTED`` (the config's ``workers:`` and ``torouter up --workers``)."""
+    if value == "auto":
+        return os.cpu_count() or 1
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        return None
+    return value
 
 
 ADMIN_KEY_ENV = "TOROUTER_ADMIN_KEY"
+EDGE_DRAIN_MARGIN_S = 5.0
+
+
+def edge_drain_s(config: Config) -> float:
+    """How long a stopping edge lets answers in flight finish: as long as routers drain theirs
+    (``router.shutdown_grace_s``), and a little more to relay what they send last."""
+    return config.router.shutdown_grace_s + EDGE_DRAIN_MARGIN_S
 
 
 def admin_key_digests(config: Config, env: dict[str, str] | None = None) -> frozenset[str]:
@@ -316,7 +344,18 @@ class _Validator:
         top = self.mapping(
             raw,
             "$",
-            ("edge", "router", "upstreams", "groups", "keys", "usage", "prices", "admin", "plugins"),
+            (
+                "edge",
+                "router",
+                "upstreams",
+                "groups",
+                "keys",
+                "usage",
+                "prices",
+                "admin",
+                "plugins",
+                "workers",
+            ),
         )
         edge = self.edge(top.get("edge", {}), "edge")
         router = self.router(top.get("router", {}), "router")
@@ -336,6 +375,11 @@ class _Validator:
         plugins = PluginsConfig(
             self.string_list(disabled, "plugins.disabled") if disabled is not None else ()
         )
+        workers = self.workers(top.get("workers", 1), "workers")
+        link_given = any(
+            isinstance(top.get(section), dict) and name in top[section]
+            for section, name in (("edge", "router"), ("router", "listen"))
+        )
         if self.problems:
             raise ConfigError(self.problems)
         return Config(
@@ -349,7 +393,16 @@ class _Validator:
             usage=usage,
             prices=prices,
             admin=admin,
+            workers=workers,
+            router_link_given=link_given,
         )
+
+    def workers(self, value: Any, path: str) -> int:
+        count = workers_count(value)
+        if count is None:
+            self.fail(path, f"must be {WORKERS_WANTED}")
+            return 1
+        return count
 
     def edge(self, raw: Any, path: str) -> EdgeConfig:
         section = self.mapping(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -47,18 +48,18 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.so_reuseport", 0),
 ]
 # A connection past its max age gets a GOAWAY; its calls in flight may run this long yet (a call
 # ends by its deadline well before: the edge caps callers' timeouts at an hour).
 MAX_CONNECTION_AGE_GRACE_S = 3600
 
 
-def server_options(config: RouterConfig) -> list[tuple[str, int]]:
+def server_options(config: RouterConfig, *, reuse_port: bool = False) -> list[tuple[str, int]]:
     """The server's channel options. With a max connection age, edges resolve the routers' name
     again when their connection ages out (gRPC re-resolves on a GOAWAY), and reach routers added
-    since; the core adds ±10 % of jitter, so that connections do not all go at once."""
-    options = list(SERVER_OPTIONS)
+    since; the core adds ±10 % of jitter, so that connections do not all go at once. The port is
+    shared only when asked (``torouter up --workers N`` over TCP): a port in use is an error."""
+    options = [*SERVER_OPTIONS, ("grpc.so_reuseport", int(reuse_port))]
     if config.max_connection_age_s > 0:
         options += [
             ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
@@ -87,19 +88,25 @@ class RouterApp:
     store: StateStore
     usage_writer: UsageWriter | None = None
     spend: SpendLedger | None = None
+    _prices_read: asyncio.Future[None] | None = field(default=None, init=False)
 
     @property
     def usage_store(self) -> UsageStore | None:
         return self.usage_writer.store if self.usage_writer is not None else None
 
     def start(self) -> None:
-        """Starts background work (in the running event loop), and reads the price data."""
+        """Starts background work (in the running event loop), the price data's reading among it
+        (a fifth of a second, in a thread: the router serves meanwhile, and a request that needs a
+        price first waits for that one reading)."""
         if self.usage_writer is not None:
             self.usage_writer.start()
         if self.dispatcher.usage is not None:
-            self.dispatcher.usage.prices.load()
+            read = self.dispatcher.usage.prices.load
+            self._prices_read = asyncio.get_running_loop().run_in_executor(None, read)
 
     async def close(self) -> None:
+        if self._prices_read is not None:
+            await self._prices_read
         await asyncio.gather(*(u.close() for u in self.upstreams.values()), return_exceptions=True)
         if self.spend is not None:
             await self.spend.close()
@@ -109,14 +116,19 @@ class RouterApp:
 
 
 def build_router(
-    config: Config, registry: Registry | None = None, request_log: RequestSink = logging_sink
+    config: Config,
+    registry: Registry | None = None,
+    request_log: RequestSink = logging_sink,
+    *,
+    shared_state: bool = False,
 ) -> RouterApp:
+    """``shared_state``: other routers of this host use the same state store (``open_store``)."""
     registry = registry or load_registry(disabled=config.plugins.disabled)
     problems = check_kinds(config, registry)
     if problems:
         raise ConfigError(problems)
     upstreams = {name: registry.kinds[u.kind].create(u) for name, u in config.upstreams.items()}
-    store = open_store(config.router.state)
+    store = open_store(config.router.state, shared=shared_state)
     keys = KeyRing(config.keys, store)
     retry = RetryPolicy(retries=config.router.retries, fallback_on=frozenset(config.router.fallback_on))
     catalog = Catalog(config, thinking_models(registry.kinds), family_rules(registry.kinds))
@@ -253,10 +265,10 @@ def usage_report(record: UsageRecord, kept: bool) -> router_pb2.Usage:
 class RouterServer:
     """A running router: gRPC server, health, and the app behind it."""
 
-    def __init__(self, config: Config, app: RouterApp) -> None:
+    def __init__(self, config: Config, app: RouterApp, *, reuse_port: bool = False) -> None:
         self.config = config
         self.app = app
-        self.server = grpc.aio.server(options=server_options(config.router))
+        self.server = grpc.aio.server(options=server_options(config.router, reuse_port=reuse_port))
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         router_pb2_grpc.add_RouterServicer_to_server(RouterService(app.dispatcher), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -270,7 +282,7 @@ class RouterServer:
         self.app.start()
         for service in ("", SERVICE_NAME):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("router listening", extra={"listen": self.config.router.listen})
+        log.info("router listening", extra={"listen": self.config.router.listen, "pid": os.getpid()})
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds."""
@@ -280,10 +292,21 @@ class RouterServer:
         log.info("router stopped")
 
 
-async def serve(config: Config, request_log: RequestSink = logging_sink) -> None:
-    """Runs the router until SIGTERM or SIGINT, then drains and stops."""
-    server = RouterServer(config, build_router(config, request_log=request_log))
+async def serve(
+    config: Config,
+    request_log: RequestSink = logging_sink,
+    *,
+    workers: int = 1,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Runs the router until SIGTERM or SIGINT, then drains and stops. ``workers``: how many
+    routers ``torouter up`` runs on this config (more than one share the state store, and a TCP
+    port); ``on_ready`` is called once it serves."""
+    app = build_router(config, request_log=request_log, shared_state=workers > 1)
+    server = RouterServer(config, app, reuse_port=workers > 1)
     await server.start()
+    if on_ready is not None:
+        on_ready()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -401,13 +401,13 @@ def test_keys_created_in_the_router_container_go_to_the_shared_store(
 def test_stop_grace_periods_outlast_the_drains() -> None:
     """Docker sends SIGKILL after stop_grace_period (10 s by default): a router drains its calls for
     router.shutdown_grace_s, an edge relays them for as long and a little more."""
-    from torouter.edge.app import drain_s
+    from torouter.router.config import edge_drain_s
 
     config = _loaded_deploy_config()
     router_grace = _duration_s(_service("router")["stop_grace_period"])
     edge_grace = _duration_s(_service("edge")["stop_grace_period"])
     assert router_grace >= config.router.shutdown_grace_s + 5
-    assert edge_grace >= drain_s(config) + 5
+    assert edge_grace >= edge_drain_s(config) + 5
 
 
 @pytest.mark.parametrize("name", ["router", "edge"])

@@ -18,6 +18,7 @@ rate of the count it is part of; a tier applies to all tokens once the input pas
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -159,6 +160,7 @@ class LibraryPrices:
 
     def __init__(self, cache: PriceCache | None = None) -> None:
         self._snapshot: Any = None
+        self._reading = threading.Lock()
         self._cache = cache
         self._known: dict[tuple[str, str], Rates | None] = {}  # from the cache's file, for its day
 
@@ -166,7 +168,8 @@ class LibraryPrices:
         """Gets the rates of ``wanted`` (provider, model) pairs ready now rather than on the first
         request: from today's file when it has them all and ``everything`` (any model may come: a
         wildcard upstream) is not asked for; otherwise from the data (a quarter of a second),
-        writing the file for the next start."""
+        writing the file for the next start. The router does it in a thread as it starts: a request
+        asking meanwhile waits for that reading."""
         wanted = set(wanted)
         if self._cache is not None and not everything:
             known = self._cache.read()
@@ -183,14 +186,19 @@ class LibraryPrices:
             self._cache.write(lasting)
 
     def _data(self) -> Any:
-        if self._snapshot is None:
-            # The bundled data only: the library's UpdatePrices (which fetches over the network) is
-            # never started, and a snapshot of our own is not replaced by one it would install.
-            from genai_prices.data import providers
-            from genai_prices.data_snapshot import DataSnapshot
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._reading:
+                if self._snapshot is None:
+                    # The bundled data only: the library's UpdatePrices (which fetches over the
+                    # network) is never started, and a snapshot of our own is not replaced by one
+                    # it would install.
+                    from genai_prices.data import providers
+                    from genai_prices.data_snapshot import DataSnapshot
 
-            self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
-        return self._snapshot
+                    self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
+                snapshot = self._snapshot
+        return snapshot
 
     def rates(self, provider: str, model: str) -> Rates | None:
         if self._known:

@@ -146,6 +146,15 @@ class RequestLog:
     def load(self, name: str, times: list[float]) -> None:
         self._times[name] = deque(sorted(times))
 
+    def add(self, name: str, times: list[float]) -> None:
+        """Requests admitted elsewhere (another router on the same SQLite file), in their place."""
+        known = self._times.setdefault(name, deque())
+        for moment in sorted(times):
+            if known and moment < known[-1]:
+                bisect.insort(known, moment)
+            else:
+                known.append(moment)
+
     def admit(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
         """0 and the request counted, or the seconds until every window has room."""
         times = self._times.setdefault(name, deque())
@@ -182,12 +191,13 @@ class SpendTotals:
         return self._spend.get(name, 0.0)
 
 
-def open_store(url: str) -> StateStore:
-    """The store a ``router.state`` URL names."""
+def open_store(url: str, *, shared: bool = False) -> StateStore:
+    """The store a ``router.state`` URL names. ``shared``: other routers on this host use the same
+    SQLite file (``torouter up --workers N``), so its counters live in the file, not in memory."""
     if url.startswith("sqlite://"):
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url))
+        return SQLiteStore(sqlite_path(url), shared=shared)
     if url.startswith(("redis://", "rediss://")):
         from .redis import RedisStore
 

@@ -1,4 +1,12 @@
-"""The embedded SQLite state store (WAL mode, so the CLI and a running router can share it)."""
+"""The embedded SQLite state store (WAL mode, so the CLI and a running router can share it).
+
+One router keeps a key's sliding request windows and its rpm/tpm counters in memory, exact, and
+writes the admitted requests behind (a restart reads them back). Several routers on one file
+(``torouter up --workers N``: the store is ``shared``) count in the file instead: each admission is
+one write transaction (``BEGIN IMMEDIATE``) in which a router first reads what the others admitted
+since it last looked (by the key's sequence number), then decides and records its own; counters
+are one upsert each. Only keys with those limits pay for it.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +53,23 @@ CREATE TABLE IF NOT EXISTS key_spend (
     name TEXT PRIMARY KEY,
     usd REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS key_request_seq (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage_windows (
+    counter TEXT NOT NULL,
+    win INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    PRIMARY KEY (counter, win)
+);
 """
+# columns added since the first release (a store made before them is upgraded when opened)
+_ADDED_COLUMNS = (
+    ("keys", "rules", "TEXT NOT NULL DEFAULT '{}'"),
+    ("keys", "hint", "TEXT NOT NULL DEFAULT ''"),
+    ("key_requests", "seq", "INTEGER"),  # a key's admissions in order, when routers share the file
+)
 _LONGEST_WINDOW_S = max(WINDOWS.values())
 _WRITE_BEHIND = 64  # admitted requests batched into one write
 _RESPONSE_COLUMNS = "id, grp, upstream, created_at, expires_at, data"
@@ -66,8 +90,9 @@ def _rules_json(rules: KeyRules) -> str:
 class SQLiteStore(WindowCounters):
     """Queries are single-row lookups on indexed columns: they run inline (microseconds)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, shared: bool = False) -> None:
         super().__init__()
+        self.shared = shared
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)
@@ -75,17 +100,29 @@ class SQLiteStore(WindowCounters):
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, one fsync per checkpoint
         self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(keys)")}
-        with self._db:  # a store made before key restrictions existed
-            if "rules" not in columns:
-                self._db.execute("ALTER TABLE keys ADD COLUMN rules TEXT NOT NULL DEFAULT '{}'")
-            if "hint" not in columns:
-                self._db.execute("ALTER TABLE keys ADD COLUMN hint TEXT NOT NULL DEFAULT ''")
+        self._upgrade()
         self._puts = 0
         self._requests = RequestLog()  # the windows in memory, written behind to key_requests
         self._admitted = 0
         self._unwritten: list[tuple[str, float]] = []  # admitted requests not yet in key_requests
         self._written_at = time.monotonic()
+        self._seen: dict[str, int] = {}  # shared: each key's sequence number as last read
+        self._counted = 0  # shared: counter updates since the last sweep of old windows
+
+    def _upgrade(self) -> None:
+        """Adds the columns a store made by an earlier version lacks (several routers may open it
+        at once: a column another one added meanwhile is fine)."""
+        for table, column, declaration in _ADDED_COLUMNS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                try:
+                    with self._db:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                except sqlite3.OperationalError as error:
+                    if "duplicate column" not in str(error):
+                        raise
+        with self._db:
+            self._db.execute("CREATE INDEX IF NOT EXISTS key_requests_by_seq ON key_requests (name, seq)")
 
     async def find_key(self, key_sha256: str) -> KeyRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM keys WHERE key_sha256 = ?", (key_sha256,)).fetchone()
@@ -127,7 +164,29 @@ class SQLiteStore(WindowCounters):
             )
         return cursor.rowcount > 0
 
+    async def add_usage(self, counter: str, window: int, amount: int) -> int:
+        if not self.shared:
+            return await super().add_usage(counter, window, amount)
+        if amount == 0:
+            row = self._db.execute(
+                "SELECT total FROM usage_windows WHERE counter = ? AND win = ?", (counter, window)
+            ).fetchone()
+            return int(row[0]) if row else 0
+        with self._db:
+            self._counted += 1
+            if self._counted >= _PRUNE_EVERY:  # windows over a minute ago are done with
+                self._counted = 0
+                self._db.execute("DELETE FROM usage_windows WHERE win < ?", (window - 1,))
+            row = self._db.execute(
+                "INSERT INTO usage_windows (counter, win, total) VALUES (?, ?, ?) "
+                "ON CONFLICT (counter, win) DO UPDATE SET total = total + excluded.total RETURNING total",
+                (counter, window, amount),
+            ).fetchone()
+        return int(row[0])
+
     async def admit_request(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        if self.shared:
+            return self._admit_shared(name, now, windows)
         if not self._requests.loaded(name):  # after a restart: the windows as they were
             rows = self._db.execute(
                 "SELECT ts FROM key_requests WHERE name = ? AND ts > ?", (name, now - _LONGEST_WINDOW_S)
@@ -138,6 +197,45 @@ class SQLiteStore(WindowCounters):
             self._unwritten.append((name, now))
             if len(self._unwritten) >= _WRITE_BEHIND or time.monotonic() - self._written_at > 1.0:
                 self._write_requests()
+        return wait
+
+    def _admit_shared(self, name: str, now: float, windows: tuple[tuple[int, int], ...]) -> float:
+        """One write transaction: catch up with the other routers' admissions, decide, record."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")  # the file's write lock: one admission at a time
+        try:
+            row = db.execute("SELECT seq FROM key_request_seq WHERE name = ?", (name,)).fetchone()
+            seq = int(row[0]) if row else 0
+            seen = self._seen.get(name)
+            if seen is None or seq < seen:  # first look (or a file replaced under us): all of it
+                rows = db.execute(
+                    "SELECT ts FROM key_requests WHERE name = ? AND ts > ?", (name, now - _LONGEST_WINDOW_S)
+                ).fetchall()
+                self._requests.load(name, [r[0] for r in rows])
+            elif seq > seen:
+                rows = db.execute(
+                    "SELECT ts FROM key_requests WHERE name = ? AND seq > ?", (name, seen)
+                ).fetchall()
+                self._requests.add(name, [r[0] for r in rows])
+            wait = self._requests.admit(name, now, windows)
+            if wait == 0:
+                seq += 1
+                self._admitted += 1
+                if self._admitted >= _PRUNE_EVERY:
+                    self._admitted = 0
+                    db.execute("DELETE FROM key_requests WHERE ts <= ?", (now - _LONGEST_WINDOW_S,))
+                db.execute("INSERT INTO key_requests (name, ts, seq) VALUES (?, ?, ?)", (name, now, seq))
+                db.execute(
+                    "INSERT INTO key_request_seq (name, seq) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+                    (name, seq),
+                )
+            db.commit()
+        except BaseException:
+            db.rollback()
+            self._seen.pop(name, None)  # what memory holds of it is unsure now: read it all next time
+            raise
+        self._seen[name] = seq
         return wait
 
     def _write_requests(self) -> None:

@@ -105,9 +105,9 @@ def up_default(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, str
         if not k.endswith("_API_KEY") and k not in ("TOROUTER_CONFIG", "TOROUTER_KEY")
     }
     env["TOROUTER_HOME"] = str(tmp_path / "home")
-    edge_port, router_port = free_port(), free_port()
-    env["TOROUTER_DEFAULT_LISTEN"] = f"127.0.0.1:{edge_port}"
-    env["TOROUTER_DEFAULT_ROUTER"] = f"127.0.0.1:{router_port}"
+    edge_port = free_port()
+    env["TOROUTER_DEFAULT_LISTEN"] = f"127.0.0.1:{edge_port}"  # the router: up's own Unix socket
+    env.pop("TOROUTER_DEFAULT_ROUTER", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "torouter.cli.main", "up"],
         env=env,

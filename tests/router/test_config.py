@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,16 @@ def test_slow_client_knobs_have_defaults() -> None:
         75.0,
         5,
     )
+
+
+def test_workers_and_whether_the_router_link_is_named() -> None:
+    echo = "upstreams: {e: {kind: echo, base_url: 'http://x', models: ['*']}}\n"
+    plain = parse_config(echo, env={})
+    assert plain.workers == 1 and not plain.router_link_given  # torouter up: its own Unix sockets
+    assert parse_config(echo + "workers: 3", env={}).workers == 3
+    assert parse_config(echo + "workers: auto", env={}).workers == (os.cpu_count() or 1)
+    for bad in ("0", "-2", "2.5", "true", '"many"', "2000"):
+        assert [p for p, _ in problems(echo + f"workers: {bad}")] == ["workers"], bad
+    assert parse_config(echo + "edge: {router: 'dns:///router:50051'}", env={}).router_link_given
+    assert parse_config(echo + "router: {listen: '0.0.0.0:50051'}", env={}).router_link_given
+    assert not parse_config(echo + "edge: {listen: '127.0.0.1:9000'}", env={}).router_link_given

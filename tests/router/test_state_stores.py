@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -221,3 +222,71 @@ async def test_redis_windows_are_exact_under_concurrency(tmp_path: Path) -> None
         assert all(wait > 17000 for wait in results if wait)
         for store in stores:
             await store.close()
+
+
+async def test_sqlite_shared_by_routers_counts_in_the_file(tmp_path: Path) -> None:
+    """Routers sharing one SQLite file (``torouter up --workers N``): each catches up with what the
+    others admitted before deciding, so the windows are exact across them; rpm/tpm counters too."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    stores = [open_store(url, shared=True) for _ in range(3)]
+    now = time.time()
+    waits = [await stores[i % 3].admit_request("c", now + i / 1000, ((18000, 50),)) for i in range(120)]
+    assert sum(1 for wait in waits if wait == 0) == 50
+    assert all(wait > 17000 for wait in waits if wait)
+    assert [await store.add_usage("rpm:c", 7, 1) for store in stores] == [1, 2, 3]
+    assert await stores[0].add_usage("rpm:c", 7, 0) == 3 and await stores[1].add_usage("rpm:c", 8, 0) == 0
+    assert await stores[2].add_usage("rpm:c", 7, -1) == 2
+    for store in stores:
+        await store.close()
+    # and across a restart, as for one router
+    again = open_store(url, shared=True)
+    assert await again.admit_request("c", now + 1, ((18000, 50),)) > 17000
+    await again.close()
+
+
+async def test_sqlite_shared_windows_slide(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/slide.db", shared=True)
+    try:
+        await _windows_are_sliding_and_exact(store)
+    finally:
+        await store.close()
+
+
+ADMIT_IN_A_PROCESS = """
+import asyncio, sys, time
+from torouter.router.state import open_store
+
+async def main() -> None:
+    store = open_store(sys.argv[1], shared=True)
+    start = float(sys.argv[2])
+    while time.time() < start:
+        await asyncio.sleep(0.001)
+    admitted = 0
+    for _ in range(40):
+        if await store.admit_request("busy", time.time(), ((18000, 50),)) == 0:
+            admitted += 1
+    await store.close()
+    print(admitted)
+
+asyncio.run(main())
+"""
+
+
+async def test_sqlite_shared_windows_are_exact_across_processes(tmp_path: Path) -> None:
+    """Four processes admitting at the same moment on one file admit exactly the limit between them."""
+    url = f"sqlite:///{tmp_path}/busy.db"
+    await open_store(url, shared=True).close()  # the schema, once
+    start = time.time() + 1.5  # each process imports first, then they all start together
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", ADMIT_IN_A_PROCESS, url, str(start), stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 60)
+    assert all(p.returncode == 0 for p in processes)
+    counts = [int(out.strip()) for out, _ in outputs]
+    assert sum(counts) == 50, counts
+    db = sqlite3.connect(tmp_path / "busy.db")
+    assert db.execute("SELECT count(*) FROM key_requests WHERE name = 'busy'").fetchone()[0] == 50
+    db.close()

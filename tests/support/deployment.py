@@ -62,6 +62,11 @@ class FastUpstream:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def sections(self, **extra: Any) -> dict[str, Any]:
+        """A config's ``upstreams`` (this one, as ``oai``) and ``groups`` (``g``, of it)."""
+        upstream = {"kind": "openai", "base_url": self.base_url, "api_key": UPSTREAM_KEY, "models": [MODEL]}
+        return {"upstreams": {"oai": {**upstream, **extra}}, "groups": {"g": {"upstreams": ["oai"]}}}
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = orjson.loads(await request.read())
         nonce = body["messages"][-1]["content"]
@@ -211,16 +216,7 @@ class Deployment:
         self.config: dict[str, Any] = {
             "edge": {"listen": f"127.0.0.1:{self.edge_port}", "router": edge_router, **(edge or {})},
             "router": {"listen": router_addresses[0], "state": state, "retries": 0, **(router or {})},
-            "upstreams": {
-                "oai": {
-                    "kind": "openai",
-                    "base_url": upstream.base_url,
-                    "api_key": UPSTREAM_KEY,
-                    "models": [MODEL],
-                    **(upstream_extra or {}),
-                }
-            },
-            "groups": {"g": {"upstreams": ["oai"]}},
+            **upstream.sections(**(upstream_extra or {})),
             "keys": [{"name": "deploy", "key": KEY, "group": "g"}, *(keys or [])],
         }
         self.config_path = workdir / "config.yaml"
