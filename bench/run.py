@@ -119,21 +119,23 @@ KEY_RULES = """
 
 
 def write_config(
-    workdir: Path, edge_port: int, router_port: int, mock_port: int, key_rules: bool = False
+    workdir: Path, edge_port: int, router_port: int | None, mock_port: int, key_rules: bool = False
 ) -> Path:
-    """A CONTRACT §2 config; JSON strings are valid YAML scalars, so values are dumped as JSON."""
+    """A CONTRACT §2 config; JSON strings are valid YAML scalars, so values are dumped as JSON.
+    Without ``router_port`` the config names no edge-router link: ``torouter up`` then joins them
+    by a Unix socket (its default); with it, by TCP on that port."""
 
     def q(value: str) -> str:
         return json.dumps(value)
 
+    link = "" if router_port is None else f"  router: {q(f'127.0.0.1:{router_port}')}\n"
+    listen = "" if router_port is None else f"  listen: {q(f'127.0.0.1:{router_port}')}\n"
     text = f"""\
 # written by bench/run.py
 edge:
   listen: {q(f"127.0.0.1:{edge_port}")}
-  router: {q(f"127.0.0.1:{router_port}")}
-router:
-  listen: {q(f"127.0.0.1:{router_port}")}
-  state: "sqlite:///./torouter.db"
+{link}router:
+{listen}  state: "sqlite:///./torouter.db"
 
 upstreams:
   mock:
@@ -281,6 +283,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (config and process logs)")
     parser.add_argument(
+        "--link",
+        choices=("unix", "tcp"),
+        default="unix",
+        help="how torouter up joins its edge and router: a Unix socket (its default) or TCP on a free port",
+    )
+    parser.add_argument(
         "--key-rules",
         action="store_true",
         help="give the gateway's key every restriction (spend cap, windows, expiry, IP rules, models)",
@@ -369,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.merge(phase)
         else:
             gateway_cmd = shlex.split(args.gateway_cmd) if args.gateway_cmd else torouter_command()
-            config = write_config(workdir, edge_port, router_port, mock_port, args.key_rules)
+            router_link = router_port if args.link == "tcp" else None
+            config = write_config(workdir, edge_port, router_link, mock_port, args.key_rules)
             argv = [*gateway_cmd, "up", "--config", str(config)]
             gateway, since = start_gateway("gateway", argv, workdir, gateway_cpus, children)
             meter, results.startup["torouter"] = await_ready(
