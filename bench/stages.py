@@ -14,6 +14,8 @@ Stages:
   answer, headers first as the real router does) and a bare grpc.aio client sending the same
   CallRequest the edge sends, over TCP and over a Unix socket;
 - ``edge``: the real edge in front of the stub router: HTTP in, the gRPC call, HTTP out;
+- ``edge-upstream``: the same, the stub router also calling the mock upstream with aiohttp for each
+  Call (nothing else): what a second busy process on the core costs the edge;
 - ``dispatch``: the router's dispatcher in process (no gRPC): keys, routing, the upstream call with
   aiohttp, usage metering and the per-request log line;
 - ``gateway``: the real edge and the real router.
@@ -227,8 +229,8 @@ class Stages:
         self.python = sys.executable
         self.script = str(Path(__file__).resolve())
 
-    def start(self, name: str, argv: list[str]) -> processes.Child:
-        child = processes.start_child(name, argv, self.workdir)
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> processes.Child:
+        child = processes.start_child(name, argv, self.workdir, env=env)
         self.children.append(child)
         return child
 
@@ -273,20 +275,23 @@ class Stages:
             self.record(f"grpc hop ({transport})", "non-stream", costs)
             self.stop_all()
 
-    def edge(self, mock_port: int) -> None:
+    def edge(self, mock_port: int, call_upstream: bool = False) -> None:
         edge_port, stub_port = processes.free_ports(2)
         config = run.write_config(self.workdir, edge_port, stub_port, mock_port)
+        env = (
+            {"STUB_UPSTREAM": f"http://127.0.0.1:{mock_port}/v1/chat/completions"} if call_upstream else None
+        )
         stub = self.start(
-            "stub-router", pinned([self.python, self.script, "stub-router", f"127.0.0.1:{stub_port}"])
+            "stub-router", pinned([self.python, self.script, "stub-router", f"127.0.0.1:{stub_port}"]), env
         )
         edge = self.start("edge", pinned([*run.torouter_command(), "edge", "--config", str(config)]))
         processes.wait_ready(edge, f"http://127.0.0.1:{edge_port}/readyz", 60)
         url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
         pids = {"edge": edge.proc.pid, "stub router": stub.proc.pid}
-        for stream in (False, True):
+        for stream in (False,) if call_upstream else (False, True):  # the stub streams canned frames
             loader(url, stream, self.args)()  # warm-up
             self.record(
-                "edge + stub router",
+                "edge + stub router calling the mock" if call_upstream else "edge + stub router",
                 report.kind(stream),
                 per_request(pids, loader(url, stream, self.args), self.args.requests),
             )
@@ -360,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=5000, help="requests per stage, after a warm-up")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--stages", default="grpc,edge,dispatch,gateway", help="comma-separated subset")
+    parser.add_argument(
+        "--stages", default="grpc,edge,edge-upstream,dispatch,gateway", help="comma-separated subset"
+    )
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
         print("bench/stages.py needs Linux and at least 2 CPUs", file=sys.stderr)
@@ -388,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, stage in (
             ("grpc", stages.grpc_hop),
             ("edge", stages.edge),
+            ("edge-upstream", lambda port: stages.edge(port, call_upstream=True)),
             ("dispatch", stages.dispatch),
             ("gateway", stages.gateway),
         ):
