@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # a fresh clone gets what the tests last passed with. `make lock` refreshes it on purpose.
 LOCK := requirements.lock
 PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
+# An editable install leaves the project's modules uncompiled: compiled once here, so that no start
+# compiles them all again (as every start would where PYTHONDONTWRITEBYTECODE is set: ~0.3 s).
+COMPILE := $(BIN)/python -m compileall -q -j 0 build
 
 .PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql strace chromium lock agent-clis
 
@@ -18,10 +21,12 @@ $(BIN)/python:
 # torouter.* namespace that maps the top-level folders.
 $(STAMP): $(BIN)/python pyproject.toml $(LOCK)
 	$(PIP) install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	$(COMPILE)
 	touch $(STAMP)
 
 run: $(BIN)/python
 	$(PIP) install --quiet -e . --config-settings editable_mode=strict
+	$(COMPILE)
 	$(BIN)/torouter up $(if $(CONFIG),--config $(CONFIG),)
 
 lint: $(STAMP)
@@ -31,6 +36,7 @@ lint: $(STAMP)
 # Strict editable mode links each file: a module added since the last install needs it again.
 relink: $(STAMP)
 	$(PIP) install --quiet --no-deps -e . --config-settings editable_mode=strict
+	$(COMPILE)
 
 typecheck: relink
 	$(BIN)/mypy -p torouter.router -p torouter.edge -p torouter.plugins -p torouter.cli
