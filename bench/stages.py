@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -49,8 +49,25 @@ LOAD_CPU = 0
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    info = processes.proc_info(pid)
+    ticks = processes.cpu_ticks(pid, info.start) if info is not None else None
+    if ticks is None:
+        raise processes.BenchError(f"process {pid} is gone")
+    return ticks / processes.CLOCK_TICKS
+
+
+async def closed_loop(count: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> None:
+    """``count`` calls of ``one``, ``concurrency`` at a time, each worker starting the next as its
+    last one ends."""
+    left = count
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await one()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
 def pinned(argv: list[str]) -> list[str]:
@@ -60,16 +77,8 @@ def pinned(argv: list[str]) -> list[str]:
 async def drive(url: str, stream: bool, requests: int, concurrency: int) -> None:
     """``requests`` chat completions at ``concurrency`` (load.one_request checks each answer)."""
     body = load.request_body(stream)
-    left = requests
     async with load.client_session(concurrency) as session:
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await load.one_request(session, url, body, stream)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await closed_loop(requests, concurrency, lambda: load.one_request(session, url, body, stream))
 
 
 def per_request(pids: dict[str, int], work: Callable[[], None], requests: int) -> dict[str, float]:
@@ -149,18 +158,10 @@ async def grpc_client(target: str, requests: int, concurrency: int) -> None:
         stub = router_pb2_grpc.RouterStub(channel)
         for _ in range(200):
             await stub.Call(call, timeout=30, wait_for_ready=True)
-        left = requests
         sys.stdout.write("go\n")
         sys.stdout.flush()
         sys.stdin.readline()  # the parent has read our CPU time
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await stub.Call(call, timeout=30)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await closed_loop(requests, concurrency, lambda: stub.Call(call, timeout=30))
     sys.stdout.write("done\n")
     sys.stdout.flush()
     sys.stdin.readline()
@@ -197,20 +198,9 @@ async def dispatch_in_process(config_path: str, stream: bool, requests: int, con
         if outcome.status != 200:
             raise RuntimeError(f"dispatch answered {outcome.status}: {outcome.body[:300]!r}")
 
-    async def batch(count: int) -> None:
-        left = count
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await one()
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-    await batch(300)
+    await closed_loop(300, concurrency, one)
     started = time.process_time()
-    await batch(requests)
+    await closed_loop(requests, concurrency, one)
     used = time.process_time() - started
     await app.close()
     print(f"{used * 1e6 / requests:.0f}")

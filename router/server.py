@@ -17,8 +17,8 @@ from torouter.proto.v1 import router_pb2, router_pb2_grpc
 from .account.admin import AdminAPI
 from .account.key_admin import KeyAdmin
 from .account.keys_api import KeysAPI
-from .account.price_cache import PriceCache, cache_dir, library_version, utc_day
-from .account.prices import LibraryPrices, PriceTable
+from .account.price_cache import PriceCache, cache_dir, library_version
+from .account.prices import LibraryPrices, PriceTable, utc_day
 from .account.recorder import UsageRecorder
 from .account.records import UsageRecord
 from .account.spend import SpendLedger

@@ -18,7 +18,6 @@ import importlib.metadata
 import logging
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,6 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "torouter"
-
-
-def utc_day() -> str:
-    return datetime.now(tz=UTC).strftime("%Y-%m-%d")
 
 
 def library_version() -> str:

@@ -202,7 +202,7 @@ class LibraryPrices:
 
     def rates(self, provider: str, model: str) -> Rates | None:
         if self._known:
-            if self._cache is not None and self._cache.day == _today():
+            if self._cache is not None and self._cache.day == utc_day():
                 pair = (provider, model)
                 if pair in self._known:
                     return self._known[pair]
@@ -232,10 +232,9 @@ class LibraryPrices:
         return Rates(**fields), volatile  # type: ignore[arg-type]
 
 
-def _today() -> str:
-    from .price_cache import utc_day
-
-    return utc_day()
+def utc_day() -> str:
+    """Today's date in UTC (the library's prices change on dates), as the price cache names files."""
+    return str(_now().strftime("%Y-%m-%d"))
 
 
 def _now() -> Any:

@@ -29,7 +29,7 @@ def _table(
 def test_a_second_start_reads_the_file_and_not_the_library(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("torouter.router.account.prices._today", lambda: "2026-12-06")
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
     first = _table(tmp_path)
     first.load()
     assert first._library._snapshot is not None  # read the data, wrote the file
@@ -49,7 +49,7 @@ def test_a_second_start_reads_the_file_and_not_the_library(
 
 
 def test_a_model_not_in_the_file_reads_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("torouter.router.account.prices._today", lambda: "2026-12-06")
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
     _table(tmp_path).load()
     more = {**SERVED, "oai": (*SERVED["oai"], "gpt-4.1-mini")}
     table = _table(tmp_path, served=more)
@@ -63,7 +63,7 @@ def test_a_model_not_in_the_file_reads_the_library(tmp_path: Path, monkeypatch: 
 
 def test_any_model_or_a_new_day_reads_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     day = ["2026-12-06"]
-    monkeypatch.setattr("torouter.router.account.prices._today", lambda: day[0])
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: day[0])
     _table(tmp_path).load()
     wildcard = _table(tmp_path, served={**SERVED, "oai": ("*",)})
     wildcard.load()
