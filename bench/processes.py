@@ -108,6 +108,26 @@ def cpu_ticks(pid: int, start: int) -> int | None:
     return int(fields[11]) + int(fields[12])
 
 
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of ``pid`` so far: how often the process
+    went to sleep and woke again, which on a shared core costs more than the work in between."""
+    total = 0
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    name, _, value = line.partition(":")
+                    if name.endswith("ctxt_switches"):
+                        total += int(value)
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 # ---------------------------------------------------------------------------------------------
 # CPU time per request, per process role
 

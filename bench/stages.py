@@ -81,11 +81,26 @@ async def drive(url: str, stream: bool, requests: int, concurrency: int) -> None
         await closed_loop(requests, concurrency, lambda: load.one_request(session, url, body, stream))
 
 
-def per_request(pids: dict[str, int], work: Callable[[], None], requests: int) -> dict[str, float]:
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+Costs = dict[str, tuple[float, float]]  # per process: CPU µs and context switches, per request
+
+
+def snapshot(pids: dict[str, int]) -> dict[str, tuple[float, int]]:
+    return {name: (cpu_seconds(pid), processes.context_switches(pid)) for name, pid in pids.items()}
+
+
+def costs_between(
+    before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]], requests: int
+) -> Costs:
+    return {
+        name: ((after[name][0] - cpu) * 1e6 / requests, (after[name][1] - switches) / requests)
+        for name, (cpu, switches) in before.items()
+    }
+
+
+def per_request(pids: dict[str, int], work: Callable[[], None], requests: int) -> Costs:
+    before = snapshot(pids)
     work()
-    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    return {name: (after[name] - before[name]) * 1e6 / requests for name in pids}
+    return costs_between(before, snapshot(pids), requests)
 
 
 def loader(url: str, stream: bool, args: argparse.Namespace) -> Callable[[], None]:
@@ -199,11 +214,12 @@ async def dispatch_in_process(config_path: str, stream: bool, requests: int, con
             raise RuntimeError(f"dispatch answered {outcome.status}: {outcome.body[:300]!r}")
 
     await closed_loop(300, concurrency, one)
-    started = time.process_time()
+    started, switched = time.process_time(), processes.context_switches(os.getpid())
     await closed_loop(requests, concurrency, one)
     used = time.process_time() - started
+    switches = processes.context_switches(os.getpid()) - switched
     await app.close()
-    print(f"{used * 1e6 / requests:.0f}")
+    print(f"{used * 1e6 / requests:.0f} {switches / requests:.2f}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +231,7 @@ class Stages:
         self.args = args
         self.workdir = workdir
         self.children: list[processes.Child] = []
-        self.rows: list[tuple[str, str, dict[str, float]]] = []
+        self.rows: list[tuple[str, str, Costs]] = []
         self.python = sys.executable
         self.script = str(Path(__file__).resolve())
 
@@ -229,9 +245,11 @@ class Stages:
             processes.stop_child(child)
         self.children.clear()
 
-    def record(self, stage: str, request: str, costs: dict[str, float]) -> None:
+    def record(self, stage: str, request: str, costs: Costs) -> None:
         self.rows.append((stage, request, costs))
-        cells = ", ".join(f"{name} {us:.0f} µs" for name, us in costs.items())
+        cells = ", ".join(
+            f"{name} {us:.0f} µs ({switches:.1f} switches)" for name, (us, switches) in costs.items()
+        )
         print(f"{stage:<24} {request:<10} {cells}", file=sys.stderr)
 
     def grpc_hop(self, mock_port: int) -> None:
@@ -253,15 +271,15 @@ class Stages:
             assert client.stdin is not None and client.stdout is not None
             if client.stdout.readline().strip() != "go":
                 raise processes.BenchError("the gRPC client did not start")
-            before = {"client": cpu_seconds(client.pid), "server": cpu_seconds(stub.proc.pid)}
+            pids = {"client": client.pid, "server": stub.proc.pid}
+            before = snapshot(pids)
             client.stdin.write("\n")
             client.stdin.flush()
             client.stdout.readline()
-            after = {"client": cpu_seconds(client.pid), "server": cpu_seconds(stub.proc.pid)}
+            costs = costs_between(before, snapshot(pids), self.args.requests)
             client.stdin.write("\n")
             client.stdin.flush()
             client.wait(30)
-            costs = {k: (after[k] - before[k]) * 1e6 / self.args.requests for k in before}
             self.record(f"grpc hop ({transport})", "non-stream", costs)
             self.stop_all()
 
@@ -301,9 +319,8 @@ class Stages:
             )
             if out.returncode != 0:
                 raise processes.BenchError(f"dispatch stage failed: {out.stderr[-2000:]}")
-            self.record(
-                "dispatch (in process)", report.kind(stream), {"router": float(out.stdout.split()[-1])}
-            )
+            cpu_us, switches = (float(word) for word in out.stdout.split()[-2:])
+            self.record("dispatch (in process)", report.kind(stream), {"router": (cpu_us, switches)})
 
     def gateway(self, mock_port: int) -> None:
         edge_port, router_port = processes.free_ports(2)
@@ -328,13 +345,15 @@ class Stages:
             f"## Per-stage CPU per request (µs), concurrency {self.args.concurrency}, "
             f"{self.args.requests} requests, processes under test on CPU {UNDER_TEST_CPU}",
             "",
-            "| stage | request | CPU per request (µs) | total | one core carries (req/s) |",
-            "|---|---|---|---:|---:|",
+            "| stage | request | CPU per request (µs) | total | one core carries (req/s) "
+            "| context switches per request |",
+            "|---|---|---|---:|---:|---|",
         ]
         for stage, request, costs in self.rows:
-            total = sum(costs.values())
-            cells = ", ".join(f"{name} {us:.0f}" for name, us in costs.items())
-            lines.append(f"| {stage} | {request} | {cells} | {total:.0f} | {1e6 / total:,.0f} |")
+            total = sum(us for us, _ in costs.values())
+            cells = ", ".join(f"{name} {us:.0f}" for name, (us, _) in costs.items())
+            switches = ", ".join(f"{name} {count:.1f}" for name, (_, count) in costs.items())
+            lines.append(f"| {stage} | {request} | {cells} | {total:.0f} | {1e6 / total:,.0f} | {switches} |")
         return "\n".join(lines)
 
 
