@@ -1,5 +1,6 @@
-"""``torouter up``'s supervisor: N routers and N edges as OS processes on one host, started together,
-started again when they exit, stopped in order.
+"""``torouter up``'s supervisor with several workers: N routers and N edges as OS processes on one
+host, started together, started again when they exit, stopped in order. (With one worker there is
+no supervisor: the edge keeps its router, ``keeper.py``, with the functions here.)
 
 ``torouter up`` reads the config and prints what it must, then replaces itself (``os.execv``: the
 same process id) with this file run by a fresh interpreter, ``python -I -S``. It loads no more than
@@ -150,6 +151,43 @@ class Child:
             time.sleep(_POLL_S)
 
 
+def service_command(python: str, service: str, arguments: list[str]) -> list[str]:
+    """How a service is started: ``torouter router|edge ...`` by the same interpreter."""
+    return [python, "-m", "torouter.cli.main", service, *arguments]
+
+
+def banner(plan: Plan) -> str:
+    """What ``torouter up`` prints once every service is ready."""
+    base = f"http://{client_address(plan.edge_listen)}"
+    lines = [
+        f"ToRouter is up: base URL {base}/v1",
+        f"  OpenAI SDK:    base_url={base}/v1",
+        f"  Anthropic SDK: base_url={base}",
+        f"  Gemini SDK:    http_options={{'base_url': '{base}'}}",
+        f"  key: {plan.key_hint}" if plan.key_hint else "  key: one of the keys in your config",
+    ]
+    if plan.admin_hint:
+        lines.append(f"  admin API:     {base}/admin/v1 (admin key: {plan.admin_hint})")
+        lines.append(f"  console:       {base}/console (log in with the admin key)")
+    if plan.workers > 1:
+        lines.append(f"  workers:       {plan.workers} edges and {plan.workers} routers")
+    return "\n".join(lines)
+
+
+def count_restart(child: Child) -> None:
+    """Notes that ``child`` is started again; RuntimeError when it has been too often lately."""
+    now = time.monotonic()
+    child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S]
+    if len(child.restarts) >= MAX_RESTARTS:
+        raise RuntimeError(f"the {child.name} keeps exiting ({MAX_RESTARTS} restarts within a minute)")
+    print(
+        f"torouter up: the {child.name} exited (code {child.returncode}); restarting",
+        file=sys.stderr,
+        flush=True,
+    )
+    child.restarts.append(now)
+
+
 def report_ready(fd: int) -> None:
     """A child's side: tells the supervisor that this process is ready (its id, one line)."""
     try:
@@ -203,6 +241,11 @@ def socket_directory() -> str:
         except FileExistsError:
             continue
         return path
+
+
+def router_target(socket_dir: str, index: int) -> str:
+    """The gRPC target of router ``index`` in the sockets' directory."""
+    return f"unix:{socket_dir}/router-{index}.sock"
 
 
 def remove_directory(path: str) -> None:
@@ -281,7 +324,7 @@ class Supervisor:
         for i in range(plan.workers):
             router, edge = [*common], [*common]
             if self.socket_dir is not None:
-                target = f"unix:{self.socket_dir}/router-{i}.sock"
+                target = router_target(self.socket_dir, i)
                 router += ["--listen", target]
                 edge += ["--router", target]
             suffix = f" {i}" if several else ""
@@ -289,7 +332,7 @@ class Supervisor:
             self.edges.append(Child(f"edge{suffix}", self._command("edge", edge)))
 
     def _command(self, service: str, arguments: list[str]) -> list[str]:
-        return [self.plan.python, "-m", "torouter.cli.main", service, *arguments]
+        return service_command(self.plan.python, service, arguments)
 
     def _wait(self, timeout: float) -> None:
         """Sleeps until a signal, a readiness line or ``timeout``; takes in the readiness lines."""
@@ -328,32 +371,10 @@ class Supervisor:
             self._wait(left)
 
     def _banner(self) -> None:
-        base = f"http://{client_address(self.plan.edge_listen)}"
-        lines = [
-            f"ToRouter is up: base URL {base}/v1",
-            f"  OpenAI SDK:    base_url={base}/v1",
-            f"  Anthropic SDK: base_url={base}",
-            f"  Gemini SDK:    http_options={{'base_url': '{base}'}}",
-            f"  key: {self.plan.key_hint}" if self.plan.key_hint else "  key: one of the keys in your config",
-        ]
-        if self.plan.admin_hint:
-            lines.append(f"  admin API:     {base}/admin/v1 (admin key: {self.plan.admin_hint})")
-            lines.append(f"  console:       {base}/console (log in with the admin key)")
-        if self.plan.workers > 1:
-            lines.append(f"  workers:       {self.plan.workers} edges and {self.plan.workers} routers")
-        print("\n".join(lines), flush=True)
+        print(banner(self.plan), flush=True)
 
     def _restart(self, child: Child) -> None:
-        now = time.monotonic()
-        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S]
-        if len(child.restarts) >= MAX_RESTARTS:
-            raise RuntimeError(f"the {child.name} keeps exiting ({MAX_RESTARTS} restarts within a minute)")
-        print(
-            f"torouter up: the {child.name} exited (code {child.returncode}); restarting",
-            file=sys.stderr,
-            flush=True,
-        )
-        child.restarts.append(now)
+        count_restart(child)
         child.start()
 
     def _stop_children(self) -> None:
@@ -368,12 +389,16 @@ class Supervisor:
 
 def main(argv: list[str]) -> int:
     """``python -I -S supervisor.py FD``: the plan comes on the inherited file descriptor FD."""
-    fd = int(argv[1])
+    return Supervisor(read_plan(int(argv[1]))).run()
+
+
+def read_plan(fd: int) -> Plan:
+    """The plan ``torouter up`` wrote to the inherited file descriptor ``fd`` (closed after)."""
     data = b""
     while chunk := os.read(fd, 65536):
         data += chunk
     os.close(fd)
-    return Supervisor(Plan.decode(data)).run()
+    return Plan.decode(data)
 
 
 if __name__ == "__main__":

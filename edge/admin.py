@@ -54,7 +54,7 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
 
 
 def _error(request: web.Request, error: GatewayError) -> web.Response:
-    return error_response(request.app[app_keys.PROTOCOLS], "openai", error, request[REQUEST_ID])
+    return error_response(request.app[app_keys.ERRORS], "openai", error, request[REQUEST_ID])
 
 
 def admin_handler(route: AdminRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

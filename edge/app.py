@@ -6,11 +6,11 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
 from torouter.router.config import Config, admin_key_digests, edge_drain_s
-from torouter.router.plugins import load_registry
 
 from . import app_keys
 from .admin import add_admin_routes
@@ -18,6 +18,7 @@ from .client import RouterClient
 from .client_ip import ClientAddress
 from .console import add_console_routes
 from .console_files import ConsoleFiles
+from .errors import error_codecs
 from .forward import forward
 from .keepalive import KeepAlive
 from .metrics import Metrics
@@ -67,7 +68,7 @@ def create_app(config: Config) -> web.Application:
     max_body = int(config.edge.max_body_mb * 1024 * 1024)
     app = web.Application(client_max_size=max_body, middlewares=[edge_middleware])
     app[app_keys.CONFIG] = config
-    app[app_keys.PROTOCOLS] = load_registry(disabled=config.plugins.disabled).protocols
+    app[app_keys.ERRORS] = error_codecs()
     app[app_keys.METRICS] = Metrics()
     app[app_keys.CLIENT_ADDRESS] = ClientAddress(config.edge.trusted_proxies)
     app[app_keys.ADMIN_ENABLED] = bool(admin_key_digests(config))
@@ -89,35 +90,65 @@ def create_runner(config: Config) -> EdgeRunner:
     """The app under the edge's own server (``server.py``: answers and limits for what reaches no
     handler)."""
     app = create_app(config)
-    edge = EdgeState(config.edge, app[app_keys.PROTOCOLS]["openai"])
+    edge = EdgeState(config.edge, app[app_keys.ERRORS]["openai"])
     drain = edge_drain_s(config)
     return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
 
 
-async def serve(config: Config, *, workers: int = 1, on_ready: Callable[[], None] | None = None) -> None:
+class ListenError(Exception):
+    """The edge cannot listen on its address (in use, not this host's, not allowed)."""
+
+
+class Companion(Protocol):
+    """A process the edge keeps beside it (``torouter up``'s router with one worker:
+    ``cli/keeper.py``): watched while the edge runs, stopped before the edge drains."""
+
+    async def watch(self, stop_edge: Callable[[], None]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve(
+    config: Config,
+    *,
+    workers: int = 1,
+    on_ready: Callable[[], None] | None = None,
+    companion: Companion | None = None,
+) -> None:
     """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``edge_drain_s``).
     ``workers``: how many edges ``torouter up`` runs on this config (more than one share the port:
     SO_REUSEPORT); ``on_ready`` is called once the edge listens and its router answers (``/readyz``
-    would say ready: the router may start after the edge)."""
+    would say ready: the router may start after the edge); a ``companion`` is stopped first, while
+    the edge still relays what it answers, whatever ends the edge."""
     import signal
 
-    host, _, port = config.edge.listen.rpartition(":")
-    runner = create_runner(config)
-    await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
-    await site.start()
-    edge = config.edge
-    log.info("edge listening", extra={"listen": edge.listen, "router": edge.router, "pid": os.getpid()})
-    reporting = None
-    if on_ready is not None:
-        reporting = asyncio.create_task(_when_router_ready(runner.app[app_keys.CLIENT], on_ready))
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
-    if reporting is not None:
-        reporting.cancel()
+    watching = None if companion is None else asyncio.create_task(companion.watch(stopping.set))
+    try:
+        host, _, port = config.edge.listen.rpartition(":")
+        runner = create_runner(config)
+        await runner.setup()
+        site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {config.edge.listen}: {exc.strerror or exc}") from None
+        edge = config.edge
+        log.info("edge listening", extra={"listen": edge.listen, "router": edge.router, "pid": os.getpid()})
+        reporting = None
+        if on_ready is not None:
+            reporting = asyncio.create_task(_when_router_ready(runner.app[app_keys.CLIENT], on_ready))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        if reporting is not None:
+            reporting.cancel()
+    finally:
+        if companion is not None:
+            await companion.stop()
+        if watching is not None:
+            watching.cancel()
     await runner.cleanup()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from torouter.router.config import Config
-from torouter.router.protocols.base import WireProtocol
+from torouter.router.protocols.base import ErrorCodec
 
 from .client import RouterClient
 from .client_ip import ClientAddress
@@ -14,7 +14,7 @@ from .keepalive import KeepAlive
 from .metrics import Metrics
 
 CONFIG = web.AppKey("config", Config)
-PROTOCOLS = web.AppKey("protocols", dict[str, WireProtocol])
+ERRORS = web.AppKey("errors", dict[str, ErrorCodec])  # the error formats of the protocols served
 METRICS = web.AppKey("metrics", Metrics)
 CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)

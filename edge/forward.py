@@ -86,7 +86,7 @@ def client_timeout(request: web.Request, default: float) -> float:
 async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
     started = time.perf_counter()
     app = request.app
-    protocols = app[app_keys.PROTOCOLS]
+    errors = app[app_keys.ERRORS]
     request_id = request[REQUEST_ID]
     protocol, operation = endpoint.protocol, endpoint.operation
     params: dict[str, str] = {}
@@ -96,7 +96,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         parsed = gemini_operation(request.match_info["target"])
         if parsed is None:
             error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown method in path {request.path}.")
-            return error_response(protocols, "gemini", error, request_id)
+            return error_response(errors, "gemini", error, request_id)
         params["model"], operation = parsed
     for name in ("model", "response_id"):
         if name in request.match_info:
@@ -108,14 +108,14 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
     key = caller_key(request)
     if not key:
         error = GatewayError(ErrorCode.UNAUTHENTICATED, "No API key provided.")
-        return error_response(protocols, protocol, error, request_id)
+        return error_response(errors, protocol, error, request_id)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     if "anthropic-beta" in headers:
         headers["anthropic-beta"] = ",".join(request.headers.getall("anthropic-beta"))
     try:
         _check_text(key, headers, params)
     except GatewayError as error:
-        return error_response(protocols, protocol, error, request_id)
+        return error_response(errors, protocol, error, request_id)
 
     body = b""
     files: list[Upload] = []
@@ -125,7 +125,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         try:
             body, files = await _read_body(request, endpoint, limit, config.edge.body_timeout_s)
         except GatewayError as error:
-            refused = error_response(protocols, protocol, error, request_id)
+            refused = error_response(errors, protocol, error, request_id)
             refused.force_close()  # what is left of the body is not waited for
             return refused
 
@@ -153,7 +153,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
             reply = await stub.Call(call, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
-            return error_response(protocols, protocol, grpc_failure(exc, request_id), request_id)
+            return error_response(errors, protocol, grpc_failure(exc, request_id), request_id)
         if reply.HasField("usage"):
             app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
@@ -172,7 +172,7 @@ async def _stream(
     """Relays frames. A JSON answer (errors, ``stream: false``) is sent whole; an SSE answer, and
     a successful answer of an operation that ``always_streams`` (Gemini's stream as a JSON array),
     is written frame by frame. A client that goes away cancels the call, and with it the upstream."""
-    protocols = request.app[app_keys.PROTOCOLS]
+    errors = request.app[app_keys.ERRORS]
     response: web.StreamResponse | None = None
     line: Line | None = None
     lines = request.app[app_keys.KEEPALIVE]
@@ -205,10 +205,10 @@ async def _stream(
         request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
         error = grpc_failure(exc, request_id)
         if response is None:
-            return error_response(protocols, protocol, error, request_id)
+            return error_response(errors, protocol, error, request_id)
         if exc.code() is grpc.StatusCode.UNAVAILABLE or exc.code() is grpc.StatusCode.CANCELLED:
             error = GatewayError(ErrorCode.UPSTREAM_ERROR, "The gateway's router went away mid-stream.")
-        await response.write(stream_error_event(protocols, protocol, error))
+        await response.write(stream_error_event(errors, protocol, error))
         await response.write_eof()
         return response
     finally:
@@ -221,7 +221,7 @@ async def _stream(
         return response
     if head is None:
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
-        return error_response(protocols, protocol, error, request_id)
+        return error_response(errors, protocol, error, request_id)
     return web.Response(status=head.status, body=b"".join(collected), headers=dict(head.headers))
 
 

@@ -36,7 +36,7 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except Exception:
         log.exception("unhandled edge error", extra={"request_id": request_id, "path": request.path})
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
-        response = error_response(request.app[app_keys.PROTOCOLS], guess_protocol(request), error, request_id)
+        response = error_response(request.app[app_keys.ERRORS], guess_protocol(request), error, request_id)
     if not response.prepared:  # streams carry it from their first byte (see forward)
         response.headers["x-request-id"] = request_id
     request.app[app_keys.METRICS].observe(route, response.status, time.perf_counter() - started)
@@ -44,7 +44,7 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _http_error(request: web.Request, exc: web.HTTPException, request_id: str) -> web.StreamResponse:
-    protocols = request.app[app_keys.PROTOCOLS]
+    errors = request.app[app_keys.ERRORS]
     protocol = guess_protocol(request)
     if exc.status == 404:
         error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown path: {request.method} {request.path}.")
@@ -58,4 +58,4 @@ def _http_error(request: web.Request, exc: web.HTTPException, request_id: str) -
         error = GatewayError(ErrorCode.REQUEST_TOO_LARGE, "The request body is too large.")
     else:
         error = GatewayError(ErrorCode.INVALID_REQUEST, exc.reason or "Bad request.", status=exc.status)
-    return error_response(protocols, protocol, error, request_id)
+    return error_response(errors, protocol, error, request_id)

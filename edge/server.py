@@ -32,7 +32,7 @@ from aiohttp.web_request import BaseRequest
 
 from torouter.router.config import EdgeConfig
 from torouter.router.errors import ErrorCode, GatewayError
-from torouter.router.protocols.base import WireProtocol
+from torouter.router.protocols.base import ErrorCodec
 
 log = logging.getLogger("torouter.edge")
 
@@ -77,9 +77,9 @@ def head_error(exc: BaseException | None, status: int) -> GatewayError:
     return GatewayError(ErrorCode.INVALID_REQUEST, message)
 
 
-def raw_answer(protocol: WireProtocol, error: GatewayError, request_id: str) -> bytes:
+def raw_answer(errors: ErrorCodec, error: GatewayError, request_id: str) -> bytes:
     """A whole HTTP/1.1 answer (that closes the connection) for a connection no request reached."""
-    rendered = protocol.errors.render(error, request_id)
+    rendered = errors.render(error, request_id)
     headers = {**rendered.headers, "x-request-id": request_id}
     lines = [f"HTTP/1.1 {rendered.status} {_reason(rendered.status)}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -214,7 +214,7 @@ class EdgeRequestHandler(RequestHandler):
             )
         if request.writer.output_size > 0:  # an answer was started: the connection is broken
             raise ConnectionError("an answer was sent already")
-        rendered = self._edge.openai.errors.render(error, request_id)
+        rendered = self._edge.openai.render(error, request_id)
         response = web.Response(status=rendered.status, body=rendered.body, headers=rendered.headers)
         response.headers["x-request-id"] = request_id
         response.force_close()
@@ -222,9 +222,9 @@ class EdgeRequestHandler(RequestHandler):
 
 
 class EdgeState:
-    """What the edge's connection handlers share: the config, the OpenAI codec, the pending count."""
+    """What the edge's connection handlers share: the config, the OpenAI error format, the pending count."""
 
-    def __init__(self, config: EdgeConfig, openai: WireProtocol) -> None:
+    def __init__(self, config: EdgeConfig, openai: ErrorCodec) -> None:
         self.config = config
         self.openai = openai
         self.pending = PendingConnections(config.max_pending_per_ip)

@@ -389,3 +389,82 @@ def test_an_edge_started_before_its_router_says_ready_once_the_router_serves(tmp
                 service.wait(30)
             os.close(read)
             os.close(write)
+
+
+# ---------------------------------------------------------------------------------------------
+# One worker (the default): no supervisor; `torouter up` becomes the edge and keeps its router
+
+
+def command_line(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+
+def processes_with(marker: str) -> list[int]:
+    """Every process whose command line mentions ``marker`` (a test's own config path)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in Path(f"/proc/{entry}/cmdline").read_bytes().decode():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+async def test_one_worker_is_an_edge_keeping_its_router_started_again_then_stopped_first(
+    tmp_path: Path, upstream: FastUpstream
+) -> None:
+    port = free_port()
+    up, banner = start_up(config_for(tmp_path, upstream, port), port)
+    try:
+        assert banner[0] == f"ToRouter is up: base URL {up.base_url}/v1", banner
+        assert command_line(up.process.pid)[3] == "edge"  # up's own process, no supervisor
+        (router,) = up.children()
+        assert command_line(router)[3] == "router"
+        sockets = Path(command_line(router)[-1].removeprefix("unix:")).parent
+        assert stat.S_IMODE(sockets.stat().st_mode) == 0o700
+        assert await chat(clients(up, KEY, 1)[0], "one") == "re: one"
+
+        os.kill(router, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not (set(up.children()) - {router}):
+            assert time.monotonic() < deadline, "the killed router was not started again"
+            await asyncio.sleep(0.05)
+        (restarted,) = up.children()
+        while not up.logged("router listening", restarted):
+            assert time.monotonic() < deadline, "the restarted router never listened"
+            await asyncio.sleep(0.05)
+        assert "torouter up: the router exited (code -9); restarting" in up.log.read_text()
+        while await status_of(clients(up, KEY, 1)[0], "back") != 200:  # 503s until the edge reconnects
+            assert time.monotonic() < deadline, "the edge never reached the restarted router"
+            await asyncio.sleep(0.05)
+    finally:
+        assert up.stop() == 0
+    assert up.gone([restarted]) and not sockets.exists()
+    messages = [(line.get("logger"), line.get("msg")) for line in up.lines()]
+    assert ("torouter.router", "router stopped") in messages  # it drained: SIGTERM, not a kill
+
+
+def test_one_worker_whose_router_cannot_start_stops_with_the_reason(tmp_path: Path) -> None:
+    port = free_port()
+    config = config_for(tmp_path, FastUpstream(), port)
+    config.write_text(config.read_text().replace("kind: openai", "kind: no-such-kind"))
+    assert "no-such-kind" in config.read_text()
+    result = run_up(config)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "torouter up: the router exited while starting (see its log above)" in result.stderr
+    assert "unknown kind 'no-such-kind'" in result.stderr
+    assert processes_with(str(config)) == []
+
+
+def test_one_worker_whose_port_is_taken_leaves_no_router_behind(tmp_path: Path) -> None:
+    port = free_port()
+    config = config_for(tmp_path, FastUpstream(), port)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = run_up(config)
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr.lower(), result.stderr[-2000:]
+    assert processes_with(str(config)) == []
