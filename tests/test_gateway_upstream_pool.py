@@ -1,6 +1,7 @@
 """The router's connections to an upstream: ``max_connections`` requests in flight at once, and a
 request that finds none free within ``pool_timeout_s`` gets a 503 that says so — which moves it on
-to the next upstream but never puts the upstream in cooldown."""
+to the next upstream but never puts the upstream in cooldown. And they keep no cookies: what one
+caller's answer set is never sent on another caller's request, nor shown to the caller."""
 
 from __future__ import annotations
 
@@ -68,3 +69,50 @@ async def _a_full_pool(fresh: Stack, roomy: MockOpenAI) -> None:
         assert gateway.router.app.dispatcher.cooldowns.cooling() == []
         await alone.chat.completions.create(**ASK)  # a freed connection serves the next one
         assert len(fresh.upstream.requests) == 3  # the refused ones never left the router
+
+
+# Cloudflare's bot-management cookies, as OpenAI's and Anthropic's answers carry them (less the
+# Domain and Secure attributes, which a plain-HTTP mock cannot match).
+CLOUDFLARE_COOKIES = [
+    ("set-cookie", "__cf_bm=tenant-a-bot-score; path=/; HttpOnly; SameSite=None"),
+    ("set-cookie", "_cfuvid=tenant-a-visitor; path=/; HttpOnly; SameSite=None"),
+]
+
+
+async def test_an_upstreams_cookies_stay_out_of_other_callers_requests() -> None:
+    async with MockOpenAI(name="cookies") as mock:
+        mock.response_headers.extend(CLOUDFLARE_COOKIES)
+        # by name, as the real upstreams are: a cookie jar keeps no cookies of an IP address
+        upstream = {
+            **upstream_config("openai", mock),
+            "base_url": mock.base_url.replace("127.0.0.1", "localhost"),
+        }
+        config: dict[str, Any] = {
+            "router": {"retries": 0},
+            "upstreams": {"shared": upstream},
+            "groups": {"shared": {"upstreams": ["shared"]}},
+            "keys": [
+                {"name": "tenant-a", "key": "tr-cookie-tenant-a", "group": "shared"},
+                {"name": "tenant-b", "key": "tr-cookie-tenant-b", "group": "shared"},
+            ],
+        }
+        async with Gateway(config) as gateway:
+            tenant_a, tenant_b = (
+                openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=key, max_retries=0)
+                for key in ("tr-cookie-tenant-a", "tr-cookie-tenant-b")
+            )
+            first = await tenant_a.chat.completions.with_raw_response.create(**ASK)
+            async with tenant_b.chat.completions.with_streaming_response.create(**ASK, stream=True) as second:
+                chunks = [chunk async for chunk in await second.parse()]
+            assert (
+                "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Mock reply to: hi"
+            )
+            mock.enqueue(Fault.rate_limit())  # an error answer sets them too
+            with pytest.raises(openai.RateLimitError) as third:
+                await tenant_b.chat.completions.create(**ASK)
+        assert (first.status_code, second.status_code) == (200, 200)
+        for headers in (first.headers, second.headers, third.value.response.headers):
+            assert "set-cookie" not in headers
+        assert len(mock.requests) == 3
+        for sent in mock.requests:
+            assert "cookie" not in sent.headers

@@ -2,7 +2,8 @@
 
 A plugin describes *how to call* its provider: base URL, auth headers, paths per operation, the
 wire protocol it speaks. :class:`HttpUpstream` does the calling with one pooled aiohttp
-``ClientSession`` per upstream account (keep-alive, connection limits, timeouts from the config).
+``ClientSession`` per upstream account (keep-alive, connection limits, timeouts from the config),
+which keeps no cookies: the session is shared by every caller of the upstream.
 Plugins import neither grpc nor protobuf.
 """
 
@@ -140,6 +141,9 @@ class HttpUpstream:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={**self.config.headers, **self.auth_headers()},
+                # Stateless towards the upstream: a cookie one caller's answer set (Cloudflare's
+                # __cf_bm on OpenAI's and Anthropic's) would go out on every caller's next request.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
             )

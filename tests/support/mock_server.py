@@ -10,6 +10,8 @@ test's event loop. It owns everything that does not depend on the wire protocol:
   answered, every stream frame, and the outcome: ``completed``, ``cancelled`` when the client
   went away first, ``aborted`` when the mock dropped the connection on purpose, ``shutdown``),
   with ``next_request``/``wait_for_requests``;
+- ``response_headers``: headers added to every answer, faults and streams included (e.g. the
+  ``set-cookie`` pairs Cloudflare puts on OpenAI's and Anthropic's answers);
 - one FIFO fault queue per endpoint (``enqueue``/``faults_pending``/``clear_faults``/``reset``)
   and the application of a :class:`BaseFault` (delay, stall, disconnect, error status, and for
   streams: die, stall or send an in-stream error after ``k`` frames);
@@ -232,6 +234,7 @@ class MockServer:
         self.name = name
         self.requests: list[RecordedRequest] = []
         self.agent_script: AgentScript | None = None
+        self.response_headers: list[tuple[str, str]] = []
         self._shutdown_timeout_s = shutdown_timeout_s
         self._faults: dict[str, deque[BaseFault]] = {endpoint: deque() for endpoint in self.endpoints}
         self._arrivals: asyncio.Queue[RecordedRequest] = asyncio.Queue()
@@ -303,6 +306,7 @@ class MockServer:
         app = web.Application(client_max_size=MAX_BODY)
         self._add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._route(self._unknown_path))
+        app.on_response_prepare.append(self._add_response_headers)
         runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=self._shutdown_timeout_s
         )
@@ -376,9 +380,11 @@ class MockServer:
             queue.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests, queued faults and the agent script (between tests sharing one mock)."""
+        """Forget recorded requests, queued faults, the agent script and the extra response headers
+        (between tests sharing one mock)."""
         self.clear_faults()
         self.agent_script = None
+        self.response_headers.clear()
         self.requests.clear()
         self._arrivals = asyncio.Queue()
 
@@ -465,6 +471,10 @@ class MockServer:
         self.requests.append(rec)
         self._arrivals.put_nowait(rec)
         return rec
+
+    async def _add_response_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in self.response_headers:
+            response.headers.add(name, value)
 
     def _abort(self, request: web.Request, rec: RecordedRequest, outcome: Outcome) -> None:
         rec._finish(outcome)

@@ -926,6 +926,24 @@ async def test_models_fault_queue_is_separate(mock: MockOpenAI, client: openai.A
     assert mock.faults_pending("models") == 0
 
 
+async def test_response_headers_go_on_every_answer(mock: MockOpenAI, client: openai.AsyncOpenAI) -> None:
+    cookies = [("set-cookie", "__cf_bm=b1; path=/; HttpOnly"), ("set-cookie", "_cfuvid=u1; path=/")]
+    mock.response_headers.extend(cookies)
+    mock.enqueue(Fault.status(503))
+    with pytest.raises(openai.InternalServerError) as fault:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=USER_HELLO)
+    whole = await client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=USER_HELLO)
+    async with client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=USER_HELLO, stream=True
+    ) as stream:
+        await stream.read()
+    for headers in (fault.value.response.headers, whole.headers, stream.headers):
+        assert headers.get_list("set-cookie") == [value for _, value in cookies]
+    mock.reset()
+    plain = await client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=USER_HELLO)
+    assert "set-cookie" not in plain.headers
+
+
 # =========================================================================== mock: connections & waits
 
 
