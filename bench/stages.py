@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -418,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stages.stop_all()
         processes.stop_child(mock)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
