@@ -136,11 +136,15 @@ Classify = Callable[[ProcInfo, int], str]
 
 
 def gateway_role(info: ProcInfo, root_pid: int) -> str:
-    """edge / router by their command line (``torouter edge|router ...``); the root is the supervisor."""
+    """edge / router by their command line (``torouter edge|router ...``); the root is the
+    supervisor with several workers (``supervisor.py``), and the edge itself with one (``torouter
+    up`` goes on as the edge)."""
     for role in ("edge", "router"):
         if role in info.argv[1:]:
             return role
-    return "supervisor" if info.pid == root_pid else "other"
+    if info.pid != root_pid:
+        return "other"
+    return "supervisor" if any(arg.endswith("supervisor.py") for arg in info.argv) else "edge"
 
 
 def single_role(name: str) -> Classify:

@@ -1,9 +1,9 @@
 """``torouter up`` with one worker: the edge keeps its router as a child, with no supervisor.
 
 A third process only to watch two would hold ~10 MB of the tree's memory (an interpreter of its
-own), so with one worker ``torouter up`` starts the router itself and then becomes the edge
-(``os.execv``: the same process id, and the router stays its child). The edge then does what the
-supervisor does for several workers (``supervisor.py``):
+own), so with one worker ``torouter up`` starts the router itself and then goes on as the edge, in
+the same process (the config it has read is the edge's; nothing is loaded twice). The edge then
+does what the supervisor does for several workers (``supervisor.py``):
 
 - **Readiness**: the banner is printed when the edge listens and its router answers (``/readyz``);
   a router that exits before that stops everything (exit code 1).

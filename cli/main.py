@@ -1,6 +1,6 @@
 """The ``torouter`` command (CONTRACT §1). Its modules load what each command needs when it runs:
-``torouter up`` only reads the config before it becomes the edge that keeps its router (one worker)
-or the supervisor (several), and is ready that much sooner."""
+``torouter up`` only reads the config before it starts its router and goes on as the edge (one
+worker) or becomes the supervisor (several), and is ready that much sooner."""
 
 from __future__ import annotations
 
@@ -130,6 +130,21 @@ def _with_pid(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
+    path = _config_path(args)
+    assert path is not None
+    config = _load(path)
+    if args.router:
+        config = replace(config, edge=replace(config.edge, router=args.router))
+    return _run_edge(config, workers=args.workers or 1, on_ready=_on_ready(args))
+
+
+def _run_edge(
+    config: Config,
+    *,
+    workers: int = 1,
+    on_ready: Callable[[], None] | None = None,
+    keeper: RouterKeeper | None = None,
+) -> int:
     import logging
 
     from torouter.edge.app import ListenError, serve
@@ -137,41 +152,23 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     from .open_files import raise_limit, served
 
-    path = _config_path(args)
-    assert path is not None
-    config = _load(path)
-    if args.router:
-        config = replace(config, edge=replace(config.edge, router=args.router))
     setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
     log = logging.getLogger("torouter.edge")
     raise_limit(log)
-    keeper = _router_keeper(args)
-    on_ready = keeper.on_ready if keeper is not None else _on_ready(args)
+    if keeper is not None:
+        on_ready = keeper.on_ready
     try:
-        _run(served(serve(config, workers=args.workers or 1, on_ready=on_ready, companion=keeper), log))
+        _run(served(serve(config, workers=workers, on_ready=on_ready, companion=keeper), log))
     except ListenError as exc:
         print(f"torouter edge: {exc}", file=sys.stderr)
         return 1
     return 1 if keeper is not None and keeper.failed else 0
 
 
-def _router_keeper(args: argparse.Namespace) -> RouterKeeper | None:
-    """The router ``torouter up`` started for this edge to keep (``keeper.py``), if any."""
-    if args.keep_router is None or args.plan_fd is None:
-        return None
-    from .keeper import RouterKeeper, router_child
-    from .supervisor import read_plan
-
-    plan = read_plan(args.plan_fd)
-    router = router_child(plan, args.socket_dir)
-    router.pid = args.keep_router
-    return RouterKeeper(plan, router, args.socket_dir)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
-    """Reads the config, then becomes the edge keeping its router (one worker: ``keeper.py``) or the
-    supervisor of the edges and routers (several: ``supervisor.py``); returns only when the config
-    is refused."""
+    """Reads the config, then starts the router and goes on as the edge keeping it (one worker:
+    ``keeper.py``), or becomes the supervisor of the edges and routers (several: ``supervisor.py``,
+    returning only when the config is refused)."""
     from .supervisor import Plan
 
     path = _config_path(args, required=False)
@@ -205,13 +202,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         admin_hint=admin_hint or "",
     )
     if workers == 1:
-        return _become_edge_keeping_router(plan)
+        return _edge_keeping_router(plan, config)
     return _become_supervisor(plan)
 
 
-def _plan_pipe(plan: Plan) -> int:
-    """An inheritable pipe holding the plan (not argv, which any user can read: it has the banner's
-    keys); its read end."""
+def _become_supervisor(plan: Plan) -> NoReturn:
+    """Replaces this process (same id) by ``supervisor.py`` in a fresh interpreter that loads only
+    the standard library; the plan goes over an inherited pipe."""
+    from . import supervisor
+
     data = plan.encode()
     if len(data) > 60_000:  # a pipe holds 64 KiB before a write waits for its reader
         raise SystemExit("torouter up: the config path is too long")
@@ -221,33 +220,21 @@ def _plan_pipe(plan: Plan) -> int:
     os.set_inheritable(read, True)
     sys.stdout.flush()
     sys.stderr.flush()
-    return read
-
-
-def _become_supervisor(plan: Plan) -> NoReturn:
-    """Replaces this process (same id) by ``supervisor.py`` in a fresh interpreter that loads only
-    the standard library; the plan goes over an inherited pipe."""
-    from . import supervisor
-
-    read = _plan_pipe(plan)
     os.execv(sys.executable, [sys.executable, "-I", "-S", supervisor.__file__, str(read)])
 
 
-def _become_edge_keeping_router(plan: Plan) -> NoReturn:
-    """One worker (``keeper.py``): starts the router, then replaces this process (same id, the
-    router stays its child) by the edge, which keeps the router running."""
-    from .keeper import router_child
-    from .supervisor import router_target, service_command, socket_directory
+def _edge_keeping_router(plan: Plan, config: Config) -> int:
+    """One worker (``keeper.py``): starts the router, then goes on as the edge in this process (its
+    config read already), keeping the router running."""
+    from .keeper import RouterKeeper, router_child
+    from .supervisor import router_target, socket_directory
 
-    edge = ["--config", plan.config, "--workers", "1"]
     socket_dir = socket_directory() if plan.unix_link else None
     if socket_dir is not None:
-        edge += ["--router", router_target(socket_dir, 0), "--socket-dir", socket_dir]
+        config = replace(config, edge=replace(config.edge, router=router_target(socket_dir, 0)))
     router = router_child(plan, socket_dir)
     router.start()
-    edge += ["--keep-router", str(router.pid), "--plan-fd", str(_plan_pipe(plan))]
-    argv = service_command(plan.python, "edge", edge)
-    os.execv(argv[0], argv)
+    return _run_edge(config, keeper=RouterKeeper(plan, router, socket_dir))
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -423,10 +410,6 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     edge = with_config(sub.add_parser("edge", help="run only the HTTP edge"))
     edge.add_argument("--router", help=argparse.SUPPRESS)  # torouter up: the router to call
-    # torouter up with one worker: the router it started for this edge to keep, and the plan
-    edge.add_argument("--keep-router", type=int, help=argparse.SUPPRESS)
-    edge.add_argument("--plan-fd", type=int, help=argparse.SUPPRESS)
-    edge.add_argument("--socket-dir", help=argparse.SUPPRESS)
     edge.set_defaults(func=cmd_edge)
     router = with_config(sub.add_parser("router", help="run only the gRPC router"))
     router.add_argument("--listen", help=argparse.SUPPRESS)  # torouter up: where to listen

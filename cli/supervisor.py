@@ -389,16 +389,12 @@ class Supervisor:
 
 def main(argv: list[str]) -> int:
     """``python -I -S supervisor.py FD``: the plan comes on the inherited file descriptor FD."""
-    return Supervisor(read_plan(int(argv[1]))).run()
-
-
-def read_plan(fd: int) -> Plan:
-    """The plan ``torouter up`` wrote to the inherited file descriptor ``fd`` (closed after)."""
+    fd = int(argv[1])
     data = b""
     while chunk := os.read(fd, 65536):
         data += chunk
     os.close(fd)
-    return Plan.decode(data)
+    return Supervisor(Plan.decode(data)).run()
 
 
 if __name__ == "__main__":

@@ -419,7 +419,7 @@ async def test_one_worker_is_an_edge_keeping_its_router_started_again_then_stopp
     up, banner = start_up(config_for(tmp_path, upstream, port), port)
     try:
         assert banner[0] == f"ToRouter is up: base URL {up.base_url}/v1", banner
-        assert command_line(up.process.pid)[3] == "edge"  # up's own process, no supervisor
+        assert up.logged("edge listening", up.process.pid)  # up's own process, no supervisor
         (router,) = up.children()
         assert command_line(router)[3] == "router"
         sockets = Path(command_line(router)[-1].removeprefix("unix:")).parent
