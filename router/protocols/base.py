@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..capabilities import Capabilities
 from ..errors import GatewayError
-from ..ir import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, JSONDict, StreamBatch
-from ..ir_images import ImageRequest, ImageResult
 from .sse import SSEEvent, SSEParser
+
+if TYPE_CHECKING:  # annotations only: the edge renders errors without loading the neutral form
+    from ..capabilities import Capabilities
+    from ..ir import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, JSONDict, StreamBatch
+    from ..ir_images import ImageRequest, ImageResult
 
 
 @dataclass(slots=True)
