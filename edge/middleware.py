@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from torouter.router.errors import ErrorCode, GatewayError
+from torouter.router.errors import ErrorCode, GatewayError, cut
 
 from . import app_keys
 from .errors import error_response
@@ -47,11 +47,13 @@ def _http_error(request: web.Request, exc: web.HTTPException, request_id: str) -
     errors = request.app[app_keys.ERRORS]
     protocol = guess_protocol(request)
     if exc.status == 404:
-        error = GatewayError(ErrorCode.NOT_FOUND, f"Unknown path: {request.method} {request.path}.")
+        error = GatewayError(
+            ErrorCode.NOT_FOUND, f"Unknown path: {cut(request.method, 32)} {cut(request.path)}."
+        )
     elif exc.status == 405:
         error = GatewayError(
             ErrorCode.INVALID_REQUEST,
-            f"Method {request.method} is not allowed on {request.path}.",
+            f"Method {cut(request.method, 32)} is not allowed on {cut(request.path)}.",
             status=405,
         )
     elif exc.status == 413:

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+SHOWN_CHARS = 256  # the most of a caller's value (a model id, a path) an error message repeats
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
 
 class ErrorCode(StrEnum):
     """What went wrong, independent of the protocol that will report it."""

@@ -22,6 +22,8 @@ from typing import IO, Any, Final
 
 import orjson
 
+from .errors import cut
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 MAX_LOGGED_CHARS: Final = 4096  # a message, a traceback or a field of a log line
@@ -51,12 +53,8 @@ def redact(text: str) -> str:
     return _CREDENTIAL.sub(lambda m: f"{m.group(1) or m.group(2)}[redacted]", text)
 
 
-def cut(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
-
-
 def _guarded(value: Any) -> Any:
-    return cut(redact(value)) if isinstance(value, str) else value
+    return cut(redact(value), MAX_LOGGED_CHARS) if isinstance(value, str) else value
 
 
 class JSONFormatter(logging.Formatter):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..config import Config, GroupConfig, UpstreamConfig
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode, GatewayError, cut
 from ..key_rules import THINKING_SUFFIX  # one definition, on the ground floor
 from .families import Family, FamilyRules
 
@@ -112,12 +112,12 @@ class Catalog:
         if self._served_elsewhere(model):
             raise GatewayError(
                 ErrorCode.PERMISSION_DENIED,
-                f"The model `{model}` is not available to this key's group.",
+                f"The model `{cut(model)}` is not available to this key's group.",
                 param="model",
             )
         raise GatewayError(
             ErrorCode.NOT_FOUND,
-            f"The model `{model}` does not exist or you do not have access to it.",
+            f"The model `{cut(model)}` does not exist or you do not have access to it.",
             param="model",
             vendor_code="model_not_found",
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode, GatewayError, cut
 from ..key_rules import KeyRules
 
 
@@ -46,7 +46,7 @@ def check_model(rules: KeyRules, model: str) -> None:
     if not rules.model_allowed(model):
         raise KeyBlocked(
             ErrorCode.PERMISSION_DENIED,
-            f"This API key may not use the model `{model}` (model not allowed).",
+            f"This API key may not use the model `{cut(model)}` (model not allowed).",
             "model_not_allowed",
             param="model",
         )

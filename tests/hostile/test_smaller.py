@@ -1,5 +1,5 @@
 """The smaller classes: an image stream an upstream answers with plain JSON comes back as a valid
-stream (the official SDK reads it), a 200 KB model id is cut in the request log, and model ids that
+stream (the official SDK reads it), a 200 KB model id is cut in its 404 and in the request log, an 8 KB path in its 404, and model ids that
 name no upstream (``../gpt-5``) are a 404, not a 403."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def test_a_chat_stream_answered_with_json_comes_back_whole(hostile: Hostil
     assert answer.status == 200 and answer.json() == whole
 
 
-async def test_a_200kb_model_id_is_a_404_and_cut_in_the_request_log(
+async def test_a_200kb_model_id_is_a_404_cut_in_its_message_and_in_the_request_log(
     hostile: HostileStack, collected_logs: io.StringIO
 ) -> None:
     model = "m" * 200_000
@@ -82,6 +82,8 @@ async def test_a_200kb_model_id_is_a_404_and_cut_in_the_request_log(
     headers = [(b"Authorization", b"Bearer " + KEYS["openai"].encode()), (b"x-request-id", b"req-long-model")]
     answer = await raw_request(hostile.port, http_request("POST", "/v1/chat/completions", headers, body))
     assert_refused(answer, "openai", 404)
+    message = answer.json()["error"]["message"]  # the id repeated, but only its start
+    assert len(message) < 400 and "m" * 256 + "… (199744 more characters)" in message, message[:500]
     lines = [
         orjson.loads(line) for line in collected_logs.getvalue().split("\n")[:-1] if "req-long-model" in line
     ]
@@ -90,6 +92,15 @@ async def test_a_200kb_model_id_is_a_404_and_cut_in_the_request_log(
     # bodies are logged at DEBUG only, cut at 64 KiB (body_log's own limit); every other line is short
     long = [(x["logger"], len(orjson.dumps(x))) for x in lines if len(orjson.dumps(x)) >= 8_000]
     assert not [x for x in long if x[0] != "torouter.bodies"], long
+
+
+async def test_an_8kb_path_is_a_404_that_repeats_only_its_start(hostile: HostileStack) -> None:
+    path = "/v1/" + "p" * 8_000
+    headers = [(b"Authorization", b"Bearer " + KEYS["openai"].encode())]
+    answer = await raw_request(hostile.port, http_request("GET", path, headers, b""))
+    assert_refused(answer, "openai", 404)
+    message = answer.json()["error"]["message"]
+    assert len(message) < 400 and message.startswith("Unknown path: GET /v1/ppp"), message[:500]
 
 
 @pytest.mark.parametrize("model", ["../gpt-5", "../../gpt-4o-mini", "nowhere/gpt-5", "./claude-haiku-4-5"])
