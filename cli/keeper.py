@@ -12,13 +12,19 @@ does what the supervisor does for several workers (``supervisor.py``):
   503, as it does for any router it cannot reach.
 - **Stop** (SIGTERM, SIGINT): the router first (it stops taking calls and drains its own, which
   the edge keeps relaying), then the edge drains; the sockets' directory is removed.
+- **An edge killed** (SIGKILL, the OOM killer) stops nothing itself: its router notices that its
+  parent is gone within a second and stops as on SIGTERM (:func:`kept`), so a ``torouter up``
+  started again never finds an old router still running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .supervisor import (
     STOP_MARGIN_S,
@@ -32,12 +38,13 @@ from .supervisor import (
 )
 
 WATCH_INTERVAL_S = 0.1  # how often the router is looked at (waitpid, no signal handler needed)
+PARENT_CHECK_S = 1.0  # how often the router looks whether its edge is still there
 
 
 def router_child(plan: Plan, socket_dir: str | None) -> Child:
     """The router ``torouter up`` starts for its one edge (on the Unix socket in ``socket_dir``, or
     where the config says)."""
-    arguments = ["--config", plan.config, "--workers", "1"]
+    arguments = ["--config", plan.config, "--workers", "1", "--parent", str(os.getpid())]
     if socket_dir is not None:
         arguments += ["--listen", router_target(socket_dir, 0)]
     return Child("router", service_command(plan.python, "router", arguments))
@@ -85,3 +92,21 @@ class RouterKeeper:
         await asyncio.to_thread(self.router.wait, self.plan.router_stop_s + STOP_MARGIN_S)
         if self.socket_dir is not None:
             remove_directory(self.socket_dir)
+
+
+async def kept(service: Coroutine[Any, Any, None], parent: int) -> None:
+    """The router's side: runs ``service``, and stops it as SIGTERM does (a drain) once its parent
+    ``parent`` (the edge keeping it) is gone."""
+    watch = asyncio.create_task(_stop_when_orphaned(parent))
+    try:
+        await service
+    finally:
+        watch.cancel()
+
+
+async def _stop_when_orphaned(parent: int) -> None:
+    while True:
+        await asyncio.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return

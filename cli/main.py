@@ -111,7 +111,12 @@ def cmd_router(args: argparse.Namespace) -> int:
     if workers > 1:  # several routers write to the same stderr: each line says which one
         sink = _with_pid(sink)
     try:
-        _run(served(serve(config, sink, workers=workers, on_ready=_on_ready(args)), log))
+        service = serve(config, sink, workers=workers, on_ready=_on_ready(args))
+        if args.parent is not None:  # torouter up's edge keeps this router (keeper.py)
+            from .keeper import kept
+
+            service = kept(service, args.parent)
+        _run(served(service, log))
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
@@ -413,6 +418,7 @@ def parser() -> argparse.ArgumentParser:
     edge.set_defaults(func=cmd_edge)
     router = with_config(sub.add_parser("router", help="run only the gRPC router"))
     router.add_argument("--listen", help=argparse.SUPPRESS)  # torouter up: where to listen
+    router.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # torouter up: the edge keeping it
     router.set_defaults(func=cmd_router)
     for service in (edge, router):  # set by torouter up (supervisor.py) for the services it runs
         service.add_argument("--workers", type=int, help=argparse.SUPPRESS)

@@ -399,6 +399,14 @@ def command_line(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie waiting for its reaper is not)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
 def processes_with(marker: str) -> list[int]:
     """Every process whose command line mentions ``marker`` (a test's own config path)."""
     found = []
@@ -468,3 +476,18 @@ def test_one_worker_whose_port_is_taken_leaves_no_router_behind(tmp_path: Path) 
     assert result.returncode != 0
     assert "address already in use" in result.stderr.lower(), result.stderr[-2000:]
     assert processes_with(str(config)) == []
+
+
+async def test_one_worker_whose_edge_is_killed_leaves_no_router_behind(
+    tmp_path: Path, upstream: FastUpstream
+) -> None:
+    port = free_port()
+    up, _ = start_up(config_for(tmp_path, upstream, port), port)
+    (router,) = up.children()
+    up.process.kill()  # as the OOM killer would: the edge stops nothing itself
+    up.process.wait(30)
+    deadline = time.monotonic() + 30
+    while running(router):
+        assert time.monotonic() < deadline, "the router outlived its edge"
+        await asyncio.sleep(0.1)
+    assert ("torouter.router", "router stopped") in [(x.get("logger"), x.get("msg")) for x in up.lines()]

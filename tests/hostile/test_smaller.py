@@ -1,6 +1,6 @@
 """The smaller classes: an image stream an upstream answers with plain JSON comes back as a valid
-stream (the official SDK reads it), a 200 KB model id is cut in its 404 and in the request log, an 8 KB path in its 404, and model ids that
-name no upstream (``../gpt-5``) are a 404, not a 403."""
+stream (the official SDK reads it), a 200 KB model id is cut in its 404 and in the request log, an
+8 KB path in its 404, and model ids that name no upstream (``../gpt-5``) are a 404, not a 403."""
 
 from __future__ import annotations
 
