@@ -94,19 +94,24 @@ class RouterKeeper:
             remove_directory(self.socket_dir)
 
 
-async def kept(service: Coroutine[Any, Any, None], parent: int) -> None:
+async def kept(service: Coroutine[Any, Any, None], parent: int, listen: str | None) -> None:
     """The router's side: runs ``service``, and stops it as SIGTERM does (a drain) once its parent
-    ``parent`` (the edge keeping it) is gone."""
-    watch = asyncio.create_task(_stop_when_orphaned(parent))
+    ``parent`` (the edge keeping it) is gone, removing the sockets' directory the edge would have
+    removed (``listen``: the router's ``unix:`` target in it)."""
+    orphaned = asyncio.Event()
+    watch = asyncio.create_task(_stop_when_orphaned(parent, orphaned))
     try:
         await service
     finally:
         watch.cancel()
+    if orphaned.is_set() and listen is not None and listen.startswith("unix:"):
+        remove_directory(os.path.dirname(listen.removeprefix("unix:")))
 
 
-async def _stop_when_orphaned(parent: int) -> None:
+async def _stop_when_orphaned(parent: int, orphaned: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(PARENT_CHECK_S)
         if os.getppid() != parent:
+            orphaned.set()
             os.kill(os.getpid(), signal.SIGTERM)
             return

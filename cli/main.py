@@ -115,7 +115,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         if args.parent is not None:  # torouter up's edge keeps this router (keeper.py)
             from .keeper import kept
 
-            service = kept(service, args.parent)
+            service = kept(service, args.parent, args.listen)
         _run(served(service, log))
     except ConfigError as exc:
         for where, message in exc.problems:

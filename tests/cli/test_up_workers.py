@@ -484,6 +484,7 @@ async def test_one_worker_whose_edge_is_killed_leaves_no_router_behind(
     port = free_port()
     up, _ = start_up(config_for(tmp_path, upstream, port), port)
     (router,) = up.children()
+    sockets = Path(command_line(router)[-1].removeprefix("unix:")).parent
     up.process.kill()  # as the OOM killer would: the edge stops nothing itself
     up.process.wait(30)
     deadline = time.monotonic() + 30
@@ -491,3 +492,4 @@ async def test_one_worker_whose_edge_is_killed_leaves_no_router_behind(
         assert time.monotonic() < deadline, "the router outlived its edge"
         await asyncio.sleep(0.1)
     assert ("torouter.router", "router stopped") in [(x.get("logger"), x.get("msg")) for x in up.lines()]
+    assert not sockets.exists()  # the router removed what the edge would have
