@@ -14,6 +14,7 @@ from ..capabilities import CapabilityTable
 from ..errors import ErrorCode, GatewayError
 from ..ir import JSONDict
 from ..protocols.base import StreamUsage, WireProtocol
+from ..protocols.common import reject_refused
 from ..routing.catalog import Catalog, Resolution, Route
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
@@ -26,6 +27,8 @@ from .body_bytes import (
     parse_json_object,
     replace_model,
 )
+
+OPENAI_CHAT = "chat.completions"
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,8 +64,11 @@ async def pass_through(
     operation: str,
     capabilities: CapabilityTable,
 ) -> Outcome:
-    """``capabilities``: what a model accepts, when the body asked of another is fitted to it."""
+    """``capabilities``: what a model accepts (the fields its kind refuses, a body asked of another
+    model fitted to it)."""
     call, route, upstream = ctx.call, target.route, target.upstream
+    if operation == OPENAI_CHAT:  # a kind's refusals name OpenAI chat fields (Capabilities.refused)
+        reject_refused(target.body, capabilities.of(route.upstream.kind, route.model))
     raw = call.body
     fitted = None
     if "model" in target.body and route.model != target.model:

@@ -89,8 +89,13 @@ CAPABLE = Capabilities(
     output_limit=2000,
     refused=MappingProxyType({"prediction": Refusal(lambda v: v is not None, NO_PREDICTION)}),
 )
+NO_LOGIT_BIAS = "Acme's relay takes no logit_bias."
 RELAY = Capabilities(
-    output_limit=4000, default_sampling_only=True, max_stop_sequences=1, reasoning_max_tokens=True
+    output_limit=4000,
+    default_sampling_only=True,
+    max_stop_sequences=1,
+    reasoning_max_tokens=True,
+    refused=MappingProxyType({"logit_bias": Refusal(bool, NO_LOGIT_BIAS)}),
 )
 
 
@@ -217,6 +222,26 @@ async def test_declared_sampling_stops_and_reasoning_budget_on_the_openai_wire(s
     sent = stack.routed.requests[-1].json
     assert (sent["max_completion_tokens"], sent["temperature"], sent["stop"]) == (5000, 0.5, ["END", "STOP"])
     assert "reasoning" not in sent and sent["reasoning_effort"] == "medium"
+
+
+async def test_a_refused_field_is_refused_in_passthrough_too(stack: Stack) -> None:
+    """An OpenAI caller of a kind speaking OpenAI: its bytes go up as they are, but what the kind
+    declared it refuses is still a 400, before any upstream call; a kind that declares nothing is
+    sent the field."""
+    sent = len(stack.routed.requests)
+    async with stack.openai("relay") as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model=ROUTED, messages=[{"role": "user", "content": "hi"}], logit_bias={"50256": -100}
+            )
+        assert caught.value.body["param"] == "logit_bias" and NO_LOGIT_BIAS in caught.value.message  # type: ignore[index]
+        assert len(stack.routed.requests) == sent
+        await client.chat.completions.create(model=ROUTED, messages=[{"role": "user", "content": "hi"}])
+    async with stack.openai("bare") as client:
+        await client.chat.completions.create(
+            model=ROUTED, messages=[{"role": "user", "content": "hi"}], logit_bias={"50256": -100}
+        )
+    assert stack.routed.requests[-1].json["logit_bias"] == {"50256": -100}
 
 
 def test_the_router_asks_a_kind_once_per_model() -> None:
