@@ -40,8 +40,9 @@ class Capabilities:
     # The most stop sequences the model takes (0: none); more are a 400, since leaving some out would
     # let the answer run past where the caller wanted it to end.
     max_stop_sequences: int | None = None
-    # OpenAI chat fields of a translated request that the upstream cannot honour, by name, besides
-    # those its wire protocol cannot carry at all (the codec refuses those for every kind).
+    # OpenAI chat fields that the upstream cannot honour, by name (of a request translated for it, or
+    # passed through to it as it is), besides those its wire protocol cannot carry at all (the codec
+    # refuses those for every kind).
     refused: Mapping[str, Refusal] = field(default_factory=lambda: MappingProxyType({}))
     # OpenRouter's additions to the OpenAI wire: ``reasoning_details`` taken back on assistant
     # messages, and a thinking budget taken as it is (``reasoning.max_tokens``).
