@@ -340,8 +340,16 @@ async def test_over_tcp_when_the_config_names_the_link(tmp_path: Path, upstream:
         assert not any(arg.startswith("unix:") for pid in routers for arg in up.children()[pid])
         assert {pid for pid in routers if listens_on(pid, router_port)} == set(routers)
         assert await chat(clients(up, KEY, 1)[0], "over tcp") == "re: over tcp"
+        edge = up.children()[up.pids("edge")[0]]
+        shared = Path(edge[edge.index("--metrics-dir") + 1])  # made for the metrics alone
+        assert stat.S_IMODE(os.stat(shared).st_mode) == 0o700
+        async with httpx.AsyncClient() as http:
+            seen = scraped((await http.get(f"{up.base_url}/metrics")).text)
+        assert total(seen, "torouter_edge_requests_total", route="/v1/chat/completions") == 1
+        assert seen[("torouter_edge_workers_answered", ())] == 2
     finally:
         assert up.stop() == 0
+    assert not shared.exists()
 
 
 def run_up(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

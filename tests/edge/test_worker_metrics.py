@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -155,13 +155,13 @@ async def test_an_edge_answers_the_sum_of_the_siblings_that_answer(
     assert seen[("torouter_time_to_first_byte_seconds_count", gm)] == 2
     assert seen[("torouter_edge_workers", ())] == 6
     assert seen[("torouter_edge_workers_answered", ())] == 2
-    assert not Path(socket_path(directory, 1)).exists()  # removed when its edge stops
+    assert "metrics-1.sock" not in os.listdir(directory)  # removed when its edge stops
 
 
 async def test_a_killed_edges_socket_is_taken_over_by_the_edge_started_again(directory: str) -> None:
     stale = await asyncio.start_unix_server(lambda r, w: None, socket_path(directory, 1))
     stale.close()  # Python 3.11 leaves the file: as a killed edge would
-    assert Path(socket_path(directory, 1)).exists()
+    assert "metrics-1.sock" in os.listdir(directory)
     async with serving(WorkerMetrics(directory, 1, 2), edge_metrics(2, 1)):
         seen = samples(await WorkerMetrics(directory, 0, 2).total(edge_metrics(1, 1).render()))
     assert seen[("torouter_edge_requests_total", (("route", "chat"), ("status", "200")))] == 3
