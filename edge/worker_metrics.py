@@ -8,7 +8,7 @@ there). The edge that answers a scrape reads its siblings' concurrently (at most
 each) and answers the sum (:func:`merge`), with ``torouter_edge_workers`` (N) and
 ``torouter_edge_workers_answered`` (the edges in the sum): a sibling that did not answer in time
 (restarting) is left out, and a dashboard can tell such a partial scrape. Nothing here runs per
-request: only per scrape.
+request: only per scrape, and the parsing and summing in a thread.
 """
 
 from __future__ import annotations
@@ -132,4 +132,6 @@ class WorkerMetrics:
             "Edges whose counts this scrape sums (fewer than torouter_edge_workers: some were restarting)",
         )
         answered.add_metric((), len(texts))
-        return render([*merge(texts), workers, answered])
+        # parsing is about 12 ms per edge of a typical exposition (700 lines): in a thread, so that
+        # with many edges the scraped one's requests do not wait for all of it at once
+        return await asyncio.to_thread(lambda: render([*merge(texts), workers, answered]))
