@@ -140,13 +140,21 @@ def cmd_edge(args: argparse.Namespace) -> int:
     config = _load(path)
     if args.router:
         config = replace(config, edge=replace(config.edge, router=args.router))
-    return _run_edge(config, workers=args.workers or 1, on_ready=_on_ready(args))
+    return _run_edge(
+        config,
+        workers=args.workers or 1,
+        metrics_dir=args.metrics_dir,
+        worker_index=args.worker_index or 0,
+        on_ready=_on_ready(args),
+    )
 
 
 def _run_edge(
     config: Config,
     *,
     workers: int = 1,
+    metrics_dir: str | None = None,
+    worker_index: int = 0,
     on_ready: Callable[[], None] | None = None,
     keeper: RouterKeeper | None = None,
 ) -> int:
@@ -163,7 +171,15 @@ def _run_edge(
     if keeper is not None:
         on_ready = keeper.on_ready
     try:
-        _run(served(serve(config, workers=workers, on_ready=on_ready, companion=keeper), log))
+        edge = serve(
+            config,
+            workers=workers,
+            metrics_dir=metrics_dir,
+            worker_index=worker_index,
+            on_ready=on_ready,
+            companion=keeper,
+        )
+        _run(served(edge, log))
     except ListenError as exc:
         print(f"torouter edge: {exc}", file=sys.stderr)
         return 1
@@ -415,6 +431,8 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     edge = with_config(sub.add_parser("edge", help="run only the HTTP edge"))
     edge.add_argument("--router", help=argparse.SUPPRESS)  # torouter up: the router to call
+    edge.add_argument("--metrics-dir", help=argparse.SUPPRESS)  # torouter up: where edges share /metrics
+    edge.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)  # torouter up: which edge this is
     edge.set_defaults(func=cmd_edge)
     router = with_config(sub.add_parser("router", help="run only the gRPC router"))
     router.add_argument("--listen", help=argparse.SUPPRESS)  # torouter up: where to listen

@@ -12,6 +12,8 @@ can read: the banner may show keys).
 - **Link**: edge *i* calls router *i* through a Unix socket in a private directory (mode 0700,
   removed at exit), unless the config names the link (``edge.router`` / ``router.listen``): then
   over TCP as configured, N routers sharing ``router.listen`` (SO_REUSEPORT).
+- **Metrics**: the edges share their ``/metrics`` through Unix sockets in that directory (made for
+  them when the link is TCP): ``--metrics-dir``, ``edge/worker_metrics.py``.
 - **Port**: N edges share ``edge.listen`` (SO_REUSEPORT: the kernel spreads the connections). A
   shared port that another process listens on already is refused before anything starts.
 - **Readiness**: a child writes its process id to an inherited pipe once it is ready (a router when
@@ -230,9 +232,10 @@ def check_free(listen: str) -> None:
 
 
 def socket_directory() -> str:
-    """A new private directory (mode 0700) for the routers' sockets, with a path short enough."""
+    """A new private directory (mode 0700) for the routers' sockets and the edges' metrics
+    (``edge/worker_metrics.py``), with a path short enough."""
     base = os.environ.get("TMPDIR") or "/tmp"
-    if len(base) + len("/torouter-0123456789abcdef/router-1024.sock") > SOCKET_PATH_MAX:
+    if len(base) + len("/torouter-0123456789abcdef/metrics-1024.sock") > SOCKET_PATH_MAX:
         base = "/tmp"
     while True:
         path = f"{base.rstrip('/')}/torouter-{os.urandom(8).hex()}"
@@ -318,15 +321,17 @@ class Supervisor:
             check_free(plan.edge_listen)
             if not plan.unix_link:
                 check_free(plan.router_listen)
-        if plan.unix_link:
+        if plan.unix_link or several:
             self.socket_dir = socket_directory()
         common = ["--config", plan.config, "--workers", str(plan.workers), "--ready-fd", str(self._ready_w)]
         for i in range(plan.workers):
             router, edge = [*common], [*common]
-            if self.socket_dir is not None:
+            if self.socket_dir is not None and plan.unix_link:
                 target = router_target(self.socket_dir, i)
                 router += ["--listen", target]
                 edge += ["--router", target]
+            if self.socket_dir is not None and several:  # /metrics answers the sum of the edges'
+                edge += ["--metrics-dir", self.socket_dir, "--worker-index", str(i)]
             suffix = f" {i}" if several else ""
             self.routers.append(Child(f"router{suffix}", self._command("router", router)))
             self.edges.append(Child(f"edge{suffix}", self._command("edge", edge)))

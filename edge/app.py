@@ -25,6 +25,7 @@ from .metrics import Metrics
 from .middleware import edge_middleware
 from .routes import Endpoint, route_table
 from .server import EdgeRunner, EdgeState
+from .worker_metrics import WorkerMetrics
 
 log = logging.getLogger("torouter.edge")
 
@@ -61,15 +62,23 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[app_keys.METRICS]
-    return web.Response(body=registry.render(), headers={"content-type": registry.content_type})
+    body = registry.render()
+    workers = request.app.get(app_keys.WORKER_METRICS)
+    if workers is not None:  # torouter up --workers N: the sum over the N edges
+        body = await workers.total(body)
+    return web.Response(body=body, headers={"content-type": registry.content_type})
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, workers: WorkerMetrics | None = None) -> web.Application:
+    """The edge's app; ``workers``: it is one of several edges whose ``/metrics`` is summed."""
     max_body = int(config.edge.max_body_mb * 1024 * 1024)
     app = web.Application(client_max_size=max_body, middlewares=[edge_middleware])
     app[app_keys.CONFIG] = config
     app[app_keys.ERRORS] = error_codecs()
     app[app_keys.METRICS] = Metrics()
+    if workers is not None:
+        app[app_keys.WORKER_METRICS] = workers
+        app.cleanup_ctx.append(workers.lifetime(app[app_keys.METRICS].render))
     app[app_keys.CLIENT_ADDRESS] = ClientAddress(config.edge.trusted_proxies)
     app[app_keys.ADMIN_ENABLED] = bool(admin_key_digests(config))
     app.cleanup_ctx.append(_router_client)
@@ -86,10 +95,10 @@ def create_app(config: Config) -> web.Application:
     return app
 
 
-def create_runner(config: Config) -> EdgeRunner:
+def create_runner(config: Config, workers: WorkerMetrics | None = None) -> EdgeRunner:
     """The app under the edge's own server (``server.py``: answers and limits for what reaches no
     handler)."""
-    app = create_app(config)
+    app = create_app(config, workers)
     edge = EdgeState(config.edge, app[app_keys.ERRORS]["openai"])
     drain = edge_drain_s(config)
     return EdgeRunner(app, edge, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
@@ -112,21 +121,26 @@ async def serve(
     config: Config,
     *,
     workers: int = 1,
+    metrics_dir: str | None = None,
+    worker_index: int = 0,
     on_ready: Callable[[], None] | None = None,
     companion: Companion | None = None,
 ) -> None:
     """Runs the edge until SIGTERM/SIGINT, then stops accepting and drains (``edge_drain_s``).
     ``workers``: how many edges ``torouter up`` runs on this config (more than one share the port:
-    SO_REUSEPORT); ``on_ready`` is called once the edge listens and its router answers (``/readyz``
-    would say ready: the router may start after the edge); a ``companion`` is stopped first, while
-    the edge still relays what it answers, whatever ends the edge."""
+    SO_REUSEPORT); ``metrics_dir``: where they share their metrics, this one as edge
+    ``worker_index`` (``worker_metrics.py``); ``on_ready`` is called once the edge listens and its
+    router answers (``/readyz`` would say ready: the router may start after the edge); a
+    ``companion`` is stopped first, while the edge still relays what it answers, whatever ends the
+    edge."""
     import signal
 
     stopping = asyncio.Event()
     watching = None if companion is None else asyncio.create_task(companion.watch(stopping.set))
     try:
         host, _, port = config.edge.listen.rpartition(":")
-        runner = create_runner(config)
+        shared = None if metrics_dir is None else WorkerMetrics(metrics_dir, worker_index, workers)
+        runner = create_runner(config, shared)
         await runner.setup()
         site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_port=workers > 1)
         try:

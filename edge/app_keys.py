@@ -12,10 +12,12 @@ from .client_ip import ClientAddress
 from .console_files import ConsoleFiles
 from .keepalive import KeepAlive
 from .metrics import Metrics
+from .worker_metrics import WorkerMetrics
 
 CONFIG = web.AppKey("config", Config)
 ERRORS = web.AppKey("errors", dict[str, ErrorCodec])  # the error formats of the protocols served
 METRICS = web.AppKey("metrics", Metrics)
+WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)  # one of several edges: /metrics sums them
 CLIENT = web.AppKey("router_client", RouterClient)
 KEEPALIVE = web.AppKey("keepalive", KeepAlive)
 CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)

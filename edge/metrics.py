@@ -1,5 +1,8 @@
 """Prometheus metrics of the edge: requests by route and status, latency histograms; and the usage
-each router reply reports (``usage_metrics.py``)."""
+each router reply reports (``usage_metrics.py``).
+
+They count what this edge served. With ``torouter up --workers N`` the edge that answers a scrape
+adds its siblings' counts to its own (``worker_metrics.py``): ``/metrics`` is the host's total."""
 
 from __future__ import annotations
 

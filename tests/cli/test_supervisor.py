@@ -111,6 +111,9 @@ def test_banner_once_all_are_ready_then_routers_stop_before_edges(tmp_path: Path
     assert listens == routers and [Path(p).name for p in listens] == ["router-0.sock", "router-1.sock"]
     directory = Path(listens[0]).parent
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    # where the edges share their /metrics: the same directory, each edge told its index
+    shared = sorted(row[3].split("--metrics-dir ")[1] for row in started if row[1] == "edge")
+    assert [s.split() for s in shared] == [[str(directory), "--worker-index", str(i)] for i in range(2)]
     rest = [process.stdout.readline() for _ in range(5)]
     assert rest[3].strip() == "key: tr-the-key" and "2 edges and 2 routers" in rest[4]
 

@@ -24,6 +24,8 @@ import openai
 import orjson
 import pytest
 import yaml
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.deployment import KEY, MODEL, FastUpstream, Load
 from support.gateway import free_port
@@ -228,6 +230,50 @@ async def test_edges_and_routers_all_serve_and_key_limits_are_exact_across_them(
         await client.close()
 
 
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples that have ``labels`` (among others)."""
+    return sum(
+        value
+        for (sample, have), value in samples.items()
+        if sample == name and set(labels.items()) <= set(have)
+    )
+
+
+async def test_every_scrape_of_metrics_answers_the_sum_over_the_edges(two_workers: Up) -> None:
+    up = two_workers
+    edges = up.pids("edge")
+    callers = clients(up, KEY, 10)
+    replies = await asyncio.gather(*(chat(callers[i % 10], f"counted {i}") for i in range(30)))
+    assert replies == [f"re: counted {i}" for i in range(30)]
+    held = {pid: connections_held(pid, up.port) for pid in edges}
+    assert all(count > 0 for count in held.values()), held  # both edges served some of the 30
+
+    chat_route = {"route": "/v1/chat/completions", "status": "200"}
+    for _ in range(10):
+        async with httpx.AsyncClient() as http:  # a fresh connection: whichever edge the kernel picks
+            response = await http.get(f"{up.base_url}/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == CONTENT_TYPE_LATEST  # as with one edge
+        seen = scraped(response.text)
+        assert total(seen, "torouter_edge_requests_total", **chat_route) == 30
+        assert total(seen, "torouter_edge_request_duration_seconds_count", route=chat_route["route"]) == 30
+        assert total(seen, "torouter_tokens_total", group="g", kind="input") == 30 * 5  # 5 per reply
+        assert total(seen, "torouter_tokens_total", group="g", kind="output") == 30 * 2
+        assert total(seen, "torouter_time_to_first_byte_seconds_count", group="g") == 30
+        assert seen[("torouter_edge_workers", ())] == 2
+        assert seen[("torouter_edge_workers_answered", ())] == 2
+    for client in callers:
+        await client.close()
+
+
 async def test_a_killed_router_is_started_again_and_sigterm_stops_everything(
     two_workers: Up, upstream: FastUpstream
 ) -> None:
@@ -294,8 +340,16 @@ async def test_over_tcp_when_the_config_names_the_link(tmp_path: Path, upstream:
         assert not any(arg.startswith("unix:") for pid in routers for arg in up.children()[pid])
         assert {pid for pid in routers if listens_on(pid, router_port)} == set(routers)
         assert await chat(clients(up, KEY, 1)[0], "over tcp") == "re: over tcp"
+        edge = up.children()[up.pids("edge")[0]]
+        shared = Path(edge[edge.index("--metrics-dir") + 1])  # made for the metrics alone
+        assert stat.S_IMODE(os.stat(shared).st_mode) == 0o700
+        async with httpx.AsyncClient() as http:
+            seen = scraped((await http.get(f"{up.base_url}/metrics")).text)
+        assert total(seen, "torouter_edge_requests_total", route="/v1/chat/completions") == 1
+        assert seen[("torouter_edge_workers_answered", ())] == 2
     finally:
         assert up.stop() == 0
+    assert shared.name not in os.listdir(shared.parent)  # removed at exit
 
 
 def run_up(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
