@@ -95,9 +95,9 @@ class RouterKeeper:
 
 
 async def kept(service: Coroutine[Any, Any, None], parent: int, listen: str | None) -> None:
-    """The router's side: runs ``service``, and stops it as SIGTERM does (a drain) once its parent
-    ``parent`` (the edge keeping it) is gone, removing the sockets' directory the edge would have
-    removed (``listen``: the router's ``unix:`` target in it)."""
+    """A kept service's side (the router an edge keeps, or a service of the supervisor): runs
+    ``service``, and stops it as SIGTERM does (a drain) once its parent ``parent`` is gone; a router
+    then removes the sockets' directory its parent would have (``listen``: its ``unix:`` target)."""
     orphaned = asyncio.Event()
     watch = asyncio.create_task(_stop_when_orphaned(parent, orphaned))
     try:

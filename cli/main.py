@@ -112,7 +112,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         sink = _with_pid(sink)
     try:
         service = serve(config, sink, workers=workers, on_ready=_on_ready(args))
-        if args.parent is not None:  # torouter up's edge keeps this router (keeper.py)
+        if args.parent is not None:  # the process that keeps this router (keeper.py, supervisor.py)
             from .keeper import kept
 
             service = kept(service, args.parent, args.listen)
@@ -146,6 +146,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         metrics_dir=args.metrics_dir,
         worker_index=args.worker_index or 0,
         on_ready=_on_ready(args),
+        parent=args.parent,
     )
 
 
@@ -157,7 +158,9 @@ def _run_edge(
     worker_index: int = 0,
     on_ready: Callable[[], None] | None = None,
     keeper: RouterKeeper | None = None,
+    parent: int | None = None,
 ) -> int:
+    """``parent``: the supervisor whose leaving stops this edge too (``keeper.kept``)."""
     import logging
 
     from torouter.edge.app import ListenError, serve
@@ -179,6 +182,10 @@ def _run_edge(
             on_ready=on_ready,
             companion=keeper,
         )
+        if parent is not None:
+            from .keeper import kept
+
+            edge = kept(edge, parent, None)
         _run(served(edge, log))
     except ListenError as exc:
         print(f"torouter edge: {exc}", file=sys.stderr)
@@ -436,11 +443,11 @@ def parser() -> argparse.ArgumentParser:
     edge.set_defaults(func=cmd_edge)
     router = with_config(sub.add_parser("router", help="run only the gRPC router"))
     router.add_argument("--listen", help=argparse.SUPPRESS)  # torouter up: where to listen
-    router.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # torouter up: the edge keeping it
     router.set_defaults(func=cmd_router)
     for service in (edge, router):  # set by torouter up (supervisor.py) for the services it runs
         service.add_argument("--workers", type=int, help=argparse.SUPPRESS)
         service.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+        service.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when it is gone
     with_config(sub.add_parser("check", help="validate a config file")).set_defaults(func=cmd_check)
     with_config(
         sub.add_parser("plugins", help="list the upstream kinds and protocols, and the plugins that add them")

@@ -21,6 +21,8 @@ can read: the banner may show keys).
   edges start at the same time; the banner is printed when every one of them has said so.
 - **Restarts**: a child that exits is started again (its SIGCHLD wakes the supervisor), at most
   ``MAX_RESTARTS`` times within ``RESTART_WINDOW_S``; beyond that everything stops (exit code 1).
+- **A supervisor killed** (SIGKILL): every service sees its parent gone within a second and stops
+  as on SIGTERM (``keeper.kept``); the routers remove the sockets' directory.
 - **Stop** (SIGTERM, SIGINT): the routers first (they stop taking calls, which the edges answer 503,
   and drain theirs, which the edges keep relaying), then the edges, each within its drain time and
   a margin, or killed.
@@ -324,6 +326,7 @@ class Supervisor:
         if plan.unix_link or several:
             self.socket_dir = socket_directory()
         common = ["--config", plan.config, "--workers", str(plan.workers), "--ready-fd", str(self._ready_w)]
+        common += ["--parent", str(os.getpid())]  # a killed supervisor leaves no service behind
         for i in range(plan.workers):
             router, edge = [*common], [*common]
             if self.socket_dir is not None and plan.unix_link:

@@ -547,3 +547,21 @@ async def test_one_worker_whose_edge_is_killed_leaves_no_router_behind(
         await asyncio.sleep(0.1)
     assert ("torouter.router", "router stopped") in [(x.get("logger"), x.get("msg")) for x in up.lines()]
     assert not sockets.exists()  # the router removed what the edge would have
+
+
+async def test_a_killed_supervisor_leaves_no_service_behind(tmp_path: Path, upstream: FastUpstream) -> None:
+    port = free_port()
+    up, _ = start_up(config_for(tmp_path, upstream, port), port, "--workers", "2", workers=2)
+    children = up.children()
+    assert len(children) == 4
+    router = next(pid for pid, argv in children.items() if argv[3] == "router")
+    sockets = Path(command_line(router)[-1].removeprefix("unix:")).parent
+    up.process.kill()  # SIGKILL: the supervisor stops nothing itself
+    up.process.wait(30)
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in children):
+        assert time.monotonic() < deadline, "a service outlived its supervisor"
+        await asyncio.sleep(0.1)
+    assert not sockets.exists()
+    stopped = [line.get("msg") for line in up.lines()]
+    assert stopped.count("router stopped") == 2
