@@ -171,8 +171,6 @@ def _run_edge(
     setup_logging("edge", os.environ.get("TOROUTER_LOG_LEVEL", "INFO"))
     log = logging.getLogger("torouter.edge")
     raise_limit(log)
-    if keeper is not None:
-        on_ready = keeper.on_ready
     try:
         edge = serve(
             config,
@@ -262,7 +260,8 @@ def _edge_keeping_router(plan: Plan, config: Config) -> int:
         config = replace(config, edge=replace(config.edge, router=router_target(socket_dir, 0)))
     router = router_child(plan, socket_dir)
     router.start()
-    return _run_edge(config, keeper=RouterKeeper(plan, router, socket_dir))
+    keeper = RouterKeeper(plan, router, socket_dir)
+    return _run_edge(config, on_ready=keeper.on_ready, keeper=keeper)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
