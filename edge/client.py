@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from torouter.proto.v1 import router_pb2_grpc
+from torouter.proto.v1 import router_pb2, router_pb2_grpc
+
+from .session import EdgeSession
 
 if TYPE_CHECKING:
     from torouter.proto.v1.router_pb2_grpc import RouterAsyncStub
@@ -130,6 +132,7 @@ class RouterClient:
         max_request_bytes: int = 0,
         drain_s: float = 3600.0,
         resolver: Resolver = resolve,
+        session: bool = True,
     ) -> None:
         self.target = grpc_target(target)
         self._options = channel_options(self.target)
@@ -141,6 +144,31 @@ class RouterClient:
         self._resolver = resolver
         self._draining: dict[grpc.aio.Channel, asyncio.Task[None]] = {}
         self._use(self._open())
+        # The router of this host, alone behind its socket: non-streaming calls share a session.
+        # Elsewhere (a name with several routers behind it) each call is its own RPC, for the
+        # round robin and the retries on another router.
+        self._session: EdgeSession | None = None
+        if self.target.startswith("unix:") and session:
+            self._session = EdgeSession(lambda batches: self.stub.Session(batches, wait_for_ready=True))
+
+    async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> router_pb2.CallReply:
+        """A non-streaming call: on the session when it is open, else as a unary RPC. Raises
+        ``grpc.aio.AioRpcError`` either way."""
+        if self._session is not None and self._session.usable:
+            reply = await self._session.call(request, timeout_s)
+            if reply is not None:
+                return reply
+        return await self.stub.Call(request, timeout=timeout_s)
+
+    @property
+    def session_open(self) -> bool:
+        """Whether non-streaming calls go on the session now."""
+        return self._session is not None and self._session.usable
+
+    def start(self) -> None:
+        """Opens the session (in the background, once the router is ready), when there is one."""
+        if self._session is not None:
+            self._session.start()
 
     def _open(self) -> grpc.aio.Channel:
         return grpc.aio.insecure_channel(self.target, options=self._options)
@@ -201,6 +229,8 @@ class RouterClient:
         self._draining.pop(channel, None)
 
     async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         for task in self._draining.values():
             task.cancel()
         channels = [*self._draining, self.channel]

@@ -147,17 +147,17 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         call.files.add(
             field=upload.field, filename=upload.filename, content_type=upload.content_type, data=upload.data
         )
-    stub = app[app_keys.CLIENT].stub
+    client = app[app_keys.CLIENT]
     if not wants_stream(endpoint, operation, body):
         try:
-            reply = await stub.Call(call, timeout=timeout)
+            reply = await client.call(call, timeout)
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(errors, protocol, grpc_failure(exc, request_id), request_id)
         if reply.HasField("usage"):
             app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
-    rpc = stub.Stream(call, timeout=timeout)
+    rpc = client.stub.Stream(call, timeout=timeout)
     return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent", started)
 
 

@@ -34,6 +34,7 @@ from .routing.caller_keys import KeyRing
 from .routing.catalog import Catalog, thinking_models
 from .routing.fallbacks import RetryPolicy
 from .routing.families import family_rules
+from .session import RouterSession, Sessions
 from .state import StateStore, open_store
 from .upstreams.base import Upstream
 
@@ -164,9 +165,11 @@ def build_router(
     return RouterApp(dispatcher, upstreams, store, writer, ledger)
 
 
-def to_call(request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]) -> Call:
+def to_call(
+    request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object] | None = None
+) -> Call:
     request_id = request.request_id
-    if not request_id:
+    if not request_id and context is not None:
         request_id = dict(context.invocation_metadata() or ()).get("x-request-id", "")
     return Call(
         protocol=request.protocol,
@@ -190,21 +193,30 @@ class RouterService(router_pb2_grpc.RouterServicer):
     call is retried on another router only when this one never began it, and never reaches an
     upstream twice (edge/client.py)."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, sessions: Sessions | None = None) -> None:
         self.dispatcher = dispatcher
+        self.sessions = sessions or Sessions()
 
     async def Call(
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> router_pb2.CallReply:
         await context.send_initial_metadata(())
-        outcome = await self.dispatcher.handle(to_call(request, context))
-        body = outcome.body
-        if outcome.chunks is not None:
-            body = b"".join([chunk async for chunk in outcome.chunks])
-        reply = router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
-        if outcome.usage is not None:
-            reply.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
-        return reply
+        return await answer(self.dispatcher, to_call(request, context))
+
+    async def Session(
+        self,
+        request_iterator: AsyncIterator[router_pb2.Batch],
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> AsyncIterator[router_pb2.Batch]:
+        """Non-streaming calls, many on one call (router/session.py)."""
+        await context.send_initial_metadata(())
+        session = RouterSession(lambda request: answer(self.dispatcher, to_call(request)))
+        self.sessions.add(session)
+        try:
+            async for batch in session.run(request_iterator):
+                yield batch
+        finally:
+            self.sessions.discard(session)
 
     async def Stream(
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
@@ -221,6 +233,18 @@ class RouterService(router_pb2_grpc.RouterServicer):
             trailing.append((USAGE_METADATA, report.SerializeToString()))
         if trailing:
             context.set_trailing_metadata(tuple(trailing))
+
+
+async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
+    """A non-streaming call's whole answer."""
+    outcome = await dispatcher.handle(call)
+    body = outcome.body
+    if outcome.chunks is not None:
+        body = b"".join([chunk async for chunk in outcome.chunks])
+    reply = router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
+    if outcome.usage is not None:
+        reply.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
+    return reply
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
@@ -270,7 +294,9 @@ class RouterServer:
         self.app = app
         self.server = grpc.aio.server(options=server_options(config.router, reuse_port=reuse_port))
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
-        router_pb2_grpc.add_RouterServicer_to_server(RouterService(app.dispatcher), self.server)
+        self.sessions = Sessions()
+        service = RouterService(app.dispatcher, self.sessions)
+        router_pb2_grpc.add_RouterServicer_to_server(service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.port = 0
 
@@ -287,6 +313,7 @@ class RouterServer:
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds."""
         await self.health.enter_graceful_shutdown()
+        self.sessions.drain()  # their calls finish within the grace, as unary calls do
         await self.server.stop(self.config.router.shutdown_grace_s if grace is None else grace)
         await self.app.close()
         log.info("router stopped")

@@ -339,3 +339,74 @@ class Frame(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Frame: _TypeAlias = Frame  # noqa: Y015
+
+@_typing.final
+class Envelope(_message.Message):
+    """One call or its answer on a Session. A call and its answer share the id the edge gave it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REQUEST_FIELD_NUMBER: _builtins.int
+    REPLY_FIELD_NUMBER: _builtins.int
+    CANCEL_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    cancel: _builtins.bool
+    """edge to router: the caller went away; the call is abandoned"""
+    refused: _builtins.bool
+    """router to edge: not begun (the router is draining); send it elsewhere"""
+    failed: _builtins.bool
+    """router to edge: the call failed inside the router (a unary call's UNKNOWN)"""
+    @_builtins.property
+    def request(self) -> Global___CallRequest:
+        """edge to router: a call (as Call's request)"""
+
+    @_builtins.property
+    def reply(self) -> Global___CallReply:
+        """router to edge: its answer (as Call's reply)"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        request: Global___CallRequest | None = ...,
+        reply: Global___CallReply | None = ...,
+        cancel: _builtins.bool = ...,
+        refused: _builtins.bool = ...,
+        failed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reply", b"reply", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "failed", b"failed", "id", b"id", "refused", b"refused", "reply", b"reply", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Envelope: _TypeAlias = Envelope  # noqa: Y015
+
+@_typing.final
+class Batch(_message.Message):
+    """What one message of a Session carries: the calls (or answers) ready when it was written."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
+    draining: _builtins.bool
+    """router to edge: take no new calls here; the session ends once they are answered"""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Envelope]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___Envelope] | None = ...,
+        draining: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Batch: _TypeAlias = Batch  # noqa: Y015

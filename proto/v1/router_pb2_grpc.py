@@ -44,6 +44,11 @@ class RouterStub:
                 request_serializer=torouter_dot_v1_dot_router__pb2.CallRequest.SerializeToString,
                 response_deserializer=torouter_dot_v1_dot_router__pb2.Frame.FromString,
                 _registered_method=True)
+        self.Session = channel.stream_stream(
+                '/torouter.v1.Router/Session',
+                request_serializer=torouter_dot_v1_dot_router__pb2.Batch.SerializeToString,
+                response_deserializer=torouter_dot_v1_dot_router__pb2.Batch.FromString,
+                _registered_method=True)
 
 
 class RouterServicer:
@@ -63,6 +68,15 @@ class RouterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Session(self, request_iterator, context):
+        """Non-streaming requests, many on one long-lived call (an edge's link to the router on its
+        host): one message carries every call ready to go, and one every answer ready. The router
+        sends its headers first; the edge uses the session once they came.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +89,11 @@ def add_RouterServicer_to_server(servicer, server):
                     servicer.Stream,
                     request_deserializer=torouter_dot_v1_dot_router__pb2.CallRequest.FromString,
                     response_serializer=torouter_dot_v1_dot_router__pb2.Frame.SerializeToString,
+            ),
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=torouter_dot_v1_dot_router__pb2.Batch.FromString,
+                    response_serializer=torouter_dot_v1_dot_router__pb2.Batch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +150,33 @@ class Router:
             '/torouter.v1.Router/Stream',
             torouter_dot_v1_dot_router__pb2.CallRequest.SerializeToString,
             torouter_dot_v1_dot_router__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/torouter.v1.Router/Session',
+            torouter_dot_v1_dot_router__pb2.Batch.SerializeToString,
+            torouter_dot_v1_dot_router__pb2.Batch.FromString,
             options,
             channel_credentials,
             insecure,

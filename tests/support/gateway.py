@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +13,9 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from torouter.edge import app_keys
 from torouter.edge.app import create_runner
+from torouter.edge.client import RouterClient
 from torouter.router.config import Config, parse_config
 from torouter.router.server import RouterServer, build_router
 
@@ -24,24 +28,39 @@ def free_port() -> int:
 
 class Gateway:
     """Router and edge in-process. ``config`` is CONTRACT §2 YAML as a dict (listen addresses are
-    filled in); ``stop_router``/``start_router`` simulate a router going away and coming back."""
+    filled in); ``stop_router``/``start_router`` simulate a router going away and coming back.
 
-    def __init__(self, config: dict[str, Any], *, max_body_mb: float = 1.0) -> None:
+    ``link``: how the edge reaches the router: ``unix`` (as ``torouter up`` does: a socket in a
+    private directory, non-streaming calls on a session) or ``tcp`` (as in compose: a loopback port,
+    a unary RPC per call)."""
+
+    def __init__(self, config: dict[str, Any], *, max_body_mb: float = 1.0, link: str = "unix") -> None:
         self.router_port = free_port()
         self.edge_port = free_port()
+        address = f"127.0.0.1:{self.router_port}"
         raw = dict(config)
         raw["router"] = {
-            "listen": f"127.0.0.1:{self.router_port}",
+            "listen": address,
             "state": "memory://",
             **raw.get("router", {}),
         }
         raw["edge"] = {
             "listen": f"127.0.0.1:{self.edge_port}",
-            "router": f"127.0.0.1:{self.router_port}",
+            "router": address,
             "max_body_mb": max_body_mb,
             **raw.get("edge", {}),
         }
         self.config: Config = parse_config(yaml.safe_dump(raw), env={})
+        self._socket_dir: str | None = None
+        if link == "unix" and self.config.router.listen == address and self.config.edge.router == address:
+            # the config file names TCP only: `torouter up` gives both its socket the same way
+            self._socket_dir = tempfile.mkdtemp(prefix="tr-", dir="/tmp")
+            socket_address = f"unix:{self._socket_dir}/router.sock"
+            self.config = replace(
+                self.config,
+                router=replace(self.config.router, listen=socket_address),
+                edge=replace(self.config.edge, router=socket_address),
+            )
         self.router: RouterServer | None = None
         self._runner: web.AppRunner | None = None
 
@@ -49,8 +68,16 @@ class Gateway:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.edge_port}"
 
+    @property
+    def edge_client(self) -> RouterClient:
+        """The edge's client of the router."""
+        assert self._runner is not None
+        return self._runner.app[app_keys.CLIENT]
+
     async def start_router(self) -> None:
         self.router = RouterServer(self.config, build_router(self.config))
+        if self._socket_dir is not None:  # also on its TCP port, for tests that dial it themselves
+            self.router.server.add_insecure_port(f"127.0.0.1:{self.router_port}")
         await self.router.start()
 
     async def stop_router(self, grace: float = 0.0) -> None:
@@ -83,6 +110,8 @@ class Gateway:
             await self._runner.cleanup()
             self._runner = None
         await self.stop_router()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     async def __aenter__(self) -> Gateway:
         return await self.start()

@@ -1,0 +1,158 @@
+"""The router's end of a Session: many non-streaming calls on one long-lived gRPC call.
+
+A unary call costs each side about five gRPC completions (the call, its message, the headers, the
+reply with its status, the close), each handed from gRPC's poller thread to the event loop; on a
+session, a message carries every call (or answer) ready when it is written, so a busy edge and
+router pay one completion for several calls. The edge opens one session per link to the router
+of its host (edge/session.py) and keeps per-call RPCs for everything else.
+
+What a unary call gets from gRPC, a session does here:
+- cancellation: an ``Envelope.cancel`` from the edge (its caller went away, or its deadline
+  passed) cancels that call's task, and with it the upstream request;
+- deadlines: each call carries the caller's (``CallRequest.deadline_unix_ms``), which the
+  dispatcher applies as for a unary call; the edge gives up at it too;
+- draining: a stopping router tells each session (``Batch.draining``), answers the calls it has,
+  refuses the ones that come after (``Envelope.refused``: never begun, so the edge sends them
+  again by a unary call, which reaches the next router), then ends the session;
+- an edge that goes away: the session's call is cancelled, and its calls' tasks with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from torouter.proto.v1 import router_pb2
+
+log = logging.getLogger("torouter.router")
+
+# A message is flushed once this many bytes of bodies are in it (the rest follow in the next):
+# far below gRPC's message limit, and a large answer does not hold the others back for long.
+BATCH_BYTES = 4 * 1024 * 1024
+
+Answer = Callable[[router_pb2.CallRequest], Awaitable[router_pb2.CallReply]]
+
+
+class Sessions:
+    """The sessions open on this router, so that a stopping router can drain them."""
+
+    def __init__(self) -> None:
+        self._open: set[RouterSession] = set()
+        self.draining = False
+
+    def add(self, session: RouterSession) -> None:
+        if self.draining:
+            session.drain()
+        self._open.add(session)
+
+    def discard(self, session: RouterSession) -> None:
+        self._open.discard(session)
+
+    def drain(self) -> None:
+        self.draining = True
+        for session in self._open:
+            session.drain()
+
+    @property
+    def count(self) -> int:
+        return len(self._open)
+
+
+class RouterSession:
+    """One session: reads the edge's batches, runs each call in its own task, and writes the
+    answers back as they are ready, several to a message when several are."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+        self._calls: dict[int, asyncio.Task[None]] = {}
+        self._outbox: list[tuple[int, router_pb2.CallReply | None, bool]] = []  # id, reply, failed
+        self._wake = asyncio.Event()
+        self._closing = False  # the edge stopped writing, or the router is draining
+        self._draining = False
+        self._announce_drain = False
+
+    async def run(self, requests: AsyncIterator[router_pb2.Batch]) -> AsyncIterator[router_pb2.Batch]:
+        """The messages to write: serves the session until the edge closes its side (or the router
+        drains) and every call has been answered. Closed early (the edge went away): every call
+        is cancelled."""
+        reader = asyncio.create_task(self._read(requests))
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._outbox or self._announce_drain:
+                    yield self._take()
+                if self._closing and not self._calls:
+                    return
+        finally:
+            reader.cancel()
+            for task in self._calls.values():
+                task.cancel()
+
+    def drain(self) -> None:
+        """Take no new calls; end once those begun are answered."""
+        if self._draining:
+            return
+        self._draining = self._closing = self._announce_drain = True
+        self._wake.set()
+
+    async def _read(self, requests: AsyncIterator[router_pb2.Batch]) -> None:
+        try:
+            async for batch in requests:
+                for envelope in batch.items:
+                    self._receive(envelope)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the stream broke: the session's call ends, and run() with it
+            log.debug("session read ended", exc_info=True)
+        self._closing = True
+        self._wake.set()
+
+    def _receive(self, envelope: router_pb2.Envelope) -> None:
+        call_id = envelope.id
+        if envelope.cancel:
+            task = self._calls.get(call_id)
+            if task is not None:
+                task.cancel()
+            return
+        if self._draining:
+            self._send(call_id, None)
+            return
+        self._calls[call_id] = asyncio.create_task(self._serve(call_id, envelope.request))
+
+    async def _serve(self, call_id: int, request: router_pb2.CallRequest) -> None:
+        reply: router_pb2.CallReply | None = None
+        try:
+            reply = await self._answer(request)
+        except asyncio.CancelledError:
+            return  # abandoned by the edge (or the session is gone): nobody waits for an answer
+        except Exception:
+            log.exception("call failed", extra={"request_id": request.request_id})
+        finally:
+            self._calls.pop(call_id, None)
+            if self._closing and not self._calls:
+                self._wake.set()
+        self._send(call_id, reply, failed=reply is None)
+
+    def _send(self, call_id: int, reply: router_pb2.CallReply | None, *, failed: bool = False) -> None:
+        self._outbox.append((call_id, reply, failed))
+        self._wake.set()
+
+    def _take(self) -> router_pb2.Batch:
+        """The next message: envelopes from the outbox up to ``BATCH_BYTES`` of bodies (one at
+        least), with the drain notice when it is due."""
+        batch = router_pb2.Batch(draining=self._announce_drain)
+        self._announce_drain = False
+        taken = size = 0
+        for call_id, reply, failed in self._outbox:
+            if reply is None:
+                batch.items.add(id=call_id, refused=not failed, failed=failed)
+            else:
+                if taken and size + len(reply.body) > BATCH_BYTES:
+                    break
+                size += len(reply.body)
+                batch.items.add(id=call_id, reply=reply)
+            taken += 1
+        del self._outbox[:taken]
+        return batch

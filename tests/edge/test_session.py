@@ -1,0 +1,289 @@
+"""The session between the edge and the router of its host (edge/session.py, router/session.py):
+the non-streaming calls share one long-lived gRPC call, and keep what each unary call had —
+cancellation, deadlines, a router draining or going away, errors in the caller's protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from support.gateway import Gateway
+from support.openai_upstream import Fault, MockOpenAI
+from support.stack import KEYS, Stack, upstream_config
+from torouter.proto.v1 import router_pb2
+from torouter.router import server as router_server
+from torouter.router.session import BATCH_BYTES, RouterSession
+
+MESSAGES = [{"role": "user", "content": "Hello"}]
+
+
+async def session_open(gateway: Gateway) -> None:
+    """Until the edge's session is open (it opens in the background once the router is ready)."""
+    client = gateway.edge_client
+    deadline = asyncio.get_running_loop().time() + 10
+    while not client.session_open:
+        assert asyncio.get_running_loop().time() < deadline, "the session did not open"
+        await asyncio.sleep(0.01)
+
+
+def record_roads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the road of each call the router takes: "rpc" (a call of its own: ``to_call``
+    is given its context) or "session"."""
+    roads: list[str] = []
+    real = router_server.to_call
+
+    def to_call(request: router_pb2.CallRequest, context: Any = None) -> Any:
+        roads.append("session" if context is None else "rpc")
+        return real(request, context)
+
+    monkeypatch.setattr(router_server, "to_call", to_call)
+    return roads
+
+
+@pytest.fixture
+async def one_upstream() -> AsyncIterator[MockOpenAI]:
+    async with MockOpenAI(name="session") as mock:
+        yield mock
+
+
+def config_for(mock: MockOpenAI) -> dict[str, Any]:
+    return {
+        "upstreams": {"main": upstream_config("openai", mock)},
+        "groups": {"g": {"upstreams": ["main"]}},
+        "keys": [{"name": "session", "key": "tr-session-key", "group": "g"}],
+    }
+
+
+def client_of(gateway: Gateway, **kwargs: Any) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=f"{gateway.base_url}/v1", api_key="tr-session-key", max_retries=0, **kwargs
+    )
+
+
+async def test_concurrent_calls_share_the_session(fresh: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    await session_open(fresh.gateway)
+    roads = record_roads(monkeypatch)
+    client = fresh.client()
+    replies = await asyncio.gather(
+        *(
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}]
+            )
+            for i in range(40)
+        )
+    )
+    assert [reply.choices[0].message.content for reply in replies] == [
+        f"Mock reply to: call {i}" for i in range(40)
+    ]
+    assert roads == ["session"] * 40
+    assert fresh.gateway.router is not None and fresh.gateway.router.sessions.count == 1
+    # streams keep their own RPC (flow control per response)
+    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert roads[40:] == ["rpc"]
+
+
+async def test_a_large_body_goes_as_a_unary_call(fresh: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    await session_open(fresh.gateway)
+    roads = record_roads(monkeypatch)
+    big = "x" * 300_000  # above the session's limit, below the edge's 1 MB
+    reply = await fresh.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": big}]
+    )
+    assert reply.choices[0].message.content == f"Mock reply to: {big}"
+    assert roads == ["rpc"]
+
+
+async def test_a_caller_going_away_cancels_the_upstream_request(fresh: Stack) -> None:
+    await session_open(fresh.gateway)
+    fresh.upstream.enqueue(Fault.stall())
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(
+                f"{fresh.gateway.base_url}/v1/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": MESSAGES},
+                headers={"authorization": f"Bearer {KEYS['openai']}"},
+                timeout=0.5,
+            )
+    upstream = fresh.upstream.requests[-1]
+    assert await upstream.wait_finished(timeout_s=5) == "cancelled"
+    # the session carries on
+    reply = await fresh.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert reply.choices[0].message.content == "Mock reply to: Hello"
+
+
+async def test_the_callers_deadline_ends_the_call(fresh: Stack) -> None:
+    await session_open(fresh.gateway)
+    fresh.upstream.enqueue(Fault.stall())
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            f"{fresh.gateway.base_url}/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": MESSAGES},
+            headers={"authorization": f"Bearer {KEYS['openai']}", "x-stainless-timeout": "1"},
+            timeout=10,
+        )
+    assert reply.status_code == 504, reply.text
+    assert reply.json()["error"]["message"]
+    assert await fresh.upstream.requests[-1].wait_finished(timeout_s=5) == "cancelled"
+
+
+async def test_a_call_failing_inside_the_router_is_a_500_and_the_session_goes_on(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await session_open(fresh.gateway)
+    real = router_server.answer
+
+    async def failing(dispatcher: Any, call: Any) -> router_pb2.CallReply:
+        if call.body and b"boom" in call.body:
+            raise RuntimeError("boom")
+        return await real(dispatcher, call)
+
+    monkeypatch.setattr(router_server, "answer", failing)
+    client = fresh.client()
+    with pytest.raises(openai.InternalServerError) as info:
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "boom"}]
+        )
+    assert "Internal gateway error" in info.value.message
+    assert "boom" not in info.value.message
+    reply = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert reply.choices[0].message.content == "Mock reply to: Hello"
+
+
+async def test_a_draining_router_answers_its_calls_and_refuses_later_ones(one_upstream: MockOpenAI) -> None:
+    """Calls begun before the drain are answered; the session then ends, and calls go as unary
+    RPCs (which fail while no router serves: a 503), then on a new session once one is back."""
+    async with Gateway(config_for(one_upstream)) as gateway:
+        await session_open(gateway)
+        client = client_of(gateway)
+        one_upstream.enqueue(Fault.delay(0.5))
+        slow = asyncio.create_task(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES))
+        await one_upstream.wait_for_requests(1, timeout_s=5)
+        stopping = asyncio.create_task(gateway.stop_router(grace=5))
+        reply = await slow
+        assert reply.choices[0].message.content == "Mock reply to: Hello"
+        await stopping
+        assert not gateway.edge_client.session_open
+        with pytest.raises(openai.APIStatusError) as info:
+            await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert info.value.status_code == 503
+        await gateway.start_router()
+        await session_open(gateway)
+        reply = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert reply.choices[0].message.content == "Mock reply to: Hello"
+        assert len(one_upstream.requests) == 2  # each call reached the upstream once
+
+
+async def test_calls_arriving_while_the_router_drains_are_sent_again_as_unary_calls() -> None:
+    """A call the router refused never began there: the edge sends it again by a unary call."""
+    answered: list[int] = []
+
+    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+        answered.append(int(request.request_id))
+        await asyncio.sleep(0.05)
+        return router_pb2.CallReply(status=200, body=request.body)
+
+    session = RouterSession(answer)
+    incoming: asyncio.Queue[router_pb2.Batch | None] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        while (batch := await incoming.get()) is not None:
+            yield batch
+
+    out: list[router_pb2.Batch] = []
+
+    async def collect() -> None:
+        async for batch in session.run(requests()):
+            out.append(batch)
+
+    running = asyncio.create_task(collect())
+    first = router_pb2.Batch()
+    first.items.add(id=1, request=router_pb2.CallRequest(request_id="1", body=b"one"))
+    await incoming.put(first)
+    await asyncio.sleep(0.01)
+    session.drain()
+    later = router_pb2.Batch()
+    later.items.add(id=2, request=router_pb2.CallRequest(request_id="2", body=b"two"))
+    await incoming.put(later)
+    await asyncio.wait_for(running, 5)  # ends by itself once call 1 is answered
+    items = [item for batch in out for item in batch.items]
+    assert any(batch.draining for batch in out)
+    assert [(i.id, i.refused, i.reply.body) for i in items] == [(2, True, b""), (1, False, b"one")]
+    assert answered == [1]
+
+
+async def test_answers_ready_together_travel_in_one_message_within_the_byte_bound() -> None:
+    release = asyncio.Event()
+
+    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+        await release.wait()
+        size = int(request.request_id)
+        return router_pb2.CallReply(status=200, body=b"x" * size)
+
+    session = RouterSession(answer)
+    batch = router_pb2.Batch()
+    sizes = [10, 20, BATCH_BYTES - 30, 40, 50]
+    for i, size in enumerate(sizes):
+        batch.items.add(id=i + 1, request=router_pb2.CallRequest(request_id=str(size)))
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        yield batch
+
+    out: list[list[int]] = []
+
+    async def collect() -> None:
+        async for message in session.run(requests()):
+            out.append([item.id for item in message.items])
+
+    running = asyncio.create_task(collect())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(running, 5)
+    assert out == [[1, 2, 3], [4, 5]]  # all five ready at once; the third fills the first message
+
+
+async def test_the_edge_going_away_cancels_its_calls() -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        raise AssertionError("not reached")
+
+    session = RouterSession(answer)
+    forever = asyncio.Event()
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        batch = router_pb2.Batch()
+        batch.items.add(id=1, request=router_pb2.CallRequest(request_id="1"))
+        yield batch
+        await forever.wait()
+
+    async def collect() -> None:
+        async for _ in session.run(requests()):
+            pass
+
+    running = asyncio.create_task(collect())
+    await asyncio.wait_for(started.wait(), 5)
+    running.cancel()  # what gRPC does when the edge's call goes
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_a_tcp_link_keeps_a_unary_call_per_request(one_upstream: MockOpenAI) -> None:
+    async with Gateway(config_for(one_upstream), link="tcp") as gateway:
+        reply = await client_of(gateway).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert reply.choices[0].message.content == "Mock reply to: Hello"
+        assert gateway.router is not None and gateway.router.sessions.count == 0
+        assert not gateway.edge_client.session_open
