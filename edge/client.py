@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from torouter.proto.v1 import router_pb2, router_pb2_grpc
 
-from .session import EdgeSession
+from .session import EdgeSession, SessionStream
 
 if TYPE_CHECKING:
     from torouter.proto.v1.router_pb2_grpc import RouterAsyncStub
@@ -159,6 +159,21 @@ class RouterClient:
             if reply is not None:
                 return reply
         return await self.stub.Call(request, timeout=timeout_s)
+
+    def stream(
+        self, request: router_pb2.CallRequest, timeout_s: float
+    ) -> grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | SessionStream:
+        """A call whose answer may stream: on the session when it is open, else as a Stream RPC.
+        Either is read alike: frames, then ``trailing_metadata()``; ``cancel()`` abandons it."""
+
+        def rpc(timeout_s: float) -> grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame]:
+            return self.stub.Stream(request, timeout=timeout_s)
+
+        if self._session is not None and self._session.usable:
+            stream = self._session.stream(request, timeout_s, rpc)
+            if stream is not None:
+                return stream
+        return rpc(timeout_s)
 
     @property
     def session_open(self) -> bool:

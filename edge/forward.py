@@ -28,6 +28,9 @@ from .keepalive import JSON_STREAM, Line
 from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
+from .session import SessionStream
+
+FrameSource = grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | SessionStream
 
 USAGE_METADATA = "torouter-usage-bin"  # a stream's Usage in its trailing metadata (router/server.py)
 
@@ -157,13 +160,13 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         if reply.HasField("usage"):
             app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
-    rpc = client.stub.Stream(call, timeout=timeout)
+    rpc = client.stream(call, timeout)
     return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent", started)
 
 
 async def _stream(
     request: web.Request,
-    call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
+    call: FrameSource,
     protocol: str,
     request_id: str,
     always_streams: bool = False,
@@ -227,7 +230,7 @@ async def _stream(
 
 async def _count_usage(
     request: web.Request,
-    call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
+    call: FrameSource,
     first_byte_s: float,
 ) -> None:
     """Counts the usage a finished stream reported in its trailing metadata."""

@@ -1,11 +1,11 @@
-"""The edge's end of a Session: its non-streaming calls to the router of its host, many on one
-long-lived gRPC call (the router's end, and why: router/session.py).
+"""The edge's end of a Session: its calls to the router of its host, many on one long-lived gRPC
+call (the router's end, and why: router/session.py).
 
 The session is a faster road, never the only one: while it is not open (starting, the router
-restarting, draining) :meth:`EdgeSession.call` returns None and the call goes as a unary RPC, with
-gRPC's retries and round robin. A call the router refused (draining: never begun) is also sent
-again that way. A call that was in the session when it broke may have begun: it fails as a unary
-call that had its headers does (UNAVAILABLE, a 503 the SDKs retry), never sent twice.
+restarting, draining) the client sends a call as a unary RPC (or a Stream RPC), with gRPC's
+retries and round robin. A call the router refused (draining: never begun) is also sent again that
+way. A call that was in the session when it broke may have begun: it fails as a unary call that had
+its headers does (UNAVAILABLE, a 503 the SDKs retry, or the stream's error event), never sent twice.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -22,15 +24,20 @@ from torouter.proto.v1 import router_pb2
 
 log = logging.getLogger("torouter.edge")
 
+USAGE_METADATA = "torouter-usage-bin"  # as the Stream RPC's trailing metadata (router/server.py)
 # A message is written once this many bytes of bodies are in it (the rest follow in the next).
 BATCH_BYTES = 4 * 1024 * 1024
-# Calls larger than this go as unary RPCs: a large upload would hold the session's others back.
+# Calls larger than this go as their own RPCs: a large upload would hold the session's others back.
 MAX_SESSION_BODY_BYTES = 256 * 1024
+# A stream's credit is granted once its caller took this many bytes (the router lets a window of
+# 256 KiB travel ahead, router/session.py: a step well inside it keeps the stream flowing).
+CREDIT_STEP = 64 * 1024
 REOPEN_MIN_S = 0.02  # a session that ended is opened again after this, doubling up to the max
 REOPEN_MAX_S = 1.0
 
 Batches = AsyncIterator[router_pb2.Batch]
 Open = Callable[[Batches], "grpc.aio.StreamStreamCall[router_pb2.Batch, router_pb2.Batch]"]
+StreamRPC = Callable[[float], "grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame]"]
 
 
 def failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
@@ -38,8 +45,139 @@ def failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
 
 
+def failed_in_router() -> grpc.aio.AioRpcError:
+    return failure(grpc.StatusCode.UNKNOWN, "the call failed inside the router")
+
+
 class Refused(Exception):
     """The router did not begin the call (it is draining): send it again another way."""
+
+
+class Pending(Protocol):
+    """A call in the session, waiting for its answer."""
+
+    def deliver(self, envelope: router_pb2.Envelope) -> bool:
+        """Takes an envelope of the answer; True when the answer is complete."""
+        ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+
+class ReplyWaiter:
+    """A non-streaming call's answer: one reply."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[router_pb2.CallReply] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, envelope: router_pb2.Envelope) -> bool:
+        if envelope.HasField("reply"):
+            if not self.future.done():
+                self.future.set_result(envelope.reply)
+        else:
+            self.fail(Refused() if envelope.refused else failed_in_router())
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class SessionStream:
+    """A streamed answer on the session, read as a Stream RPC's call is (``forward._stream``):
+    frames, then the trailing metadata; ``cancel`` abandons it. Refused by the router, it is sent
+    again as a Stream RPC and read from there."""
+
+    def __init__(self, session: EdgeSession, call_id: int, deadline: float, fallback: StreamRPC) -> None:
+        self._session = session
+        self._id = call_id
+        self._deadline = deadline
+        self._fallback = fallback
+        self._rpc: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | None = None
+        self._items: asyncio.Queue[router_pb2.Frame | router_pb2.StreamEnd | BaseException] = asyncio.Queue()
+        self._end: router_pb2.StreamEnd | None = None
+        self._over = False
+        self._untold = 0  # bytes the caller took that the router was not told of yet
+
+    def deliver(self, envelope: router_pb2.Envelope) -> bool:
+        if envelope.HasField("frame"):
+            self._items.put_nowait(envelope.frame)
+            return False
+        if envelope.HasField("end"):
+            self._items.put_nowait(envelope.end)
+        else:
+            self._items.put_nowait(Refused() if envelope.refused else failed_in_router())
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        self._items.put_nowait(error)
+
+    def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[router_pb2.Frame]:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout_at(self._deadline):
+                    item = await self._items.get()
+            except TimeoutError:
+                self.cancel()
+                raise failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+            if isinstance(item, router_pb2.Frame):
+                yield item
+                self._took(len(item.data))
+                continue
+            self._over = True
+            if isinstance(item, router_pb2.StreamEnd):
+                self._end = item
+                return
+            if not isinstance(item, Refused):
+                raise item
+            self._rpc = self._fallback(max(0.0, self._deadline - loop.time()))
+            async for frame in self._rpc:
+                yield frame
+            return
+
+    def _took(self, size: int) -> None:
+        self._untold += size
+        if self._untold >= CREDIT_STEP:
+            self._session.send(Send(self._id, credit=self._untold))
+            self._untold = 0
+
+    async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        if self._rpc is not None:
+            return tuple(await self._rpc.trailing_metadata() or ())
+        end = self._end
+        if end is None:
+            return ()
+        trailing: list[tuple[str, str | bytes]] = []
+        if end.error:
+            trailing.append(("torouter-error", end.error))
+        if end.HasField("usage"):
+            trailing.append((USAGE_METADATA, end.usage.SerializeToString()))
+        return tuple(trailing)
+
+    def cancel(self) -> bool:
+        if self._rpc is not None:
+            return self._rpc.cancel()
+        if self._over:
+            return False
+        self._over = True
+        self._session.abandon(self._id)
+        return True
+
+
+@dataclass(slots=True)
+class Send:
+    """One envelope to write (built in the message itself when it is written)."""
+
+    id: int
+    request: router_pb2.CallRequest | None = None
+    stream: bool = False
+    cancel: bool = False
+    credit: int = 0
 
 
 class EdgeSession:
@@ -50,8 +188,8 @@ class EdgeSession:
         self._call: grpc.aio.StreamStreamCall[router_pb2.Batch, router_pb2.Batch] | None = None
         self._usable = False
         self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future[router_pb2.CallReply]] = {}
-        self._outbox: list[tuple[int, router_pb2.CallRequest | None]] = []  # None: a cancel
+        self._waiting: dict[int, Pending] = {}
+        self._outbox: list[Send] = []
         self._wake = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
 
@@ -70,33 +208,54 @@ class EdgeSession:
                 await self._keeper
             self._keeper = None
 
+    @staticmethod
+    def takes(request: router_pb2.CallRequest) -> bool:
+        """Whether a call may go on the session (small, without files)."""
+        return not request.files and len(request.body) <= MAX_SESSION_BODY_BYTES
+
     async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> router_pb2.CallReply | None:
         """The router's reply; None when the session cannot take the call (send it as a unary
         RPC). Raises ``grpc.aio.AioRpcError`` as a unary call would (deadline, session lost)."""
-        if not self._usable or request.files or len(request.body) > MAX_SESSION_BODY_BYTES:
+        if not self._usable or not self.takes(request):
             return None
         call_id = next(self._ids)
-        answer: asyncio.Future[router_pb2.CallReply] = asyncio.get_running_loop().create_future()
-        self._waiting[call_id] = answer
-        self._outbox.append((call_id, request))
-        self._wake.set()
+        waiter = ReplyWaiter()
+        self._waiting[call_id] = waiter
+        self.send(Send(call_id, request))
         try:
             async with asyncio.timeout(timeout_s):
-                return await answer
+                return await waiter.future
         except Refused:
             return None
         except TimeoutError:
-            self._cancel(call_id)
+            self.abandon(call_id)
             raise failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         except asyncio.CancelledError:
-            self._cancel(call_id)
+            self.abandon(call_id)
             raise
 
-    def _cancel(self, call_id: int) -> None:
+    def stream(
+        self, request: router_pb2.CallRequest, timeout_s: float, fallback: StreamRPC
+    ) -> SessionStream | None:
+        """A call whose answer may stream, read as a Stream RPC's; None when the session cannot
+        take it (send it as a Stream RPC)."""
+        if not self._usable or not self.takes(request):
+            return None
+        call_id = next(self._ids)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        stream = SessionStream(self, call_id, deadline, fallback)
+        self._waiting[call_id] = stream
+        self.send(Send(call_id, request, stream=True))
+        return stream
+
+    def send(self, envelope: Send) -> None:
+        self._outbox.append(envelope)
+        self._wake.set()
+
+    def abandon(self, call_id: int) -> None:
         """The caller gave up: the router abandons the call (and its upstream request)."""
         if self._waiting.pop(call_id, None) is not None and self._call is not None:
-            self._outbox.append((call_id, None))
-            self._wake.set()
+            self.send(Send(call_id, cancel=True))
 
     async def _keep(self) -> None:
         pause = REOPEN_MIN_S
@@ -127,19 +286,12 @@ class EdgeSession:
     async def _read(self, call: grpc.aio.StreamStreamCall[router_pb2.Batch, router_pb2.Batch]) -> None:
         async for batch in call:
             if batch.draining:
-                self._usable = False  # new calls go as unary RPCs; these finish here
+                self._usable = False  # new calls go as their own RPCs; these finish here
+            waiting = self._waiting
             for envelope in batch.items:
-                answer = self._waiting.pop(envelope.id, None)
-                if answer is None or answer.done():
-                    continue  # cancelled meanwhile
-                if envelope.HasField("reply"):
-                    answer.set_result(envelope.reply)
-                elif envelope.refused:
-                    answer.set_exception(Refused())
-                else:
-                    answer.set_exception(
-                        failure(grpc.StatusCode.UNKNOWN, "the call failed inside the router")
-                    )
+                pending = waiting.get(envelope.id)
+                if pending is not None and pending.deliver(envelope):
+                    del waiting[envelope.id]
 
     async def _batches(self, wake: asyncio.Event) -> Batches:
         """A session's messages to the router, as calls come (gRPC writes each in turn). Ends
@@ -153,33 +305,33 @@ class EdgeSession:
                 return
 
     def _take(self) -> router_pb2.Batch:
-        """The next message: calls from the outbox up to ``BATCH_BYTES`` of bodies (one at least)."""
+        """The next message: envelopes from the outbox up to ``BATCH_BYTES`` of bodies (one at least)."""
         batch = router_pb2.Batch()
         taken = size = 0
-        for call_id, request in self._outbox:
-            if request is None:
-                batch.items.add(id=call_id, cancel=True)
-            else:
-                if taken and size + len(request.body) > BATCH_BYTES:
+        for out in self._outbox:
+            if out.request is not None:
+                if taken and size + len(out.request.body) > BATCH_BYTES:
                     break
-                size += len(request.body)
-                batch.items.add(id=call_id, request=request)
+                size += len(out.request.body)
+                batch.items.add(id=out.id, request=out.request, stream=out.stream)
+            elif out.cancel:
+                batch.items.add(id=out.id, cancel=True)
+            else:
+                batch.items.add(id=out.id, credit=out.credit)
             taken += 1
         del self._outbox[:taken]
         return batch
 
     def _lose(self) -> None:
         """The session ended: its calls may have begun, so they fail (never sent twice); those
-        not yet written are sent again as unary RPCs."""
-        unsent = {call_id for call_id, request in self._outbox if request is not None}
+        not yet written are sent again as their own RPCs."""
+        unsent = {out.id for out in self._outbox if out.request is not None}
         self._outbox.clear()
         waiting, self._waiting = self._waiting, {}
-        for call_id, answer in waiting.items():
-            if answer.done():
-                continue
+        for call_id, pending in waiting.items():
             if call_id in unsent:
-                answer.set_exception(Refused())
+                pending.fail(Refused())
             else:
-                answer.set_exception(
+                pending.fail(
                     failure(grpc.StatusCode.UNAVAILABLE, "the router's session ended during the call")
                 )

@@ -208,9 +208,12 @@ class RouterService(router_pb2_grpc.RouterServicer):
         request_iterator: AsyncIterator[router_pb2.Batch],
         context: grpc.aio.ServicerContext[object, object],
     ) -> AsyncIterator[router_pb2.Batch]:
-        """Non-streaming calls, many on one call (router/session.py)."""
+        """Calls, many on one call (router/session.py)."""
         await context.send_initial_metadata(())
-        session = RouterSession(lambda request: answer(self.dispatcher, to_call(request)))
+        session = RouterSession(
+            lambda request: answer(self.dispatcher, to_call(request)),
+            lambda request: stream_answer(self.dispatcher, to_call(request)),
+        )
         self.sessions.add(session)
         try:
             async for batch in session.run(request_iterator):
@@ -222,17 +225,17 @@ class RouterService(router_pb2_grpc.RouterServicer):
         self, request: router_pb2.CallRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncIterator[router_pb2.Frame]:
         await context.send_initial_metadata(())
-        outcome = await self.dispatcher.handle(to_call(request, context))
-        async for frame in frames(outcome):
-            yield frame
-        trailing: list[tuple[str, str | bytes]] = []
-        if outcome.error_code:
-            trailing.append(("torouter-error", outcome.error_code))
-        if outcome.usage is not None:  # with the status: no message of its own
-            report = usage_report(outcome.usage, outcome.usage_kept)
-            trailing.append((USAGE_METADATA, report.SerializeToString()))
-        if trailing:
-            context.set_trailing_metadata(tuple(trailing))
+        async for item in stream_answer(self.dispatcher, to_call(request, context)):
+            if isinstance(item, router_pb2.Frame):
+                yield item
+                continue
+            trailing: list[tuple[str, str | bytes]] = []
+            if item.error:
+                trailing.append(("torouter-error", item.error))
+            if item.HasField("usage"):  # with the status: no message of its own
+                trailing.append((USAGE_METADATA, item.usage.SerializeToString()))
+            if trailing:
+                context.set_trailing_metadata(tuple(trailing))
 
 
 async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
@@ -245,6 +248,19 @@ async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
     if outcome.usage is not None:
         reply.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
     return reply
+
+
+async def stream_answer(
+    dispatcher: Dispatcher, call: Call
+) -> AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]:
+    """An answer that may stream: its frames, then its end (outcome and usage)."""
+    outcome = await dispatcher.handle(call)
+    async for frame in frames(outcome):
+        yield frame
+    end = router_pb2.StreamEnd(error=outcome.error_code or "")
+    if outcome.usage is not None:
+        end.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
+    yield end
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:

@@ -1,10 +1,12 @@
-"""The router's end of a Session: many non-streaming calls on one long-lived gRPC call.
+"""The router's end of a Session: many calls on one long-lived gRPC call.
 
 A unary call costs each side about five gRPC completions (the call, its message, the headers, the
 reply with its status, the close), each handed from gRPC's poller thread to the event loop; on a
 session, a message carries every call (or answer) ready when it is written, so a busy edge and
 router pay one completion for several calls. The edge opens one session per link to the router
 of its host (edge/session.py) and keeps per-call RPCs for everything else.
+
+A call's answer is a reply, or (``Envelope.stream``) frames then an end, as the Stream RPC's.
 
 What a unary call gets from gRPC, a session does here:
 - cancellation: an ``Envelope.cancel`` from the edge (its caller went away, or its deadline
@@ -14,6 +16,9 @@ What a unary call gets from gRPC, a session does here:
 - draining: a stopping router tells each session (``Batch.draining``), answers the calls it has,
   refuses the ones that come after (``Envelope.refused``: never begun, so the edge sends them
   again by a unary call, which reaches the next router), then ends the session;
+- flow control per stream: at most ``STREAM_WINDOW`` bytes of a stream's frames travel ahead of
+  what its caller took (the edge grants ``Envelope.credit`` as it writes them), so a slow caller
+  holds back its own stream only, and the edge's buffer stays bounded;
 - an edge that goes away: the session's call is cancelled, and its calls' tasks with it.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from torouter.proto.v1 import router_pb2
 
@@ -30,8 +36,11 @@ log = logging.getLogger("torouter.router")
 # A message is flushed once this many bytes of bodies are in it (the rest follow in the next):
 # far below gRPC's message limit, and a large answer does not hold the others back for long.
 BATCH_BYTES = 4 * 1024 * 1024
+# How many bytes of a stream's frames may travel ahead of what its caller took.
+STREAM_WINDOW = 256 * 1024
 
 Answer = Callable[[router_pb2.CallRequest], Awaitable[router_pb2.CallReply]]
+StreamAnswer = Callable[[router_pb2.CallRequest], AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]]
 
 
 class Sessions:
@@ -59,14 +68,55 @@ class Sessions:
         return len(self._open)
 
 
+@dataclass(slots=True)
+class Out:
+    """One envelope to write (built in the message itself when it is written)."""
+
+    id: int
+    reply: router_pb2.CallReply | None = None
+    frame: router_pb2.Frame | None = None
+    end: router_pb2.StreamEnd | None = None
+    refused: bool = False
+    failed: bool = False
+
+    @property
+    def size(self) -> int:
+        if self.reply is not None:
+            return len(self.reply.body)
+        return len(self.frame.data) if self.frame is not None else 0
+
+
+class Window:
+    """A stream's flow control: bytes sent ahead of the edge's credit."""
+
+    __slots__ = ("_room", "ahead")
+
+    def __init__(self) -> None:
+        self.ahead = 0
+        self._room = asyncio.Event()
+
+    async def take(self, size: int) -> None:
+        while self.ahead >= STREAM_WINDOW:
+            self._room.clear()
+            await self._room.wait()
+        self.ahead += size
+
+    def credit(self, size: int) -> None:
+        self.ahead -= size
+        if self.ahead < STREAM_WINDOW:
+            self._room.set()
+
+
 class RouterSession:
     """One session: reads the edge's batches, runs each call in its own task, and writes the
     answers back as they are ready, several to a message when several are."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, stream: StreamAnswer) -> None:
         self._answer = answer
+        self._stream = stream
         self._calls: dict[int, asyncio.Task[None]] = {}
-        self._outbox: list[tuple[int, router_pb2.CallReply | None, bool]] = []  # id, reply, failed
+        self._windows: dict[int, Window] = {}
+        self._outbox: list[Out] = []
         self._wake = asyncio.Event()
         self._closing = False  # the edge stopped writing, or the router is draining
         self._draining = False
@@ -111,32 +161,60 @@ class RouterSession:
 
     def _receive(self, envelope: router_pb2.Envelope) -> None:
         call_id = envelope.id
+        if envelope.credit:
+            window = self._windows.get(call_id)
+            if window is not None:
+                window.credit(envelope.credit)
+            return
         if envelope.cancel:
             task = self._calls.get(call_id)
             if task is not None:
                 task.cancel()
             return
         if self._draining:
-            self._send(call_id, None)
+            self._send(Out(call_id, refused=True))
             return
-        self._calls[call_id] = asyncio.create_task(self._serve(call_id, envelope.request))
+        serve = self._serve_stream if envelope.stream else self._serve
+        self._calls[call_id] = asyncio.create_task(serve(call_id, envelope.request))
 
     async def _serve(self, call_id: int, request: router_pb2.CallRequest) -> None:
-        reply: router_pb2.CallReply | None = None
         try:
             reply = await self._answer(request)
         except asyncio.CancelledError:
             return  # abandoned by the edge (or the session is gone): nobody waits for an answer
         except Exception:
             log.exception("call failed", extra={"request_id": request.request_id})
+            self._send(Out(call_id, failed=True))
+        else:
+            self._send(Out(call_id, reply=reply))
         finally:
-            self._calls.pop(call_id, None)
-            if self._closing and not self._calls:
-                self._wake.set()
-        self._send(call_id, reply, failed=reply is None)
+            self._done(call_id)
 
-    def _send(self, call_id: int, reply: router_pb2.CallReply | None, *, failed: bool = False) -> None:
-        self._outbox.append((call_id, reply, failed))
+    async def _serve_stream(self, call_id: int, request: router_pb2.CallRequest) -> None:
+        window = self._windows[call_id] = Window()
+        try:
+            async for item in self._stream(request):
+                if isinstance(item, router_pb2.Frame):
+                    await window.take(len(item.data))
+                    self._send(Out(call_id, frame=item))
+                else:
+                    self._send(Out(call_id, end=item))
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("call failed", extra={"request_id": request.request_id})
+            self._send(Out(call_id, failed=True))
+        finally:
+            self._windows.pop(call_id, None)
+            self._done(call_id)
+
+    def _done(self, call_id: int) -> None:
+        self._calls.pop(call_id, None)
+        if self._closing and not self._calls:
+            self._wake.set()
+
+    def _send(self, out: Out) -> None:
+        self._outbox.append(out)
         self._wake.set()
 
     def _take(self) -> router_pb2.Batch:
@@ -145,14 +223,18 @@ class RouterSession:
         batch = router_pb2.Batch(draining=self._announce_drain)
         self._announce_drain = False
         taken = size = 0
-        for call_id, reply, failed in self._outbox:
-            if reply is None:
-                batch.items.add(id=call_id, refused=not failed, failed=failed)
-            else:
-                if taken and size + len(reply.body) > BATCH_BYTES:
-                    break
-                size += len(reply.body)
-                batch.items.add(id=call_id, reply=reply)
+        for out in self._outbox:
+            if taken and size + out.size > BATCH_BYTES:
+                break
+            size += out.size
             taken += 1
+            if out.reply is not None:
+                batch.items.add(id=out.id, reply=out.reply)
+            elif out.frame is not None:
+                batch.items.add(id=out.id, frame=out.frame)
+            elif out.end is not None:
+                batch.items.add(id=out.id, end=out.end)
+            else:
+                batch.items.add(id=out.id, refused=out.refused, failed=out.failed)
         del self._outbox[:taken]
         return batch

@@ -352,6 +352,10 @@ class Envelope(_message.Message):
     CANCEL_FIELD_NUMBER: _builtins.int
     REFUSED_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    FRAME_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     cancel: _builtins.bool
     """edge to router: the caller went away; the call is abandoned"""
@@ -359,6 +363,13 @@ class Envelope(_message.Message):
     """router to edge: not begun (the router is draining); send it elsewhere"""
     failed: _builtins.bool
     """router to edge: the call failed inside the router (a unary call's UNKNOWN)"""
+    stream: _builtins.bool
+    """A call whose answer may stream: the answer comes as Stream's does, frames then an end. At
+    most a window of frames' bytes travels ahead of what the edge's caller took (credit).
+    edge to router: answer in frames
+    """
+    credit: _builtins.int
+    """edge to router: the caller took this many more bytes of frames"""
     @_builtins.property
     def request(self) -> Global___CallRequest:
         """edge to router: a call (as Call's request)"""
@@ -366,6 +377,14 @@ class Envelope(_message.Message):
     @_builtins.property
     def reply(self) -> Global___CallReply:
         """router to edge: its answer (as Call's reply)"""
+
+    @_builtins.property
+    def frame(self) -> Global___Frame:
+        """router to edge: the next frame of the answer"""
+
+    @_builtins.property
+    def end(self) -> Global___StreamEnd:
+        """router to edge: the answer is over"""
 
     def __init__(
         self,
@@ -376,14 +395,46 @@ class Envelope(_message.Message):
         cancel: _builtins.bool = ...,
         refused: _builtins.bool = ...,
         failed: _builtins.bool = ...,
+        stream: _builtins.bool = ...,
+        frame: Global___Frame | None = ...,
+        end: Global___StreamEnd | None = ...,
+        credit: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reply", b"reply", "request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "frame", b"frame", "reply", b"reply", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "failed", b"failed", "id", b"id", "refused", b"refused", "reply", b"reply", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel", b"cancel", "credit", b"credit", "end", b"end", "failed", b"failed", "frame", b"frame", "id", b"id", "refused", b"refused", "reply", b"reply", "request", b"request", "stream", b"stream"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Envelope: _TypeAlias = Envelope  # noqa: Y015
+
+@_typing.final
+class StreamEnd(_message.Message):
+    """The end of a streamed answer on a Session: what Stream's trailing metadata carries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERROR_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    error: _builtins.str
+    """as `torouter-error`: the outcome, when not a success"""
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """as `torouter-usage-bin`"""
+
+    def __init__(
+        self,
+        *,
+        error: _builtins.str = ...,
+        usage: Global___Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamEnd: _TypeAlias = StreamEnd  # noqa: Y015
 
 @_typing.final
 class Batch(_message.Message):

@@ -69,9 +69,9 @@ class RouterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Session(self, request_iterator, context):
-        """Non-streaming requests, many on one long-lived call (an edge's link to the router on its
-        host): one message carries every call ready to go, and one every answer ready. The router
-        sends its headers first; the edge uses the session once they came.
+        """Many requests on one long-lived call (an edge's link to the router on its host): one message
+        carries every call (or answer, or frame) ready to go. The router sends its headers first; the
+        edge uses the session once they came.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

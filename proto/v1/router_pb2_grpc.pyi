@@ -41,9 +41,9 @@ class RouterStub:
     Stream: _grpc.UnaryStreamMultiCallable[_router_pb2.CallRequest, _router_pb2.Frame]
     """Requests whose answer may stream (SSE): head with the first data, then data."""
     Session: _grpc.StreamStreamMultiCallable[_router_pb2.Batch, _router_pb2.Batch]
-    """Non-streaming requests, many on one long-lived call (an edge's link to the router on its
-    host): one message carries every call ready to go, and one every answer ready. The router
-    sends its headers first; the edge uses the session once they came.
+    """Many requests on one long-lived call (an edge's link to the router on its host): one message
+    carries every call (or answer, or frame) ready to go. The router sends its headers first; the
+    edge uses the session once they came.
     """
 
 @_typing.type_check_only
@@ -54,9 +54,9 @@ class RouterAsyncStub(RouterStub):
     Stream: _aio.UnaryStreamMultiCallable[_router_pb2.CallRequest, _router_pb2.Frame]  # type: ignore[assignment]
     """Requests whose answer may stream (SSE): head with the first data, then data."""
     Session: _aio.StreamStreamMultiCallable[_router_pb2.Batch, _router_pb2.Batch]  # type: ignore[assignment]
-    """Non-streaming requests, many on one long-lived call (an edge's link to the router on its
-    host): one message carries every call ready to go, and one every answer ready. The router
-    sends its headers first; the edge uses the session once they came.
+    """Many requests on one long-lived call (an edge's link to the router on its host): one message
+    carries every call (or answer, or frame) ready to go. The router sends its headers first; the
+    edge uses the session once they came.
     """
 
 class RouterServicer(metaclass=_abc_1.ABCMeta):
@@ -82,9 +82,9 @@ class RouterServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_router_pb2.Batch],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_router_pb2.Batch], _abc.AsyncIterator[_router_pb2.Batch]]:
-        """Non-streaming requests, many on one long-lived call (an edge's link to the router on its
-        host): one message carries every call ready to go, and one every answer ready. The router
-        sends its headers first; the edge uses the session once they came.
+        """Many requests on one long-lived call (an edge's link to the router on its host): one message
+        carries every call (or answer, or frame) ready to go. The router sends its headers first; the
+        edge uses the session once they came.
         """
 
 def add_RouterServicer_to_server(servicer: RouterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import httpx
 import openai
 import pytest
@@ -15,9 +16,10 @@ import pytest
 from support.gateway import Gateway
 from support.openai_upstream import Fault, MockOpenAI
 from support.stack import KEYS, Stack, upstream_config
+from torouter.edge.session import EdgeSession, SessionStream, failure
 from torouter.proto.v1 import router_pb2
 from torouter.router import server as router_server
-from torouter.router.session import BATCH_BYTES, RouterSession
+from torouter.router.session import BATCH_BYTES, STREAM_WINDOW, RouterSession
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
@@ -43,6 +45,10 @@ def record_roads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(router_server, "to_call", to_call)
     return roads
+
+
+def no_stream(request: router_pb2.CallRequest) -> AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]:
+    raise AssertionError("no stream was asked for")
 
 
 @pytest.fixture
@@ -82,10 +88,9 @@ async def test_concurrent_calls_share_the_session(fresh: Stack, monkeypatch: pyt
     ]
     assert roads == ["session"] * 40
     assert fresh.gateway.router is not None and fresh.gateway.router.sessions.count == 1
-    # streams keep their own RPC (flow control per response)
     stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert roads[40:] == ["rpc"]
+    assert roads[40:] == ["session"]
 
 
 async def test_a_large_body_goes_as_a_unary_call(fresh: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,7 +193,7 @@ async def test_calls_arriving_while_the_router_drains_are_sent_again_as_unary_ca
         await asyncio.sleep(0.05)
         return router_pb2.CallReply(status=200, body=request.body)
 
-    session = RouterSession(answer)
+    session = RouterSession(answer, no_stream)
     incoming: asyncio.Queue[router_pb2.Batch | None] = asyncio.Queue()
 
     async def requests() -> AsyncIterator[router_pb2.Batch]:
@@ -225,7 +230,7 @@ async def test_answers_ready_together_travel_in_one_message_within_the_byte_boun
         size = int(request.request_id)
         return router_pb2.CallReply(status=200, body=b"x" * size)
 
-    session = RouterSession(answer)
+    session = RouterSession(answer, no_stream)
     batch = router_pb2.Batch()
     sizes = [10, 20, BATCH_BYTES - 30, 40, 50]
     for i, size in enumerate(sizes):
@@ -260,7 +265,7 @@ async def test_the_edge_going_away_cancels_its_calls() -> None:
             raise
         raise AssertionError("not reached")
 
-    session = RouterSession(answer)
+    session = RouterSession(answer, no_stream)
     forever = asyncio.Event()
 
     async def requests() -> AsyncIterator[router_pb2.Batch]:
@@ -287,3 +292,126 @@ async def test_a_tcp_link_keeps_a_unary_call_per_request(one_upstream: MockOpenA
         assert reply.choices[0].message.content == "Mock reply to: Hello"
         assert gateway.router is not None and gateway.router.sessions.count == 0
         assert not gateway.edge_client.session_open
+
+
+# ---------------------------------------------------------------------------------------- streams
+
+
+async def test_a_long_stream_reaches_a_slow_caller_whole(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several windows of frames: the edge grants credit as its caller reads, the router sends on."""
+    await session_open(fresh.gateway)
+    roads = record_roads(monkeypatch)
+    words = [f"w{i}" for i in range(6000)]  # ~1 MB of SSE chunks, four windows and more
+    stream = await fresh.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": " ".join(words)}], stream=True
+    )
+    text = []
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            text.append(chunk.choices[0].delta.content)
+        if len(text) % 500 == 0:
+            await asyncio.sleep(0.01)  # a reader slower than the upstream
+    assert "".join(text) == "Mock reply to: " + " ".join(words)
+    assert roads == ["session"]
+
+
+def frames_of(count: int, size: int) -> Any:
+    async def stream(
+        request: router_pb2.CallRequest,
+    ) -> AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]:
+        for _ in range(count):
+            yield router_pb2.Frame(data=b"x" * size)
+        yield router_pb2.StreamEnd()
+
+    return stream
+
+
+async def test_a_stream_sends_a_window_ahead_of_its_callers_credit() -> None:
+    session = RouterSession(no_answer, frames_of(100, 10_000))  # 1 MB
+    incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        while True:
+            yield await incoming.get()
+
+    batch = router_pb2.Batch()
+    batch.items.add(id=7, request=router_pb2.CallRequest(), stream=True)
+    await incoming.put(batch)
+    sent: list[int] = []
+    ended = asyncio.Event()
+
+    async def collect() -> None:
+        async for message in session.run(requests()):
+            for item in message.items:
+                sent.append(len(item.frame.data))
+                if item.HasField("end"):
+                    ended.set()
+
+    running = asyncio.create_task(collect())
+    await asyncio.sleep(0.1)
+    assert STREAM_WINDOW <= sum(sent) < STREAM_WINDOW + 10_000  # then it waits
+    credit = router_pb2.Batch()
+    credit.items.add(id=7, credit=200_000)
+    await incoming.put(credit)
+    await asyncio.sleep(0.1)
+    assert STREAM_WINDOW + 200_000 <= sum(sent) < STREAM_WINDOW + 210_000
+    assert not ended.is_set()
+    credit = router_pb2.Batch()
+    credit.items.add(id=7, credit=10_000_000)
+    await incoming.put(credit)
+    await asyncio.wait_for(ended.wait(), 5)
+    assert sum(sent) == 1_000_000
+    running.cancel()
+
+
+async def no_answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+    raise AssertionError("no reply was asked for")
+
+
+async def test_a_refused_stream_is_sent_again_as_a_stream_rpc() -> None:
+    """Refused (the router is draining): read from a Stream RPC, within what is left of the deadline."""
+
+    class FakeRPC:
+        def __init__(self, timeout_s: float) -> None:
+            self.timeout_s = timeout_s
+
+        def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
+            return self.frames()
+
+        async def frames(self) -> AsyncIterator[router_pb2.Frame]:
+            yield router_pb2.Frame(data=b"from the rpc")
+
+        async def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+            return (("torouter-error", "none"),)
+
+    rpcs: list[FakeRPC] = []
+
+    def fallback(timeout_s: float) -> Any:
+        rpcs.append(FakeRPC(timeout_s))
+        return rpcs[-1]
+
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    stream = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, fallback)
+    assert stream.deliver(router_pb2.Envelope(id=1, refused=True))
+    frames = [frame.data async for frame in stream]
+    assert frames == [b"from the rpc"]
+    assert len(rpcs) == 1 and 29 < rpcs[0].timeout_s <= 30
+    assert await stream.trailing_metadata() == (("torouter-error", "none"),)
+
+
+async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None:
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    stream = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
+    assert not stream.deliver(router_pb2.Envelope(id=1, frame=router_pb2.Frame(data=b"first")))
+    stream.fail(failure(grpc.StatusCode.UNAVAILABLE, "gone"))
+    seen: list[bytes] = []
+
+    async def read() -> None:
+        async for frame in stream:
+            seen.append(frame.data)
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await read()
+    assert seen == [b"first"] and info.value.code() is grpc.StatusCode.UNAVAILABLE
