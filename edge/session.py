@@ -99,6 +99,8 @@ class SessionStream:
         self._end: router_pb2.StreamEnd | None = None
         self._over = False
         self._untold = 0  # bytes the caller took that the router was not told of yet
+        # one timer for the whole stream (cheaper than a timeout around each frame's wait)
+        self._expiry = asyncio.get_running_loop().call_at(deadline, self._expire)
 
     def deliver(self, envelope: router_pb2.Envelope) -> bool:
         if envelope.HasField("frame"):
@@ -116,20 +118,20 @@ class SessionStream:
     def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
         return self._frames()
 
+    def _expire(self) -> None:
+        if self.cancel():
+            self._items.put_nowait(failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+
     async def _frames(self) -> AsyncIterator[router_pb2.Frame]:
         loop = asyncio.get_running_loop()
         while True:
-            try:
-                async with asyncio.timeout_at(self._deadline):
-                    item = await self._items.get()
-            except TimeoutError:
-                self.cancel()
-                raise failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+            item = await self._items.get()
             if isinstance(item, router_pb2.Frame):
                 yield item
                 self._took(len(item.data))
                 continue
             self._over = True
+            self._expiry.cancel()
             if isinstance(item, router_pb2.StreamEnd):
                 self._end = item
                 return
@@ -165,6 +167,7 @@ class SessionStream:
         if self._over:
             return False
         self._over = True
+        self._expiry.cancel()
         self._session.abandon(self._id)
         return True
 
@@ -222,17 +225,21 @@ class EdgeSession:
         waiter = ReplyWaiter()
         self._waiting[call_id] = waiter
         self.send(Send(call_id, request))
+        expiry = asyncio.get_running_loop().call_later(timeout_s, self._expire, call_id, waiter)
         try:
-            async with asyncio.timeout(timeout_s):
-                return await waiter.future
+            return await waiter.future
         except Refused:
             return None
-        except TimeoutError:
-            self.abandon(call_id)
-            raise failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         except asyncio.CancelledError:
             self.abandon(call_id)
             raise
+        finally:
+            expiry.cancel()
+
+    def _expire(self, call_id: int, waiter: ReplyWaiter) -> None:
+        """A call's deadline passed: abandoned, and failed as a unary call's would."""
+        self.abandon(call_id)
+        waiter.fail(failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
 
     def stream(
         self, request: router_pb2.CallRequest, timeout_s: float, fallback: StreamRPC

@@ -415,3 +415,25 @@ async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await read()
     assert seen == [b"first"] and info.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_stream_past_its_deadline_is_abandoned_and_ends_with_deadline_exceeded() -> None:
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    abandoned: list[int] = []
+    session.abandon = abandoned.append  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    stream = SessionStream(session, 5, loop.time() + 0.1, lambda _: None)  # type: ignore[arg-type,return-value]
+    stream.deliver(router_pb2.Envelope(id=5, frame=router_pb2.Frame(data=b"first")))
+    seen: list[bytes] = []
+
+    async def read() -> None:
+        async for frame in stream:
+            seen.append(frame.data)
+
+    started = loop.time()
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await asyncio.wait_for(read(), 5)
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert seen == [b"first"] and abandoned == [5]
+    assert 0.05 < loop.time() - started < 2
+    assert not stream.cancel()  # already over
