@@ -59,9 +59,12 @@ def server_options(config: RouterConfig, *, reuse_port: bool = False) -> list[tu
     """The server's channel options. With a max connection age, edges resolve the routers' name
     again when their connection ages out (gRPC re-resolves on a GOAWAY), and reach routers added
     since; the core adds ±10 % of jitter, so that connections do not all go at once. The port is
-    shared only when asked (``torouter up --workers N`` over TCP): a port in use is an error."""
+    shared only when asked (``torouter up --workers N`` over TCP): a port in use is an error.
+
+    A Unix socket has one router behind it, with no name to resolve again: its connections have
+    no max age (an edge's session lives on one, router/session.py, as long as the router does)."""
     options = [*SERVER_OPTIONS, ("grpc.so_reuseport", int(reuse_port))]
-    if config.max_connection_age_s > 0:
+    if config.max_connection_age_s > 0 and not config.listen.startswith("unix:"):
         options += [
             ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
             ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_S * 1000),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -19,6 +20,8 @@ from support.stack import KEYS, Stack, upstream_config
 from torouter.edge.session import EdgeSession, SessionStream, failure
 from torouter.proto.v1 import router_pb2
 from torouter.router import server as router_server
+from torouter.router.config import RouterConfig
+from torouter.router.server import server_options
 from torouter.router.session import BATCH_BYTES, STREAM_WINDOW, RouterSession
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -437,3 +440,12 @@ async def test_a_stream_past_its_deadline_is_abandoned_and_ends_with_deadline_ex
     assert seen == [b"first"] and abandoned == [5]
     assert 0.05 < loop.time() - started < 2
     assert not stream.cancel()  # already over
+
+
+def test_a_routers_unix_socket_has_no_max_connection_age() -> None:
+    """Over TCP, connections age out so that edges resolve the routers' name again; a session on
+    a Unix socket (one router, nothing to resolve) would be cut at the end of the age's grace."""
+    tcp = RouterConfig(listen="127.0.0.1:50051", max_connection_age_s=20)
+    assert ("grpc.max_connection_age_ms", 20_000) in server_options(tcp)
+    unix = replace(tcp, listen="unix:/run/torouter/router-0.sock")
+    assert not [name for name, _ in server_options(unix) if name.startswith("grpc.max_connection_age")]
