@@ -18,7 +18,10 @@ Stages:
   Call (nothing else): what a second busy process on the core costs the edge;
 - ``dispatch``: the router's dispatcher in process (no gRPC): keys, routing, the upstream call with
   aiohttp, usage metering and the per-request log line;
-- ``gateway``: the real edge and the real router.
+- ``gateway``: the real edge and the real router, started as two commands joined by TCP (as in
+  compose: a gRPC call per request);
+- ``up``: ``torouter up`` (one worker): the edge and its router joined by a Unix socket, the
+  requests on the session between them (edge/session.py).
 
 Linux only (CPU affinity and /proc); at least 2 CPUs. A benchmark, not a test: nothing asserts a time.
 """
@@ -335,7 +338,28 @@ class Stages:
         for stream in (False, True):
             loader(url, stream, self.args)()
             self.record(
-                "gateway",
+                "gateway (TCP, a call per request)",
+                report.kind(stream),
+                per_request(pids, loader(url, stream, self.args), self.args.requests),
+            )
+        self.stop_all()
+
+    def up(self, mock_port: int) -> None:
+        edge_port = processes.free_ports(1)[0]
+        config = run.write_config(self.workdir, edge_port, None, mock_port)
+        gateway = self.start("up", pinned([*run.torouter_command(), "up", "--config", str(config)]))
+        processes.wait_ready(gateway, f"http://127.0.0.1:{edge_port}/readyz", 60)
+        # the edge is the root (taskset execs it); the router its one child
+        edge_pid = gateway.proc.pid
+        routers = [info.pid for info in processes.process_tree(edge_pid) if info.pid != edge_pid]
+        if len(routers) != 1:
+            raise processes.BenchError(f"torouter up has {len(routers)} children, not its router")
+        url = f"http://127.0.0.1:{edge_port}/v1/chat/completions"
+        pids = {"edge": edge_pid, "router": routers[0]}
+        for stream in (False, True):
+            loader(url, stream, self.args)()
+            self.record(
+                "torouter up (Unix socket, session)",
                 report.kind(stream),
                 per_request(pids, loader(url, stream, self.args), self.args.requests),
             )
@@ -376,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=5000, help="requests per stage, after a warm-up")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--stages", default="grpc,edge,edge-upstream,dispatch,gateway", help="comma-separated subset"
+        "--stages", default="grpc,edge,edge-upstream,dispatch,gateway,up", help="comma-separated subset"
     )
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
@@ -408,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             ("edge-upstream", lambda port: stages.edge(port, call_upstream=True)),
             ("dispatch", stages.dispatch),
             ("gateway", stages.gateway),
+            ("up", stages.up),
         ):
             if name in wanted:
                 stage(mock_port)
