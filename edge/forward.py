@@ -275,6 +275,8 @@ async def _read_body(
             status=415,
         )
     try:
+        if request.content.is_eof() and endpoint.body != "multipart":
+            return await request.read(), []  # all of it has come: nothing to wait for, no timer
         async with asyncio.timeout(timeout_s):
             if endpoint.body == "multipart" and request.content_type.startswith("multipart/"):
                 form = await read_image_edit_form(request, limit)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from aiohttp import web
 
@@ -13,4 +13,5 @@ _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 def request_id_for(request: web.Request) -> str:
     incoming = request.headers.get("x-request-id", "")
-    return incoming if _SANE.match(incoming) else f"req_{uuid.uuid4().hex}"
+    # 32 random hex digits, as a uuid4's hex (without building the UUID object: a third of the cost)
+    return incoming if _SANE.match(incoming) else f"req_{os.urandom(16).hex()}"
