@@ -4,6 +4,9 @@ A ``dns:///`` name is resolved again by gRPC when a connection goes (a router st
 an old connection: routers set a max connection age), and by :meth:`RouterClient.refresh` every
 ``edge.router_refresh_s``: when the addresses changed (a router added, say), calls move to a new
 channel and the old one closes once its calls are over.
+
+To the router of its own host (a ``unix:`` socket) the calls go on one long-lived session instead
+(edge/session.py), and as RPCs of their own only while it is not open.
 """
 
 from __future__ import annotations
@@ -132,7 +135,6 @@ class RouterClient:
         max_request_bytes: int = 0,
         drain_s: float = 3600.0,
         resolver: Resolver = resolve,
-        session: bool = True,
     ) -> None:
         self.target = grpc_target(target)
         self._options = channel_options(self.target)
@@ -144,11 +146,11 @@ class RouterClient:
         self._resolver = resolver
         self._draining: dict[grpc.aio.Channel, asyncio.Task[None]] = {}
         self._use(self._open())
-        # The router of this host, alone behind its socket: non-streaming calls share a session.
+        # The router of this host, alone behind its socket: calls share a session (edge/session.py).
         # Elsewhere (a name with several routers behind it) each call is its own RPC, for the
         # round robin and the retries on another router.
         self._session: EdgeSession | None = None
-        if self.target.startswith("unix:") and session:
+        if self.target.startswith("unix:"):
             self._session = EdgeSession(lambda batches: self.stub.Session(batches, wait_for_ready=True))
 
     async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> router_pb2.CallReply:
@@ -177,7 +179,7 @@ class RouterClient:
 
     @property
     def session_open(self) -> bool:
-        """Whether non-streaming calls go on the session now."""
+        """Whether calls go on the session now."""
         return self._session is not None and self._session.usable
 
     def start(self) -> None:

@@ -195,6 +195,7 @@ class EdgeSession:
         self._outbox: list[Send] = []
         self._wake = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
+        self._say_drained = False  # the router drains: tell it no call follows
 
     @property
     def usable(self) -> bool:
@@ -268,8 +269,9 @@ class EdgeSession:
         pause = REOPEN_MIN_S
         while True:
             wake = self._wake
-            call = self._open_call(self._batches(wake))  # waits for the router to be ready
+            call: grpc.aio.StreamStreamCall[router_pb2.Batch, router_pb2.Batch] | None = None
             try:
+                call = self._open_call(self._batches(wake))  # waits for the router to be ready
                 await call.initial_metadata()  # the router sends its headers first
                 self._call, self._usable = call, True
                 pause = REOPEN_MIN_S
@@ -283,9 +285,11 @@ class EdgeSession:
             finally:
                 self._usable = False
                 self._call = None
+                self._say_drained = False
                 self._wake = asyncio.Event()  # the next session's: this one's writer stops
                 wake.set()
-                call.cancel()
+                if call is not None:
+                    call.cancel()
                 self._lose()
             await asyncio.sleep(pause)
             pause = min(pause * 2, REOPEN_MAX_S)
@@ -294,6 +298,8 @@ class EdgeSession:
         async for batch in call:
             if batch.draining:
                 self._usable = False  # new calls go as their own RPCs; these finish here
+                self._say_drained = True
+                self._wake.set()
             waiting = self._waiting
             for envelope in batch.items:
                 pending = waiting.get(envelope.id)
@@ -306,7 +312,7 @@ class EdgeSession:
         while True:
             await wake.wait()
             wake.clear()
-            while self._outbox and wake is self._wake:
+            while (self._outbox or self._say_drained) and wake is self._wake:
                 yield self._take()
             if wake is not self._wake:
                 return
@@ -316,6 +322,10 @@ class EdgeSession:
         batch = router_pb2.Batch()
         taken = size = 0
         for out in self._outbox:
+            if out.request is not None and self._say_drained:
+                taken += 1  # written after draining was read: the router refuses it, and so do we
+                self._refuse(out.id)
+                continue
             if out.request is not None:
                 if taken and size + len(out.request.body) > BATCH_BYTES:
                     break
@@ -327,7 +337,15 @@ class EdgeSession:
                 batch.items.add(id=out.id, credit=out.credit)
             taken += 1
         del self._outbox[:taken]
+        if self._say_drained and not self._outbox:
+            batch.drained = True
+            self._say_drained = False
         return batch
+
+    def _refuse(self, call_id: int) -> None:
+        pending = self._waiting.pop(call_id, None)
+        if pending is not None:
+            pending.fail(Refused())
 
     def _lose(self) -> None:
         """The session ended: its calls may have begun, so they fail (never sent twice); those

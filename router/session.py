@@ -15,7 +15,8 @@ What a unary call gets from gRPC, a session does here:
   dispatcher applies as for a unary call; the edge gives up at it too;
 - draining: a stopping router tells each session (``Batch.draining``), answers the calls it has,
   refuses the ones that come after (``Envelope.refused``: never begun, so the edge sends them
-  again by a unary call, which reaches the next router), then ends the session;
+  again by a unary call, which reaches the next router) until the edge says it sends no more
+  (``Batch.drained``: a call written before it is refused, never lost), then ends the session;
 - flow control per stream: at most ``STREAM_WINDOW`` bytes of a stream's frames travel ahead of
   what its caller took (the edge grants ``Envelope.credit`` as it writes them), so a slow caller
   holds back its own stream only, and the edge's buffer stays bounded;
@@ -118,7 +119,7 @@ class RouterSession:
         self._windows: dict[int, Window] = {}
         self._outbox: list[Out] = []
         self._wake = asyncio.Event()
-        self._closing = False  # the edge stopped writing, or the router is draining
+        self._edge_done = False  # the edge sends no more calls (it said so, or its side closed)
         self._draining = False
         self._announce_drain = False
 
@@ -133,7 +134,7 @@ class RouterSession:
                 self._wake.clear()
                 while self._outbox or self._announce_drain:
                     yield self._take()
-                if self._closing and not self._calls:
+                if self._edge_done and not self._calls:
                     return
         finally:
             reader.cancel()
@@ -144,7 +145,7 @@ class RouterSession:
         """Take no new calls; end once those begun are answered."""
         if self._draining:
             return
-        self._draining = self._closing = self._announce_drain = True
+        self._draining = self._announce_drain = True
         self._wake.set()
 
     async def _read(self, requests: AsyncIterator[router_pb2.Batch]) -> None:
@@ -152,11 +153,14 @@ class RouterSession:
             async for batch in requests:
                 for envelope in batch.items:
                     self._receive(envelope)
+                if batch.drained:
+                    self._edge_done = True
+                    self._wake.set()
         except asyncio.CancelledError:
             raise
         except Exception:  # the stream broke: the session's call ends, and run() with it
             log.debug("session read ended", exc_info=True)
-        self._closing = True
+        self._edge_done = True
         self._wake.set()
 
     def _receive(self, envelope: router_pb2.Envelope) -> None:
@@ -210,7 +214,7 @@ class RouterSession:
 
     def _done(self, call_id: int) -> None:
         self._calls.pop(call_id, None)
-        if self._closing and not self._calls:
+        if self._edge_done and not self._calls:
             self._wake.set()
 
     def _send(self, out: Out) -> None:

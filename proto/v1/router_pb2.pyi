@@ -444,8 +444,13 @@ class Batch(_message.Message):
 
     ITEMS_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
+    DRAINED_FIELD_NUMBER: _builtins.int
     draining: _builtins.bool
-    """router to edge: take no new calls here; the session ends once they are answered"""
+    """router to edge: take no new calls here. The edge answers with `drained` (no call after it: the
+    router refuses those that came before it); the session ends once the calls begun are answered.
+    """
+    drained: _builtins.bool
+    """edge to router: no more calls on this session (credits and cancels may follow)"""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Envelope]: ...
     def __init__(
@@ -453,10 +458,11 @@ class Batch(_message.Message):
         *,
         items: _abc.Iterable[Global___Envelope] | None = ...,
         draining: _builtins.bool = ...,
+        drained: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "items", b"items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drained", b"drained", "draining", b"draining", "items", b"items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -218,7 +218,12 @@ async def test_calls_arriving_while_the_router_drains_are_sent_again_as_unary_ca
     later = router_pb2.Batch()
     later.items.add(id=2, request=router_pb2.CallRequest(request_id="2", body=b"two"))
     await incoming.put(later)
-    await asyncio.wait_for(running, 5)  # ends by itself once call 1 is answered
+    await asyncio.sleep(0.2)
+    # call 1 is answered, but a call the edge wrote before it read the drain may be on its way:
+    # the session ends only once the edge says none follows
+    assert not running.done()
+    await incoming.put(router_pb2.Batch(drained=True))
+    await asyncio.wait_for(running, 5)
     items = [item for batch in out for item in batch.items]
     assert any(batch.draining for batch in out)
     assert [(i.id, i.refused, i.reply.body) for i in items] == [(2, True, b""), (1, False, b"one")]
@@ -449,3 +454,19 @@ def test_a_routers_unix_socket_has_no_max_connection_age() -> None:
     assert ("grpc.max_connection_age_ms", 20_000) in server_options(tcp)
     unix = replace(tcp, listen="unix:/run/torouter/router-0.sock")
     assert not [name for name, _ in server_options(unix) if name.startswith("grpc.max_connection_age")]
+
+
+async def test_calls_queued_when_the_drain_is_read_go_as_rpcs_and_the_edge_says_drained() -> None:
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    session._usable = True  # as once the router's headers came
+    queued = asyncio.create_task(session.call(router_pb2.CallRequest(body=b"{}"), 5))
+    await asyncio.sleep(0)  # in the outbox, not yet written
+
+    async def from_router() -> AsyncIterator[router_pb2.Batch]:
+        yield router_pb2.Batch(draining=True)
+
+    await session._read(from_router())  # type: ignore[arg-type]
+    assert not session.usable
+    message = session._take()
+    assert message.drained and not message.items  # the queued call is not sent into the drain
+    assert await asyncio.wait_for(queued, 5) is None  # refused: the client sends it as an RPC
