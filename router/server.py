@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -255,7 +255,7 @@ async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
 
 async def stream_answer(
     dispatcher: Dispatcher, call: Call
-) -> AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]:
+) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
     """An answer that may stream: its frames, then its end (outcome and usage)."""
     outcome = await dispatcher.handle(call)
     async for frame in frames(outcome):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from torouter.proto.v1 import router_pb2
@@ -41,7 +41,9 @@ BATCH_BYTES = 4 * 1024 * 1024
 STREAM_WINDOW = 256 * 1024
 
 Answer = Callable[[router_pb2.CallRequest], Awaitable[router_pb2.CallReply]]
-StreamAnswer = Callable[[router_pb2.CallRequest], AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]]
+StreamAnswer = Callable[
+    [router_pb2.CallRequest], AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]
+]
 
 
 class Sessions:
@@ -196,8 +198,9 @@ class RouterSession:
 
     async def _serve_stream(self, call_id: int, request: router_pb2.CallRequest) -> None:
         window = self._windows[call_id] = Window()
+        answer = self._stream(request)
         try:
-            async for item in self._stream(request):
+            async for item in answer:
                 if isinstance(item, router_pb2.Frame):
                     await window.take(len(item.data))
                     self._send(Out(call_id, frame=item))
@@ -209,6 +212,9 @@ class RouterSession:
             log.exception("call failed", extra={"request_id": request.request_id})
             self._send(Out(call_id, failed=True))
         finally:
+            # closed here, not left to the collector: the upstream stream closes, and the
+            # request's usage and log line are written, as soon as the call is abandoned
+            await answer.aclose()
             self._windows.pop(call_id, None)
             self._done(call_id)
 

@@ -5,7 +5,7 @@ cancellation, deadlines, a router draining or going away, errors in the caller's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -50,7 +50,9 @@ def record_roads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return roads
 
 
-def no_stream(request: router_pb2.CallRequest) -> AsyncIterator[router_pb2.Frame | router_pb2.StreamEnd]:
+def no_stream(
+    request: router_pb2.CallRequest,
+) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
     raise AssertionError("no stream was asked for")
 
 
@@ -470,3 +472,40 @@ async def test_calls_queued_when_the_drain_is_read_go_as_rpcs_and_the_edge_says_
     message = session._take()
     assert message.drained and not message.items  # the queued call is not sent into the drain
     assert await asyncio.wait_for(queued, 5) is None  # refused: the client sends it as an RPC
+
+
+async def test_a_stream_abandoned_while_it_waits_for_credit_closes_its_answer() -> None:
+    closed = asyncio.Event()
+
+    async def stream(
+        request: router_pb2.CallRequest,
+    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
+        try:
+            while True:  # more than a window: it waits for credit that never comes
+                yield router_pb2.Frame(data=b"x" * 100_000)
+        finally:
+            closed.set()  # where the upstream response closes and the request is logged
+
+    session = RouterSession(no_answer, stream)
+    incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        while True:
+            yield await incoming.get()
+
+    start = router_pb2.Batch()
+    start.items.add(id=3, request=router_pb2.CallRequest(), stream=True)
+    await incoming.put(start)
+
+    async def collect() -> None:
+        async for _ in session.run(requests()):
+            pass
+
+    running = asyncio.create_task(collect())
+    await asyncio.sleep(0.1)
+    assert not closed.is_set()
+    cancel = router_pb2.Batch()
+    cancel.items.add(id=3, cancel=True)
+    await incoming.put(cancel)
+    await asyncio.wait_for(closed.wait(), 5)
+    running.cancel()
