@@ -509,3 +509,62 @@ async def test_a_stream_abandoned_while_it_waits_for_credit_closes_its_answer() 
     await incoming.put(cancel)
     await asyncio.wait_for(closed.wait(), 5)
     running.cancel()
+
+
+async def test_a_mixed_crowd_leaves_the_session_clean(fresh: Stack) -> None:
+    """Calls, streams, callers that go away mid-call or mid-stream, all at once: every answer
+    arrives whole or is abandoned, and nothing stays behind on either end of the session."""
+    await session_open(fresh.gateway)
+    client = fresh.client()
+    url = f"{fresh.gateway.base_url}/v1/chat/completions"
+    auth = {"authorization": f"Bearer {KEYS['openai']}"}
+    fresh.upstream.chunk_delay_s = 0.002
+
+    async def call(i: int) -> str:
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}]
+        )
+        return reply.choices[0].message.content or ""
+
+    async def stream(i: int) -> str:
+        answer = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"stream {i} a b c"}], stream=True
+        )
+        return "".join([c.choices[0].delta.content or "" async for c in answer if c.choices])
+
+    async def leave(i: int, streaming: bool) -> None:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"gone {i} x y z"}]}
+        async with httpx.AsyncClient() as http:
+            if streaming:
+                async with http.stream("POST", url, json={**body, "stream": True}, headers=auth) as response:
+                    async for _ in response.aiter_raw():
+                        break  # the first piece, then away
+            else:
+                try:
+                    await http.post(url, json=body, headers=auth, timeout=0.001)
+                except httpx.TimeoutException:
+                    pass
+
+    jobs = []
+    for i in range(30):
+        jobs += [call(i), stream(i), leave(i, streaming=True), leave(i, streaming=False)]
+    try:
+        results = await asyncio.gather(*jobs)
+    finally:
+        fresh.upstream.chunk_delay_s = 0.0
+    for i in range(30):
+        assert results[4 * i] == f"Mock reply to: call {i}"
+        assert results[4 * i + 1] == f"Mock reply to: stream {i} a b c"
+    router = fresh.gateway.router
+    assert router is not None
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        (session,) = router.sessions._open
+        edge = fresh.gateway.edge_client._session
+        assert edge is not None
+        leftover = (len(session._calls), len(session._windows), len(edge._waiting), len(edge._outbox))
+        if leftover == (0, 0, 0, 0):
+            break
+        assert asyncio.get_running_loop().time() < deadline, leftover
+        await asyncio.sleep(0.05)
+    assert fresh.gateway.edge_client.session_open
