@@ -275,13 +275,16 @@ class EdgeSession:
                 await call.initial_metadata()  # the router sends its headers first
                 self._call, self._usable = call, True
                 pause = REOPEN_MIN_S
+                log.info("router session open")
                 await self._read(call)
+                log.info("router session ended: the router drained it")
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
-                log.debug("session ended", extra={"code": exc.code().name})
+                if self._call is not None:  # (a failed attempt to open one is not news)
+                    log.info("router session ended", extra={"code": exc.code().name})
             except Exception:
-                log.exception("session ended")
+                log.exception("router session ended")
             finally:
                 self._usable = False
                 self._call = None
