@@ -126,9 +126,9 @@ class RouterSession:
         self._announce_drain = False
 
     async def run(self, requests: AsyncIterator[router_pb2.Batch]) -> AsyncIterator[router_pb2.Batch]:
-        """The messages to write: serves the session until the edge closes its side (or the router
-        drains) and every call has been answered. Closed early (the edge went away): every call
-        is cancelled."""
+        """The messages to write: serves the session until the edge sends no more calls (its side
+        closed, or it said so after a drain) and every call has been answered. Closed early (the
+        edge went away): every call is cancelled."""
         reader = asyncio.create_task(self._read(requests))
         try:
             while True:
@@ -144,7 +144,8 @@ class RouterSession:
                 task.cancel()
 
     def drain(self) -> None:
-        """Take no new calls; end once those begun are answered."""
+        """Take no new calls (refuse them); end once the edge says none follows and those begun
+        are answered."""
         if self._draining:
             return
         self._draining = self._announce_drain = True
