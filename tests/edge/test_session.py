@@ -327,6 +327,19 @@ async def test_a_long_stream_reaches_a_slow_caller_whole(
     assert roads == ["session"]
 
 
+async def batches_from(incoming: asyncio.Queue[router_pb2.Batch]) -> AsyncIterator[router_pb2.Batch]:
+    """What an edge writes on a session: the batches a test puts in the queue."""
+    while True:
+        yield await incoming.get()
+
+
+def stream_call(call_id: int) -> router_pb2.Batch:
+    """A batch with one call whose answer streams."""
+    batch = router_pb2.Batch()
+    batch.items.add(id=call_id, request=router_pb2.CallRequest(), stream=True)
+    return batch
+
+
 def frames_of(count: int, size: int) -> Any:
     async def stream(
         request: router_pb2.CallRequest,
@@ -341,19 +354,12 @@ def frames_of(count: int, size: int) -> Any:
 async def test_a_stream_sends_a_window_ahead_of_its_callers_credit() -> None:
     session = RouterSession(no_answer, frames_of(100, 10_000))  # 1 MB
     incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
-
-    async def requests() -> AsyncIterator[router_pb2.Batch]:
-        while True:
-            yield await incoming.get()
-
-    batch = router_pb2.Batch()
-    batch.items.add(id=7, request=router_pb2.CallRequest(), stream=True)
-    await incoming.put(batch)
+    await incoming.put(stream_call(7))
     sent: list[int] = []
     ended = asyncio.Event()
 
     async def collect() -> None:
-        async for message in session.run(requests()):
+        async for message in session.run(batches_from(incoming)):
             for item in message.items:
                 sent.append(len(item.frame.data))
                 if item.HasField("end"):
@@ -430,7 +436,7 @@ async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None
 async def test_a_stream_past_its_deadline_is_abandoned_and_ends_with_deadline_exceeded() -> None:
     session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
     abandoned: list[int] = []
-    session.abandon = abandoned.append  # type: ignore[method-assign]
+    session.abandon = abandoned.append  # type: ignore[method-assign,assignment]
     loop = asyncio.get_running_loop()
     stream = SessionStream(session, 5, loop.time() + 0.1, lambda _: None)  # type: ignore[arg-type,return-value]
     stream.deliver(router_pb2.Envelope(id=5, frame=router_pb2.Frame(data=b"first")))
@@ -488,17 +494,10 @@ async def test_a_stream_abandoned_while_it_waits_for_credit_closes_its_answer() 
 
     session = RouterSession(no_answer, stream)
     incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
-
-    async def requests() -> AsyncIterator[router_pb2.Batch]:
-        while True:
-            yield await incoming.get()
-
-    start = router_pb2.Batch()
-    start.items.add(id=3, request=router_pb2.CallRequest(), stream=True)
-    await incoming.put(start)
+    await incoming.put(stream_call(3))
 
     async def collect() -> None:
-        async for _ in session.run(requests()):
+        async for _ in session.run(batches_from(incoming)):
             pass
 
     running = asyncio.create_task(collect())
