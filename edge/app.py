@@ -36,6 +36,7 @@ async def _router_client(app: web.Application) -> AsyncIterator[None]:
     edge = app[app_keys.CONFIG].edge
     client = RouterClient(edge.router, max_request_bytes=int(edge.max_body_mb * 1024 * 1024))
     app[app_keys.CLIENT] = client
+    app[app_keys.METRICS].router_session_open.set_function(lambda: float(client.session_open))
     client.start()
     refresh = asyncio.create_task(client.refresh(edge.router_refresh_s))
     yield

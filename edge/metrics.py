@@ -6,7 +6,7 @@ adds its siblings' counts to its own (``worker_metrics.py``): ``/metrics`` is th
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from torouter.proto.v1 import router_pb2
@@ -60,6 +60,13 @@ class Metrics:
             "torouter_edge_router_errors",
             "Calls to the router that failed at the gRPC level",
             ("code",),
+            registry=self.registry,
+        )
+        # read when scraped (edge/app.py binds it to the client): nothing on a request's path
+        self.router_session_open = Gauge(
+            "torouter_edge_router_session_open",
+            "1 while this edge's calls go on its session to the router of its host (torouter up's "
+            "Unix socket), 0 while they go as calls of their own (always, over TCP)",
             registry=self.registry,
         )
 

@@ -296,12 +296,31 @@ async def test_the_edge_going_away_cancels_its_calls() -> None:
     await asyncio.wait_for(cancelled.wait(), 5)
 
 
+async def session_gauge(gateway: Gateway) -> str:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{gateway.base_url}/metrics")).text
+    (line,) = [line for line in text.splitlines() if line.startswith("torouter_edge_router_session_open ")]
+    return line.split()[1]
+
+
 async def test_a_tcp_link_keeps_a_unary_call_per_request(one_upstream: MockOpenAI) -> None:
     async with Gateway(config_for(one_upstream), link="tcp") as gateway:
         reply = await client_of(gateway).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         assert reply.choices[0].message.content == "Mock reply to: Hello"
         assert gateway.router is not None and gateway.router.sessions.count == 0
         assert not gateway.edge_client.session_open
+        assert await session_gauge(gateway) == "0.0"
+
+
+async def test_metrics_say_whether_the_session_is_open(one_upstream: MockOpenAI) -> None:
+    async with Gateway(config_for(one_upstream)) as gateway:
+        await session_open(gateway)
+        assert await session_gauge(gateway) == "1.0"
+        await gateway.stop_router(grace=1)
+        assert await session_gauge(gateway) == "0.0"
+        await gateway.start_router()
+        await session_open(gateway)
+        assert await session_gauge(gateway) == "1.0"
 
 
 # ---------------------------------------------------------------------------------------- streams
