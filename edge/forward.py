@@ -28,11 +28,9 @@ from .keepalive import JSON_STREAM, Line
 from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
-from .session import SessionStream
+from .session import USAGE_METADATA, SessionStream
 
 FrameSource = grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | SessionStream
-
-USAGE_METADATA = "torouter-usage-bin"  # a stream's Usage in its trailing metadata (router/server.py)
 
 # Headers a protocol needs beyond the body (everything else the caller sent stays at the edge).
 # (The caller's OpenAI-Organization/-Project name the caller's account, not the gateway's: dropped.)
