@@ -155,8 +155,9 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(errors, protocol, grpc_failure(exc, request_id), request_id)
-        if reply.HasField("usage"):
-            app[app_keys.METRICS].count_usage(reply.usage, time.perf_counter() - started)
+        if reply.HasField("usage"):  # counted once the answer went out (off its path)
+            elapsed = time.perf_counter() - started
+            asyncio.get_running_loop().call_soon(app[app_keys.METRICS].count_usage, reply.usage, elapsed)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
     rpc = client.stream(call, timeout)
     return await _stream(request, rpc, protocol, request_id, operation == "streamGenerateContent", started)

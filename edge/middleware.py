@@ -39,7 +39,10 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
         response = error_response(request.app[app_keys.ERRORS], guess_protocol(request), error, request_id)
     if not response.prepared:  # streams carry it from their first byte (see forward)
         response.headers["x-request-id"] = request_id
-    request.app[app_keys.METRICS].observe(route, response.status, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    # counted once aiohttp wrote the answer, which it does in this same step (off the answer's path)
+    metrics = request.app[app_keys.METRICS]
+    asyncio.get_running_loop().call_soon(metrics.observe, route, response.status, elapsed)
     return response
 
 

@@ -308,6 +308,9 @@ class EdgeSession:
                 pending = waiting.get(envelope.id)
                 if pending is not None and pending.deliver(envelope):
                     del waiting[envelope.id]
+            # The callers answer their clients before gRPC is asked for the next message (an
+            # operation that would otherwise sit on each answer's path).
+            await asyncio.sleep(0)
 
     async def _batches(self, wake: asyncio.Event) -> Batches:
         """A session's messages to the router, as calls come (gRPC writes each in turn). Ends

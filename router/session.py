@@ -159,6 +159,9 @@ class RouterSession:
                 if batch.drained:
                     self._edge_done = True
                     self._wake.set()
+                # The calls begin (and reach their upstreams) before gRPC is asked for the next
+                # message (an operation that would otherwise sit on each call's path).
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:  # the stream broke: the session's call ends, and run() with it
