@@ -1,6 +1,12 @@
 # The two commands that work on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3
+# The interpreter the venv is made from (PYTHON=... overrides): the distribution's CPython 3.11 when
+# the machine has it with its venv module, else python3. Debian builds its CPython with profile-guided
+# and link-time optimization; one built from source without them (pyenv's default, python3 on
+# this machine) runs the gateway's own code slower (bench/README.md, "The interpreter").
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3)
 VENV := .venv
+# The interpreter the venv was made from; when PYTHON names another, the venv is made again.
+MADE_FROM := $(VENV)/.made-from
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every install takes its versions from the lock (build backends too, through PIP_CONSTRAINT):
@@ -11,20 +17,22 @@ PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 # compiles them all again (as every start would where PYTHONDONTWRITEBYTECODE is set: ~0.3 s).
 COMPILE := $(BIN)/python -m compileall -q -j 0 build
 
-.PHONY: run test lint typecheck relink unit proto bench clean redis-server postgresql strace chromium lock agent-clis
+.PHONY: FORCE run test lint typecheck relink unit proto bench clean redis-server postgresql strace chromium lock agent-clis
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+# Made (again) when missing, or when PYTHON names another interpreter than the one it was made from.
+$(MADE_FROM): FORCE
+	@want="$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')" && \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$want" ] || [ ! -x $(BIN)/python ]; then \
+		if [ -d $(VENV) ]; then echo "making $(VENV) again, from $$want"; rm -rf $(VENV); fi; \
+		$(PYTHON) -m venv $(VENV) && $(PIP) install --quiet --upgrade pip && echo "$$want" > $@; \
+	fi
 
-# Reinstalls when the project's packaging changes; strict editable mode lets mypy see the
-# torouter.* namespace that maps the top-level folders.
-$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+$(STAMP): $(MADE_FROM) pyproject.toml $(LOCK)
 	$(PIP) install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	$(COMPILE)
 	touch $(STAMP)
 
-run: $(BIN)/python
+run: $(MADE_FROM)
 	$(PIP) install --quiet -e . --config-settings editable_mode=strict
 	$(COMPILE)
 	$(BIN)/torouter up $(if $(CONFIG),--config $(CONFIG),)

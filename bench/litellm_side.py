@@ -51,11 +51,29 @@ def cache_root() -> Path:
     return Path(base) / "torouter-bench"
 
 
+def base_interpreter() -> str:
+    """The interpreter this benchmark's Python was made from (a venv's base): LiteLLM's venv is
+    made from the same one, so that both gateways run on the same CPython build."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def _made_from(venv: Path) -> str | None:
+    try:
+        text = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^executable\s*=\s*(.+)$", text, re.M)
+    return os.path.realpath(match.group(1).strip()) if match else None
+
+
 def _installed(venv: Path) -> str | None:
-    """The version recorded by a finished install in ``venv``, or None."""
+    """The version recorded by a finished install in ``venv``, or None (also when the venv was
+    made from another interpreter than this benchmark's: it is installed again)."""
     try:
         version = (venv / STAMP).read_text().strip()
     except OSError:
+        return None
+    if _made_from(venv) != base_interpreter():
         return None
     return version if (venv / "bin" / "litellm").exists() else None
 
@@ -90,7 +108,7 @@ def _run(argv: list[str], log: Path, timeout: float) -> None:
 def _install_into(venv: Path, requirement: str, log: Path) -> str:
     """A fresh venv at ``venv`` (scripts there name their interpreter by path: it cannot move)."""
     shutil.rmtree(venv, ignore_errors=True)
-    _run([sys.executable, "-m", "venv", str(venv)], log, 120.0)
+    _run([base_interpreter(), "-m", "venv", str(venv)], log, 120.0)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
     _run([*pip, "install", "--quiet", requirement], log, INSTALL_TIMEOUT_S)
     out = subprocess.run(
