@@ -39,6 +39,7 @@ class Route:
 class Resolution:
     requested: str
     routes: tuple[Route, ...]
+    weighted: bool = False  # a tier was spread by weight: another resolution may order it otherwise
     thinking: bool = False
 
 
@@ -75,6 +76,9 @@ class _GroupModels:
     stand_ins: dict[Family, str | None] = field(default_factory=dict)
 
 
+MAX_KEPT_RESOLUTIONS = 4096
+
+
 class Catalog:
     def __init__(self, config: Config, thinking: ThinkingModels, families: FamilyRules) -> None:
         """``thinking``: each kind's reasoning models, as the kinds declare them (``thinking_models``);
@@ -84,6 +88,8 @@ class Catalog:
         self._thinking = thinking
         self._families = families
         self._by_group: dict[str, _GroupModels] = {}
+        # resolutions that come out the same each time (no tier spread by weight), by (group, id)
+        self._resolved: dict[tuple[str, str], Resolution] = {}
 
     def supports_thinking(self, kind: str, model: str) -> bool:
         """Whether a kind's model accepts extended reasoning (a ``-thinking`` id)."""
@@ -97,18 +103,23 @@ class Catalog:
 
     def resolve(self, group_name: str, model: str) -> Resolution:
         """The ordered routes of a model id in a group — priority tiers, each spread by weight, then
-        the group's fallback models — 403 if only other groups have it, else 404."""
+        the group's fallback models — 403 if only other groups have it, else 404. A resolution
+        without a weighted tier is kept and answered again (the catalog does not change)."""
+        known = self._resolved.get((group_name, model))
+        if known is not None:
+            return known
         group = self.group(group_name)
         routes = self._routes(group, model)
         if routes:
-            return Resolution(model, self._ordered(group, routes, model))
+            return self._keep(group_name, Resolution(model, *self._ordered(group, routes, model)))
         if model.endswith(THINKING_SUFFIX):
             base = model[: -len(THINKING_SUFFIX)]
             routes = tuple(
                 r for r in self._routes(group, base) if self.supports_thinking(r.upstream.kind, r.model)
             )
             if routes:
-                return Resolution(model, self._ordered(group, routes, base), thinking=True)
+                ordered, weighted = self._ordered(group, routes, base)
+                return self._keep(group_name, Resolution(model, ordered, weighted, thinking=True))
         if self._served_elsewhere(model):
             raise GatewayError(
                 ErrorCode.PERMISSION_DENIED,
@@ -122,22 +133,34 @@ class Catalog:
             vendor_code="model_not_found",
         )
 
-    def _ordered(self, group: GroupConfig, routes: tuple[Route, ...], model: str) -> tuple[Route, ...]:
+    def _keep(self, group_name: str, resolution: Resolution) -> Resolution:
+        if not resolution.weighted:
+            if len(self._resolved) >= MAX_KEPT_RESOLUTIONS:
+                self._resolved.clear()  # bound memory against floods of made-up ids (wildcards)
+            self._resolved[(group_name, resolution.requested)] = resolution
+        return resolution
+
+    def _ordered(
+        self, group: GroupConfig, routes: tuple[Route, ...], model: str
+    ) -> tuple[tuple[Route, ...], bool]:
+        """The routes in order, and whether a tier was spread by weight (the order is random)."""
         tier_of = {name: i for i, tier in enumerate(group.priority_tiers()) for name in tier}
         by_tier: dict[int, list[Route]] = {}
         for route in routes:
             by_tier.setdefault(tier_of.get(route.upstream.name, len(tier_of)), []).append(route)
         ordered: list[Route] = []
+        weighted = False
         for tier in sorted(by_tier):
             members = by_tier[tier]
             if len(members) > 1:  # weighted random order without replacement (Efraimidis-Spirakis)
                 members.sort(key=lambda r: random.random() ** (1.0 / r.upstream.weight), reverse=True)
+                weighted = True
             ordered += members
         for fallback in group.fallback_models.get(model, ()):
             for route in self._routes(group, fallback):
                 if route not in ordered:
                     ordered.append(route)
-        return tuple(ordered)
+        return tuple(ordered), weighted
 
     def _upstreams_of(self, group: GroupConfig) -> list[UpstreamConfig]:
         return [self._upstreams[name] for name in group.upstreams if name in self._upstreams]

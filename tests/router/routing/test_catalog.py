@@ -5,6 +5,7 @@ import pytest
 from torouter.router.config import ConfigError, parse_config
 from torouter.router.errors import ErrorCode, GatewayError
 from torouter.router.plugins import load_registry
+from torouter.router.routing import catalog as catalog_module
 from torouter.router.routing.catalog import Catalog, thinking_models
 from torouter.router.routing.families import ModelFamilies, family_rules
 
@@ -109,6 +110,22 @@ def test_equal_priority_tiers_are_spread_by_weight_and_fallback_models_come_last
         assert routes[3].model == "claude-sonnet-4-6"
         firsts[names[0]] += 1
     assert 0.70 < firsts["b"] / 4000 < 0.80  # weight 3 of 4
+
+
+def test_a_resolution_without_a_weighted_tier_is_kept_and_a_flood_of_ids_stays_bounded(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = catalog.resolve("openai", "gpt-5-mini")
+    assert catalog.resolve("openai", "gpt-5-mini") is first  # answered again, not worked out again
+    assert catalog.resolve("demo", "fast") is catalog.resolve("demo", "fast")
+    with pytest.raises(GatewayError):  # a refusal is never kept as an answer
+        catalog.resolve("openai", "no-such-model")
+    with pytest.raises(GatewayError):
+        catalog.resolve("openai", "no-such-model")
+    monkeypatch.setattr(catalog_module, "MAX_KEPT_RESOLUTIONS", 50)
+    for n in range(500):  # the echo upstream serves any id
+        assert catalog.resolve("demo", f"made-up-{n}").routes[0].model == f"made-up-{n}"
+    assert len(catalog._resolved) <= 50
 
 
 def test_bad_tiers_and_fallbacks_are_config_errors() -> None:
