@@ -3,7 +3,9 @@
 # the machine has it with its venv module, else python3. Debian builds its CPython with profile-guided
 # and link-time optimization; one built from source without them (pyenv's default, python3 on
 # this machine) runs the gateway's own code slower (bench/README.md, "The interpreter").
-PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3)
+endif
 VENV := .venv
 # The interpreter the venv was made from; when PYTHON names another, the venv is made again.
 MADE_FROM := $(VENV)/.made-from

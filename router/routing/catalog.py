@@ -76,7 +76,10 @@ class _GroupModels:
     stand_ins: dict[Family, str | None] = field(default_factory=dict)
 
 
+# Kept resolutions: at most this many, of ids at most this long (memory stays bounded whatever
+# callers send to a group with an upstream that serves any id).
 MAX_KEPT_RESOLUTIONS = 4096
+MAX_KEPT_ID_CHARS = 256
 
 
 class Catalog:
@@ -134,7 +137,7 @@ class Catalog:
         )
 
     def _keep(self, group_name: str, resolution: Resolution) -> Resolution:
-        if not resolution.weighted:
+        if not resolution.weighted and len(resolution.requested) <= MAX_KEPT_ID_CHARS:
             if len(self._resolved) >= MAX_KEPT_RESOLUTIONS:
                 self._resolved.clear()  # bound memory against floods of made-up ids (wildcards)
             self._resolved[(group_name, resolution.requested)] = resolution

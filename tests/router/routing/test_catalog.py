@@ -126,6 +126,9 @@ def test_a_resolution_without_a_weighted_tier_is_kept_and_a_flood_of_ids_stays_b
     for n in range(500):  # the echo upstream serves any id
         assert catalog.resolve("demo", f"made-up-{n}").routes[0].model == f"made-up-{n}"
     assert len(catalog._resolved) <= 50
+    long_id = "x" * 300
+    assert catalog.resolve("demo", long_id).routes[0].model == long_id
+    assert ("demo", long_id) not in catalog._resolved
 
 
 def test_bad_tiers_and_fallbacks_are_config_errors() -> None:
