@@ -58,16 +58,45 @@ def last_event_end(data: bytes) -> int:
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
-def drop_events(block: bytes, unwanted: Callable[[bytes], bool]) -> bytes:
-    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says. It runs on
-    every block of a relayed OpenAI stream: LF-separated events (what OpenAI sends) are split with
+def drop_events(block: bytes, unwanted: Callable[[bytes], bool], marker: bytes = b"") -> bytes:
+    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says. With a
+    ``marker`` (bytes every unwanted event contains), only the events around its occurrences are
+    looked at, the block is not split; else LF-separated events (what OpenAI sends) are split with
     ``bytes.split``, others with a regular expression."""
+    if marker:
+        return _drop_marked(block, unwanted, marker)
     if b"\r" in block:
         events = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", block)
     else:
         events = [event + b"\n\n" for event in block.split(b"\n\n")[:-1]]
     kept = [event for event in events if event and not unwanted(event)]
     return block if len(kept) == len(events) else b"".join(kept)
+
+
+def _drop_marked(block: bytes, unwanted: Callable[[bytes], bool], marker: bytes) -> bytes:
+    parts: list[bytes] = []
+    kept_from = 0  # the block from here on is kept (so far)
+    at = block.find(marker)
+    while at >= 0:
+        start, end = _event_around(block, at)
+        if unwanted(block[start:end]):
+            parts.append(block[kept_from:start])
+            kept_from = end
+        at = block.find(marker, end)
+    if not parts:
+        return block
+    parts.append(block[kept_from:])
+    return b"".join(parts)
+
+
+def _event_around(block: bytes, at: int) -> tuple[int, int]:
+    """The bounds of the SSE event holding offset ``at`` (the block ends on a boundary)."""
+    lf, crlf = block.rfind(b"\n\n", 0, at), block.rfind(b"\r\n\r\n", 0, at)
+    start = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    ends = [
+        i + size for i, size in ((block.find(b"\n\n", at), 2), (block.find(b"\r\n\r\n", at), 4)) if i >= 0
+    ]
+    return start, min(ends) if ends else len(block)
 
 
 def last_event_start(data: bytes) -> int:

@@ -190,7 +190,7 @@ async def relay(
             if tap is not None:
                 tap.feed(ready)
             if drop is not None and drop.may_hold(ready):
-                ready = drop_events(ready, drop.is_usage_only)
+                ready = drop_events(ready, drop.is_usage_only, drop.marker)
                 if not ready:
                     continue
             yield ready

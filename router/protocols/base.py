@@ -122,6 +122,8 @@ class ChatCodec(CallerChatCodec, UpstreamChatCodec, Protocol):
 class StreamUsage(Protocol):
     """For a protocol whose streams report usage only when asked (OpenAI's ``include_usage``)."""
 
+    marker: bytes  # bytes the event that asking added always holds (only events with it are read)
+
     def ask(self, body: JSONDict) -> JSONDict | None:
         """The request body asking for the stream's usage; None when it asks already."""
         ...

@@ -20,6 +20,8 @@ _CHEAP = (b'"choices":[]', b'"usage":{')
 
 
 class OpenAIStreamUsage:
+    marker = _CHEAP[0]
+
     def ask(self, body: JSONDict) -> JSONDict | None:
         """The body asking for the usage, or None when the caller asked already."""
         options = body.get("stream_options")

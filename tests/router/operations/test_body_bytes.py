@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 import pytest
 
 from torouter.router.errors import GatewayError
+from torouter.router.operations import body_bytes
 from torouter.router.operations.body_bytes import (
-    drop_events,
     last_event_end,
     last_event_start,
     parse_json_object,
@@ -48,8 +50,14 @@ def test_event_bounds(data: bytes, end: int, start: int) -> None:
     assert last_event_start(data[:end]) == start
 
 
-def test_drop_events_keeps_the_others_whole() -> None:
+@pytest.mark.parametrize("marked", [False, True], ids=["split", "marker"])
+def test_drop_events_keeps_the_others_whole(marked: bool) -> None:
     usage = OpenAIStreamUsage()
+    marker = usage.marker if marked else b""
+
+    def drop_events(block: bytes, unwanted: Callable[[bytes], bool]) -> bytes:
+        return body_bytes.drop_events(block, unwanted, marker)
+
     text = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}\n\n'
     usage_only = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1,"total_tokens":2}}\n\n'
     done = b"data: [DONE]\n\n"
@@ -58,6 +66,9 @@ def test_drop_events_keeps_the_others_whole() -> None:
     assert drop_events(b": comment\n\n" + text, usage.is_usage_only) == b": comment\n\n" + text
     quoted = b'data: {"choices":[{"delta":{"content":"\\"choices\\":[] \\"usage\\":{"}}]}\n\n'
     assert drop_events(quoted, usage.is_usage_only) == quoted  # only the real thing is dropped
+    two = usage_only + text + usage_only.replace(b"\n\n", b"\r\n\r\n") + done
+    assert drop_events(two, usage.is_usage_only) == text + done
+    assert drop_events(text + done, usage.is_usage_only) == text + done
     assert usage.ask({"stream": True}) == {"stream": True, "stream_options": {"include_usage": True}}
     assert usage.ask({"stream_options": {"include_usage": True}}) is None
     assert usage.ask({"stream_options": {"include_obfuscation": False}}) == {
