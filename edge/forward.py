@@ -232,11 +232,13 @@ async def _count_usage(
     call: FrameSource,
     first_byte_s: float,
 ) -> None:
-    """Counts the usage a finished stream reported in its trailing metadata."""
+    """Counts the usage a finished stream reported in its trailing metadata (once its last bytes
+    went out: off the answer's path)."""
     for key, value in await call.trailing_metadata() or ():
         if key == USAGE_METADATA and isinstance(value, bytes):
             report = router_pb2.Usage.FromString(value)
-            request.app[app_keys.METRICS].count_usage(report, first_byte_s)
+            count = request.app[app_keys.METRICS].count_usage
+            asyncio.get_running_loop().call_soon(count, report, first_byte_s)
 
 
 def _check_text(key: str, headers: dict[str, str], params: dict[str, str]) -> None:
