@@ -29,6 +29,8 @@ $(MADE_FROM): FORCE
 		$(PYTHON) -m venv $(VENV) && $(PIP) install --quiet --upgrade pip && echo "$$want" > $@; \
 	fi
 
+# Reinstalls when the project's packaging changes; strict editable mode lets mypy see the
+# torouter.* namespace that maps the top-level folders.
 $(STAMP): $(MADE_FROM) pyproject.toml $(LOCK)
 	$(PIP) install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	$(COMPILE)
