@@ -11,7 +11,6 @@ Raw records older than ``retention_days`` are deleted at start and hourly; the r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -71,8 +70,7 @@ class UsageWriter:
             if backoff:
                 await asyncio.sleep(backoff)
             elif len(self._pending) < self.config.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
+                await self._sleep_until_woken(self._wake)
             self._wake.clear()
             try:
                 await self._prune_if_due()
@@ -90,6 +88,16 @@ class UsageWriter:
                 if self._failing_since is not None:
                     log.info("usage store reachable again", extra={"pending": len(self._pending)})
                     self._failing_since = None
+
+    async def _sleep_until_woken(self, wake: asyncio.Event) -> None:
+        """Until a batch is full or ``flush_interval_s`` passed. Not ``asyncio.wait_for``: on 3.11 it
+        returns normally when cancelled just as the wait ends (a wake-up as the router stops), and the
+        task would go on instead of stopping; ``close`` would wait for it forever."""
+        timer = asyncio.get_running_loop().call_later(self.config.flush_interval_s, wake.set)
+        try:
+            await wake.wait()
+        finally:
+            timer.cancel()
 
     async def _write_batch(self) -> None:
         async with self._lock:
@@ -134,8 +142,7 @@ class UsageWriter:
         """Stops the task, writes what is left (within ``timeout_s``) and closes the store."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})  # (a cancel of close itself still goes through)
             self._task = None
         if not await self.flush(timeout_s):
             log.warning("usage records lost at shutdown", extra={"lost": len(self._pending)})

@@ -97,3 +97,22 @@ async def test_close_writes_what_is_left(tmp_path: Path) -> None:
     reopened = open_usage_store(f"sqlite:///{tmp_path / 'u.db'}")
     assert len(await reopened.records(UsageFilter(BASE, BASE + 86_400), None, 100)) == 12
     await reopened.close()
+
+
+async def test_close_stops_the_writer_woken_as_it_is_cancelled(tmp_path: Path) -> None:
+    """A batch filling up just as the router stops: the wake-up and the cancel reach the writer's
+    task in the same turn of the loop. The task stops (asyncio.wait_for on 3.11 would have returned
+    normally instead, the task gone on, and close waited for it forever)."""
+    store = Flaky(tmp_path / "u.db")
+    writer = UsageWriter(store, UsageConfig(batch_size=3, flush_interval_s=60))  # type: ignore[arg-type]
+    assert writer.put(record(0, BASE))  # starts the task
+    await asyncio.sleep(0.05)  # it waits for a batch, or a minute
+    for i in (1, 2):
+        assert writer.put(record(i, BASE + i))  # the batch is full: the task is woken...
+    closing = asyncio.create_task(writer.close())  # ... and cancelled in the same turn
+    await asyncio.wait({closing}, timeout=5)  # (its task would otherwise wait out its minute)
+    assert closing.done(), "close is still waiting for the writer's task"
+    await closing
+    reopened = open_usage_store(f"sqlite:///{tmp_path / 'u.db'}")
+    assert len(await reopened.records(UsageFilter(BASE, BASE + 86_400), None, 100)) == 3
+    await reopened.close()
