@@ -305,6 +305,12 @@ def usage_report(record: UsageRecord, kept: bool) -> router_pb2.Usage:
     )
 
 
+# How long past its grace a stopping router waits for gRPC to end its calls, and how long it gives
+# its upstreams and stores to close (the usage writer's last flush is bounded at 10 s of that).
+STOP_SLACK_S = 5.0
+CLOSE_TIMEOUT_S = 20.0
+
+
 class RouterServer:
     """A running router: gRPC server, health, and the app behind it."""
 
@@ -330,11 +336,21 @@ class RouterServer:
         log.info("router listening", extra={"listen": self.config.router.listen, "pid": os.getpid()})
 
     async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds."""
+        """NOT_SERVING first, then drain in-flight calls for up to ``grace`` seconds, then close.
+        Each step is bounded: a stopping router exits, whatever one of them waits for."""
         await self.health.enter_graceful_shutdown()
         self.sessions.drain()  # their calls finish within the grace, as unary calls do
-        await self.server.stop(self.config.router.shutdown_grace_s if grace is None else grace)
-        await self.app.close()
+        grace = self.config.router.shutdown_grace_s if grace is None else grace
+        try:
+            async with asyncio.timeout(grace + STOP_SLACK_S):
+                await self.server.stop(grace)
+        except TimeoutError:
+            log.warning("router: gRPC calls still running past the grace, stopping anyway")
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.app.close()
+        except TimeoutError:
+            log.warning("router: closing upstreams and stores took too long, stopping anyway")
         log.info("router stopped")
 
 
