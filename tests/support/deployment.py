@@ -8,6 +8,7 @@ test kills, stops and starts them as Docker would (SIGKILL, SIGTERM, a new conta
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
 import signal
@@ -28,6 +29,17 @@ MODEL = "gpt-4o-mini"
 KEY = "tr-deploy-key"
 UPSTREAM_KEY = "sk-deploy-upstream"
 START_TIMEOUT_S = 30.0
+
+# Every process a test started, killed when the test run ends: one a timed-out test could not stop
+# would otherwise go on using the CPU the next tests measure with.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in _STARTED:
+        if process.poll() is None:
+            process.kill()
 
 
 class FastUpstream:
@@ -139,6 +151,7 @@ class Service:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=self.env
             )
+        _STARTED.append(self.process)
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
