@@ -232,8 +232,9 @@ class RouterClient:
     async def _renew(self) -> None:
         channel = self._open()
         channel.get_state(try_to_connect=True)
-        try:
-            await asyncio.wait_for(channel.channel_ready(), READY_WAIT_S)
+        try:  # (not asyncio.wait_for: on 3.11 it can swallow the refresher's cancel)
+            async with asyncio.timeout(READY_WAIT_S):
+                await channel.channel_ready()
         except TimeoutError:
             pass  # the calls wait for a connection there as they would have on the old channel
         old = self.channel
