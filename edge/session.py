@@ -149,17 +149,13 @@ class SessionStream:
             self._untold = 0
 
     async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        """What the edge reads of a Stream RPC's trailing metadata: the usage, when reported."""
         if self._rpc is not None:
             return tuple(await self._rpc.trailing_metadata() or ())
         end = self._end
-        if end is None:
+        if end is None or not end.HasField("usage"):
             return ()
-        trailing: list[tuple[str, str | bytes]] = []
-        if end.error:
-            trailing.append(("torouter-error", end.error))
-        if end.HasField("usage"):
-            trailing.append((USAGE_METADATA, end.usage.SerializeToString()))
-        return tuple(trailing)
+        return ((USAGE_METADATA, end.usage.SerializeToString()),)
 
     def cancel(self) -> bool:
         if self._rpc is not None:

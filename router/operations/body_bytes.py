@@ -51,10 +51,11 @@ def replace_model(raw: bytes, body: JSONDict, model: str) -> bytes:
     return encode_request({**body, "model": model})
 
 
-def last_event_end(data: bytes) -> int:
-    """The offset just past the last complete SSE event in ``data`` (0 if there is none)."""
-    lf = data.rfind(b"\n\n")
-    crlf = data.rfind(b"\r\n\r\n")
+def last_event_end(data: bytes, before: int | None = None) -> int:
+    """The offset just past the last complete SSE event in ``data`` (that ends before offset
+    ``before``, when given; 0 if there is none)."""
+    lf = data.rfind(b"\n\n", 0, before)
+    crlf = data.rfind(b"\r\n\r\n", 0, before)
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
@@ -91,8 +92,7 @@ def _drop_marked(block: bytes, unwanted: Callable[[bytes], bool], marker: bytes)
 
 def _event_around(block: bytes, at: int) -> tuple[int, int]:
     """The bounds of the SSE event holding offset ``at`` (the block ends on a boundary)."""
-    lf, crlf = block.rfind(b"\n\n", 0, at), block.rfind(b"\r\n\r\n", 0, at)
-    start = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    start = last_event_end(block, at)
     ends = [
         i + size for i, size in ((block.find(b"\n\n", at), 2), (block.find(b"\r\n\r\n", at), 4)) if i >= 0
     ]
