@@ -2,7 +2,7 @@
 jittered exponential backoff, all within the caller's deadline.
 
 Only failures that say nothing about the request itself move on (connection errors, timeouts,
-401/403 of the gateway's own credential, 429, 5xx), and only before the caller got any byte; a 4xx
+redirects, 401/403 of the gateway's own credential, 429, 5xx), and only before the caller got any byte; a 4xx
 caused by the request is final. An upstream's ``retry-after`` is respected. Upstreams cooling down
 after repeated failures go last; a request that found none of the router's connections to an
 upstream free moves on too, but that is no failure of the upstream's.
@@ -48,7 +48,9 @@ class RetryPolicy:
         """Whether another attempt may answer where this failure came from."""
         if error.code not in FALLBACK_CODES:
             return False
-        return error.upstream_status is None or error.upstream_status in self.fallback_on
+        status = error.upstream_status
+        # a redirect (never followed) says the upstream's URL is wrong, as a connection error does
+        return status is None or status < 400 or status in self.fallback_on
 
     def delay(self, round_index: int, retry_after: float | None) -> float:
         backoff = min(self.max_delay_s, self.base_delay_s * (1 << round_index)) * random.uniform(0.5, 1.0)

@@ -191,8 +191,15 @@ class HttpUpstream:
             {"content-type": request.content_type, **request.headers} if request.body else request.headers
         )
         try:
+            # A redirect is answered, never followed: aiohttp would resend the body to the new
+            # origin with every header but Authorization, so x-api-key and x-goog-api-key with it.
             response = await self.session().request(
-                method, url, data=request.body or None, headers=headers, timeout=timeout
+                method,
+                url,
+                data=request.body or None,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
             )
         except TimeoutError:
             raise self._timeout() from None

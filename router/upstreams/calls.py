@@ -33,7 +33,8 @@ def _caller_view(error: GatewayError, upstream: Upstream, *, same_protocol: bool
 
     4xx caused by the request keep their status and message (and the vendor's type and code when
     the caller speaks the upstream's protocol); 401/403 mean the gateway's own credential is wrong
-    and become 502; 5xx become 502/503/504 without the upstream's internals.
+    and become 502; 5xx become 502/503/504 without the upstream's internals; a 3xx (a redirect,
+    which the gateway never follows: it would carry the upstream key to another host) becomes 502.
     """
     name = upstream.config.name
     status = error.status
@@ -42,6 +43,12 @@ def _caller_view(error: GatewayError, upstream: Upstream, *, same_protocol: bool
             ErrorCode.UPSTREAM_AUTH,
             f"The upstream {name!r} rejected the gateway's credentials (HTTP {status}). "
             "This is a gateway configuration problem, not a problem with your API key.",
+        )
+    if status < 400:  # a redirect (never followed) or another non-error status the call did not expect
+        return GatewayError(
+            ErrorCode.UPSTREAM_ERROR,
+            f"The upstream {name!r} answered HTTP {status}, which the gateway does not follow "
+            "(its base_url in the gateway's config may be out of date).",
         )
     if status >= 500 or status == 408:
         code = (
