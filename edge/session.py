@@ -314,6 +314,10 @@ class EdgeSession:
         while True:
             await wake.wait()
             wake.clear()
+            if len(self._waiting) > 1:
+                # With other calls in flight, calls that arrive within this turn of the loop go in
+                # the same message (one gRPC write, not one each); a call alone goes at once.
+                await asyncio.sleep(0)
             while (self._outbox or self._say_drained) and wake is self._wake:
                 yield self._take()
             if wake is not self._wake:

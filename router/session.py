@@ -134,6 +134,11 @@ class RouterSession:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if len(self._calls) > 1:
+                    # Other calls in flight may have their answers ready within this turn of the
+                    # loop: they go in the same message (one gRPC write, not one each). With one
+                    # call in flight, it goes at once.
+                    await asyncio.sleep(0)
                 while self._outbox or self._announce_drain:
                     yield self._take()
                 if self._edge_done and not self._calls:

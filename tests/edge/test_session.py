@@ -262,6 +262,61 @@ async def test_answers_ready_together_travel_in_one_message_within_the_byte_boun
     assert out == [[1, 2, 3], [4, 5]]  # all five ready at once; the third fills the first message
 
 
+async def test_answers_ready_within_one_turn_share_a_message_while_others_are_in_flight() -> None:
+    """Call 1's answer is ready first; 2 and 3 are a step behind it in the same turn of the loop.
+    With calls still in flight, the writer waits out the turn: one message, not two."""
+    release = asyncio.Event()
+
+    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+        await release.wait()
+        if request.request_id != "1":
+            await asyncio.sleep(0)  # a step more to its answer (a read, a parse)
+        return router_pb2.CallReply(status=200, body=request.request_id.encode())
+
+    session = RouterSession(answer, no_stream)
+    batch = router_pb2.Batch()
+    for call_id in (1, 2, 3):
+        batch.items.add(id=call_id, request=router_pb2.CallRequest(request_id=str(call_id)))
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        yield batch
+
+    out: list[list[int]] = []
+
+    async def collect() -> None:
+        async for message in session.run(requests()):
+            out.append([item.id for item in message.items])
+
+    running = asyncio.create_task(collect())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(running, 5)
+    assert out == [[1, 2, 3]]
+
+
+async def test_calls_made_within_one_turn_share_a_message_while_others_are_in_flight() -> None:
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    session._usable = True  # as once the router's headers came
+    batches = session._batches(session._wake)
+    request = router_pb2.CallRequest(body=b"{}")
+
+    async def a_step_later() -> router_pb2.CallReply | None:
+        await asyncio.sleep(0)
+        return await session.call(request, 5)
+
+    calls = [asyncio.create_task(session.call(request, 5))]
+    async with asyncio.timeout(5):  # (not wait_for: the writer runs in this task, as in gRPC's)
+        alone = await anext(batches)
+        assert [item.id for item in alone.items] == [1]  # nothing else in flight: it goes at once
+        calls += [asyncio.create_task(session.call(request, 5)), asyncio.create_task(a_step_later())]
+        together = await anext(batches)
+    assert [item.id for item in together.items] == [2, 3]
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+    await batches.aclose()
+
+
 async def test_the_edge_going_away_cancels_its_calls() -> None:
     started = asyncio.Event()
     cancelled = asyncio.Event()
