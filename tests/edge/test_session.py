@@ -232,19 +232,14 @@ async def test_calls_arriving_while_the_router_drains_are_sent_again_as_unary_ca
     assert answered == [1]
 
 
-async def test_answers_ready_together_travel_in_one_message_within_the_byte_bound() -> None:
-    release = asyncio.Event()
-
-    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
-        await release.wait()
-        size = int(request.request_id)
-        return router_pb2.CallReply(status=200, body=b"x" * size)
-
-    session = RouterSession(answer, no_stream)
+async def messages_written(
+    session: RouterSession, request_ids: list[str], release: asyncio.Event
+) -> list[list[int]]:
+    """The ids in each message a router session writes for calls 1, 2, … (one per request id, all in
+    one batch), their answers let go by ``release`` once all are waiting."""
     batch = router_pb2.Batch()
-    sizes = [10, 20, BATCH_BYTES - 30, 40, 50]
-    for i, size in enumerate(sizes):
-        batch.items.add(id=i + 1, request=router_pb2.CallRequest(request_id=str(size)))
+    for call_id, request_id in enumerate(request_ids, start=1):
+        batch.items.add(id=call_id, request=router_pb2.CallRequest(request_id=request_id))
 
     async def requests() -> AsyncIterator[router_pb2.Batch]:
         yield batch
@@ -259,6 +254,19 @@ async def test_answers_ready_together_travel_in_one_message_within_the_byte_boun
     await asyncio.sleep(0.05)
     release.set()
     await asyncio.wait_for(running, 5)
+    return out
+
+
+async def test_answers_ready_together_travel_in_one_message_within_the_byte_bound() -> None:
+    release = asyncio.Event()
+
+    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+        await release.wait()
+        size = int(request.request_id)
+        return router_pb2.CallReply(status=200, body=b"x" * size)
+
+    sizes = [10, 20, BATCH_BYTES - 30, 40, 50]
+    out = await messages_written(RouterSession(answer, no_stream), [str(size) for size in sizes], release)
     assert out == [[1, 2, 3], [4, 5]]  # all five ready at once; the third fills the first message
 
 
@@ -273,24 +281,7 @@ async def test_answers_ready_within_one_turn_share_a_message_while_others_are_in
             await asyncio.sleep(0)  # a step more to its answer (a read, a parse)
         return router_pb2.CallReply(status=200, body=request.request_id.encode())
 
-    session = RouterSession(answer, no_stream)
-    batch = router_pb2.Batch()
-    for call_id in (1, 2, 3):
-        batch.items.add(id=call_id, request=router_pb2.CallRequest(request_id=str(call_id)))
-
-    async def requests() -> AsyncIterator[router_pb2.Batch]:
-        yield batch
-
-    out: list[list[int]] = []
-
-    async def collect() -> None:
-        async for message in session.run(requests()):
-            out.append([item.id for item in message.items])
-
-    running = asyncio.create_task(collect())
-    await asyncio.sleep(0.05)
-    release.set()
-    await asyncio.wait_for(running, 5)
+    out = await messages_written(RouterSession(answer, no_stream), ["1", "2", "3"], release)
     assert out == [[1, 2, 3]]
 
 
