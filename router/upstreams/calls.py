@@ -44,7 +44,7 @@ def _caller_view(error: GatewayError, upstream: Upstream, *, same_protocol: bool
             f"The upstream {name!r} rejected the gateway's credentials (HTTP {status}). "
             "This is a gateway configuration problem, not a problem with your API key.",
         )
-    if status < 400:  # a redirect (never followed) or another non-error status the call did not expect
+    if status < 400:  # a redirect: never followed
         return GatewayError(
             ErrorCode.UPSTREAM_ERROR,
             f"The upstream {name!r} answered HTTP {status}, which the gateway does not follow "
