@@ -3,9 +3,9 @@ jittered exponential backoff, all within the caller's deadline.
 
 Only failures that say nothing about the request itself move on (connection errors, timeouts,
 redirects, 401/403 of the gateway's own credential, 429, 5xx), and only before the caller got any
-byte; a 4xx caused by the request is final. An upstream's ``retry-after`` is respected. Upstreams cooling down
-after repeated failures go last; a request that found none of the router's connections to an
-upstream free moves on too, but that is no failure of the upstream's.
+byte; a 4xx caused by the request is final. An upstream's ``retry-after`` is respected. Upstreams
+cooling down after repeated failures go last; a request that found none of the router's
+connections to an upstream free moves on too, but that is no failure of the upstream's.
 """
 
 from __future__ import annotations
