@@ -15,6 +15,7 @@ from ..errors import ErrorCode, GatewayError
 from ..ir import JSONDict
 from ..protocols.base import StreamUsage, WireProtocol
 from ..protocols.common import reject_refused
+from ..protocols.sse import MAX_EVENT_BYTES, event_too_large
 from ..routing.catalog import Catalog, Resolution, Route
 from ..upstreams.base import Upstream, UpstreamRequest, UpstreamResponse
 from ..upstreams.calls import send
@@ -176,14 +177,29 @@ async def relay(
     assert response.chunks is not None
     terminator = ctx.protocol.stream_terminator
     pending = b""
+    unended: list[bytes] = []  # chunks after ``pending`` in which no event ends (not copied again)
+    unended_size = 0
+    tail = b""  # the last bytes received: an event's end may straddle two chunks
     last_event = b""
     tap = usage.tap() if usage is not None else None
     try:
         async for chunk in response.chunks:
-            data = pending + chunk
+            if (pending or unended) and last_event_end(tail + chunk) == 0:
+                unended.append(chunk)
+                unended_size += len(chunk)
+                tail = (tail + chunk)[-3:]
+                if len(pending) + unended_size > MAX_EVENT_BYTES:
+                    pending, unended = b"", []
+                    raise event_too_large()
+                continue
+            data = b"".join((pending, *unended, chunk)) if unended else pending + chunk
+            unended, unended_size, tail = [], 0, data[-3:]
             cut = last_event_end(data)
             if cut == 0:
                 pending = data
+                if len(pending) > MAX_EVENT_BYTES:
+                    pending = b""
+                    raise event_too_large()
                 continue
             ready, pending = data[:cut], data[cut:]
             last_event = ready[last_event_start(ready) :]
@@ -200,6 +216,7 @@ async def relay(
         return
     finally:
         await response.aclose()
+        pending = b"".join((pending, *unended))
         if tap is not None:
             if pending.strip():
                 tap.feed(pending.rstrip(b"\r\n") + b"\n\n")

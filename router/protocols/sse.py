@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ErrorCode, GatewayError
+
+# The most one event of an upstream's stream may hold (the largest real ones, images in base64, are
+# a few MB): past it the stream fails, as an upstream sending one endless line would otherwise fill
+# the router's memory.
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+
+
+def event_too_large() -> GatewayError:
+    return GatewayError(
+        ErrorCode.UPSTREAM_ERROR,
+        f"the upstream sent a stream event larger than {MAX_EVENT_BYTES >> 20} MiB",
+    )
+
 
 @dataclass(slots=True, frozen=True)
 class SSEEvent:
@@ -21,16 +35,29 @@ class SSEParser:
     and ``id:``/``retry:`` fields are ignored.
     """
 
-    __slots__ = ("_buffer", "_data", "_event", "_has_data")
+    __slots__ = ("_buffer", "_data", "_data_size", "_event", "_has_data", "_parts", "_parts_size")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = b""  # the line begun, up to the end of the last chunk with a line end
+        self._parts: list[bytes] = []  # chunks since, none with a line end (kept, not copied again)
+        self._parts_size = 0
         self._event: str | None = None
         self._data: list[str] = []
+        self._data_size = 0
         self._has_data = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk
+        if b"\n" not in chunk and b"\r" not in chunk and not self._buffer.endswith(b"\r"):
+            self._parts.append(chunk)  # the line goes on
+            self._parts_size += len(chunk)
+            if len(self._buffer) + self._parts_size + self._data_size > MAX_EVENT_BYTES:
+                raise event_too_large()
+            return []
+        if self._parts:
+            buffer = b"".join((self._buffer, *self._parts, chunk))
+            self._parts, self._parts_size = [], 0
+        else:
+            buffer = self._buffer + chunk
         events: list[SSEEvent] = []
         start = 0
         length = len(buffer)
@@ -48,13 +75,15 @@ class SSEParser:
             self._line(buffer[start:end].decode("utf-8", "replace"), events)
             start = next_start
         self._buffer = buffer[start:]
+        if len(self._buffer) + self._data_size > MAX_EVENT_BYTES:
+            raise event_too_large()
         return events
 
     def _line(self, line: str, events: list[SSEEvent]) -> None:
         if not line:
             if self._has_data or self._event is not None:
                 events.append(SSEEvent(self._event, "\n".join(self._data)))
-            self._event, self._data, self._has_data = None, [], False
+            self._event, self._data, self._data_size, self._has_data = None, [], 0, False
             return
         if line.startswith(":"):
             return
@@ -63,6 +92,7 @@ class SSEParser:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_size += len(value)
             self._has_data = True
         elif name == "event":
             self._event = value

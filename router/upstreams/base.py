@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
+from aiohttp import hdrs
 
 from .. import body_log
 from ..config import UpstreamConfig
 from ..errors import ErrorCode, GatewayError
 from .pool import ConnectionSlots
+
+# The most of an upstream's whole answer the router reads (an answer this large could not reach the
+# edge either: it is gRPC's message bound, router/server.py). An upstream that sends more (an endless
+# body, a decompression bomb) fails the request instead of filling the router's memory.
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
 
 # Response headers of an upstream that a caller may see (anything else, e.g. the upstream's own
 # rate-limit headers for the gateway's account, stays inside).
@@ -214,11 +220,17 @@ class HttpUpstream:
                 response.status, _all_headers(response.headers), chunks=self._relay(response, release)
             )
         try:
-            body = await response.read()
+            body = await _whole_body(response, MAX_ANSWER_BYTES)
         except TimeoutError:
             raise self._timeout() from None
         except aiohttp.ClientError as exc:
             raise self._unreachable(exc) from None
+        except _TooLarge:
+            response.close()  # the rest is not read: the connection cannot be used again
+            raise GatewayError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"upstream {self.config.name!r} answered with more than {MAX_ANSWER_BYTES >> 20} MiB",
+            ) from None
         finally:
             response.release()
         if response.status >= 300:
@@ -264,6 +276,28 @@ class HttpUpstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _whole_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The answer's body, up to ``limit`` bytes (``_TooLarge`` past it). One declared to fit and not
+    compressed is read at once; any other is counted as it arrives."""
+    length = response.content_length
+    if length is not None and length > limit:
+        raise _TooLarge
+    if length is not None and hdrs.CONTENT_ENCODING not in response.headers:
+        return await response.read()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _buffered(content: aiohttp.StreamReader) -> bytes:
