@@ -176,32 +176,28 @@ async def relay(
     asked for is left out."""
     assert response.chunks is not None
     terminator = ctx.protocol.stream_terminator
-    pending = b""
-    unended: list[bytes] = []  # chunks after ``pending`` in which no event ends (not copied again)
+    unended: list[bytes] = []  # the event begun, in the pieces it came in (not copied for each one)
     unended_size = 0
     tail = b""  # the last bytes received: an event's end may straddle two chunks
     last_event = b""
     tap = usage.tap() if usage is not None else None
     try:
         async for chunk in response.chunks:
-            if (pending or unended) and last_event_end(tail + chunk) == 0:
+            may_end = not unended or last_event_end(tail + chunk) > 0  # in this chunk
+            tail = (tail + chunk)[-3:]
+            if not may_end:
                 unended.append(chunk)
                 unended_size += len(chunk)
-                tail = (tail + chunk)[-3:]
-                if len(pending) + unended_size > MAX_EVENT_BYTES:
-                    pending, unended = b"", []
-                    raise event_too_large()
+            else:
+                data = b"".join((*unended, chunk)) if unended else chunk
+                cut = last_event_end(data)
+                unended, unended_size = ([data[cut:]], len(data) - cut) if cut < len(data) else ([], 0)
+            if unended_size > MAX_EVENT_BYTES:
+                unended = []
+                raise event_too_large()
+            if not may_end or cut == 0:
                 continue
-            data = b"".join((pending, *unended, chunk)) if unended else pending + chunk
-            unended, unended_size, tail = [], 0, data[-3:]
-            cut = last_event_end(data)
-            if cut == 0:
-                pending = data
-                if len(pending) > MAX_EVENT_BYTES:
-                    pending = b""
-                    raise event_too_large()
-                continue
-            ready, pending = data[:cut], data[cut:]
+            ready = data[:cut]
             last_event = ready[last_event_start(ready) :]
             if tap is not None:
                 tap.feed(ready)
@@ -216,7 +212,7 @@ async def relay(
         return
     finally:
         await response.aclose()
-        pending = b"".join((pending, *unended))
+        pending = b"".join(unended)
         if tap is not None:
             if pending.strip():
                 tap.feed(pending.rstrip(b"\r\n") + b"\n\n")
