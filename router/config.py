@@ -537,15 +537,22 @@ class _Validator:
         models = self.string_list(section.get("models", []), f"{path}.models")
         if "models" not in section or not models:
             self.fail(f"{path}.models", 'must list at least one model (or "*" for any)')
+        api_key = self.string(section, "api_key", path, "")
+        headers = self.string_map(section.get("headers", {}), f"{path}.headers")
+        # each goes in a request's head, where a line break would end its line
+        texts = [(f"{path}.api_key", api_key), *((f"{path}.headers.{k}", k + v) for k, v in headers.items())]
+        for where, text in texts:
+            if any(c in text for c in "\r\n\0"):
+                self.fail(where, "must not contain a line break or NUL (a stray newline from a file?)")
         return UpstreamConfig(
             name=name,
             kind=self.string(section, "kind", path),
             base_url=base_url.rstrip("/"),
-            api_key=self.string(section, "api_key", path, ""),
+            api_key=api_key,
             models=models,
             timeout_s=self.number(section, "timeout_s", path, 600.0),
             weight=self.number(section, "weight", path, 1.0),
-            headers=self.string_map(section.get("headers", {}), f"{path}.headers"),
+            headers=headers,
             max_connections=self.optional_int(section, "max_connections", path) or 4096,
             pool_timeout_s=self.number(section, "pool_timeout_s", path, 30.0),
         )

@@ -1,9 +1,9 @@
 """What an upstream kind provides (plugins implement this), and the one HTTP mechanism they share.
 
 A plugin describes *how to call* its provider: base URL, auth headers, paths per operation, the
-wire protocol it speaks. :class:`HttpUpstream` does the calling with one pooled aiohttp
-``ClientSession`` per upstream account (keep-alive, connection limits, timeouts from the config),
-which keeps no cookies: the session is shared by every caller of the upstream.
+wire protocol it speaks. :class:`HttpUpstream` does the calling on one pool of keep-alive
+connections per upstream account (``http1.py``; connection limits and timeouts from the config),
+which keeps no cookies and follows no redirect: the pool is shared by every caller of the upstream.
 Plugins import neither grpc nor protobuf.
 """
 
@@ -17,11 +17,18 @@ from typing import Protocol
 
 import aiohttp
 from aiohttp import hdrs
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
 
 from .. import body_log
 from ..config import UpstreamConfig
 from ..errors import ErrorCode, GatewayError
+from .http1 import HeaderInjection, Http1Pool, Response
 from .pool import ConnectionSlots
+
+# What a connection or an answer that broke raises (a refused or reset connection, a malformed or
+# cut-off answer).
+_BROKEN = (aiohttp.ClientError, HttpProcessingError, OSError)
 
 # The most of an upstream's whole answer the router reads (an answer this large could not reach the
 # edge either: it is gRPC's message bound, router/server.py). An upstream that sends more (an endless
@@ -110,7 +117,7 @@ class UpstreamKind(Protocol):
 
 
 class HttpUpstream:
-    """Calls an HTTP upstream with a pooled aiohttp session. Subclasses say how (auth, paths).
+    """Calls an HTTP upstream on pooled keep-alive connections. Subclasses say how (auth, paths).
 
     Its ``protocol`` and ``operations`` are its kind's, given at creation (``create`` passes the
     kind: ``MyUpstream(config, self)``); a subclass created without one declares its own."""
@@ -123,7 +130,7 @@ class HttpUpstream:
         self.config = config
         if kind is not None:
             self.protocol, self.operations = kind.protocol, kind.operations
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
         self._slots = ConnectionSlots(config.name, config.max_connections, config.pool_timeout_s)
 
     # -- what a plugin describes
@@ -138,22 +145,11 @@ class HttpUpstream:
 
     # -- the mechanism
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # no limit here: self._slots bounds the requests in flight, with its own wait and error
-            connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers={**self.config.headers, **self.auth_headers()},
-                # Stateless towards the upstream: a cookie one caller's answer set (Cloudflare's
-                # __cf_bm on OpenAI's and Anthropic's) would go out on every caller's next request.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+    def pool(self) -> Http1Pool:
+        """The account's keep-alive connections (made on first use), with its fixed headers."""
+        if self._pool is None:
+            self._pool = Http1Pool({**self.config.headers, **self.auth_headers()})
+        return self._pool
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         if not body_log.enabled():
@@ -187,69 +183,81 @@ class HttpUpstream:
         method, url = self.route(request)
         loop = asyncio.get_running_loop()
         budget = max(0.001, min(request.deadline - loop.time(), self.config.timeout_s))
-        # Streams may pause between events (long thinking): bound the gap, not the whole stream.
-        timeout = (
-            aiohttp.ClientTimeout(total=None, connect=min(10.0, budget), sock_read=budget)
-            if request.stream
-            else aiohttp.ClientTimeout(total=budget, connect=min(10.0, budget))
-        )
         headers = (
             {"content-type": request.content_type, **request.headers} if request.body else request.headers
         )
+        if request.stream:
+            # Streams may pause between events (long thinking): bound the gap, not the whole stream.
+            try:
+                response = await self._request(method, url, headers, request.body, budget, budget)
+            except TimeoutError:
+                raise self._timeout() from None
+            if response.status < 300:
+                release = weakref.finalize(response, self._slots.release)
+                return UpstreamResponse(
+                    response.status, _all_headers(response.headers), chunks=self._relay(response, release)
+                )
+            return await self._whole(response)
         try:
-            # A redirect is answered, never followed: aiohttp would resend the body to the new
-            # origin with every header but Authorization, so x-api-key and x-goog-api-key with it.
-            response = await self.session().request(
-                method,
-                url,
-                data=request.body or None,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+            async with asyncio.timeout(budget):
+                response = await self._request(method, url, headers, request.body, budget, None)
+                return await self._whole(response)
         except TimeoutError:
             raise self._timeout() from None
-        except aiohttp.ClientError as exc:
-            raise self._unreachable(exc) from None
-        forwarded = {
-            name: response.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in response.headers
-        }
-        if request.stream and response.status < 300:
-            release = weakref.finalize(response, self._slots.release)
-            return UpstreamResponse(
-                response.status, _all_headers(response.headers), chunks=self._relay(response, release)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        budget: float,
+        read_timeout: float | None,
+    ) -> Response:
+        # A redirect is answered, never followed: it would carry the body, and the key headers
+        # (x-api-key, x-goog-api-key), to another origin.
+        try:
+            return await self.pool().request(
+                method, url, headers, body, connect_timeout=min(10.0, budget), read_timeout=read_timeout
             )
+        except HeaderInjection as exc:
+            raise GatewayError(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        except _BROKEN as exc:
+            raise self._unreachable(exc) from None
+
+    async def _whole(self, response: Response) -> UpstreamResponse:
+        """The answer with its whole body; its connection given back (or closed)."""
         try:
             body = await _whole_body(response, MAX_ANSWER_BYTES)
-        except TimeoutError:
-            raise self._timeout() from None
-        except aiohttp.ClientError as exc:
-            raise self._unreachable(exc) from None
         except _TooLarge:
-            response.close()  # the rest is not read: the connection cannot be used again
             raise GatewayError(
                 ErrorCode.UPSTREAM_ERROR,
                 f"upstream {self.config.name!r} answered with more than {MAX_ANSWER_BYTES >> 20} MiB",
             ) from None
+        except TimeoutError:
+            raise self._timeout() from None
+        except _BROKEN as exc:
+            raise self._unreachable(exc) from None
         finally:
-            response.release()
+            response.release()  # closes the connection unless the body was read to its end
         if response.status >= 300:
             return UpstreamResponse(response.status, _all_headers(response.headers), body)
+        forwarded = {
+            name: response.headers[name] for name in FORWARDED_RESPONSE_HEADERS if name in response.headers
+        }
         return UpstreamResponse(response.status, forwarded, body)
 
-    async def _relay(
-        self, response: aiohttp.ClientResponse, release: Callable[[], object]
-    ) -> AsyncIterator[bytes]:
+    async def _relay(self, response: Response, release: Callable[[], object]) -> AsyncIterator[bytes]:
         """The body as it arrives; closing the generator early closes the upstream connection."""
         completed = False
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in response.payload.iter_any():
                 yield chunk
             completed = True
         except TimeoutError:
             raise self._timeout() from None
-        except aiohttp.ClientError as exc:
-            salvaged = _buffered(response.content)
+        except _BROKEN as exc:
+            salvaged = _buffered(response.payload)
             if salvaged:
                 yield salvaged
             raise GatewayError(
@@ -273,26 +281,26 @@ class HttpUpstream:
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _whole_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _whole_body(response: Response, limit: int) -> bytes:
     """The answer's body, up to ``limit`` bytes (``_TooLarge`` past it). One declared to fit and not
     compressed is read at once; any other is counted as it arrives."""
     length = response.content_length
     if length is not None and length > limit:
         raise _TooLarge
     if length is not None and hdrs.CONTENT_ENCODING not in response.headers:
-        return await response.read()
+        return await response.payload.read()
     parts: list[bytes] = []
     size = 0
-    async for chunk in response.content.iter_any():
+    async for chunk in response.payload.iter_any():
         size += len(chunk)
         if size > limit:
             raise _TooLarge
@@ -300,7 +308,7 @@ async def _whole_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _buffered(content: aiohttp.StreamReader) -> bytes:
+def _buffered(content: StreamReader) -> bytes:
     """Bytes that arrived just before the connection broke. aiohttp raises a broken connection's
     error before handing out what it had already buffered; those bytes are the upstream's last
     events and belong to the caller."""

@@ -94,6 +94,26 @@ def test_problems_name_their_yaml_path(mutation: tuple[str, str], path: str) -> 
     assert path in [p for p, _ in found], found
 
 
+@pytest.mark.parametrize(
+    ("mutation", "env", "path"),
+    [
+        (('api_key: "${OPENAI_API_KEY}"', 'api_key: "sk-o\\n"'), {}, "upstreams.oai.api_key"),
+        (
+            ("    weight: 1", '    weight: 1\n    headers: {"x-org": "a\\r\\nhost: b"}'),
+            {},
+            "upstreams.oai.headers.x-org",
+        ),
+    ],
+)
+def test_a_line_break_in_what_goes_in_an_upstream_request_s_head(
+    mutation: tuple[str, str], env: dict[str, str], path: str
+) -> None:
+    """A key read with its file's newline, or a header value that would end its line, is refused
+    when the config loads, not found out by the first request."""
+    found = problems(GOOD.replace(*mutation), {"ALICE_KEY": "k", **env})
+    assert path in [p for p, _ in found], found
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = GOOD.replace("    weight: 1", "    weight: 1\n    bogus: 1").replace(
         "    group: openai", "    group: x"
