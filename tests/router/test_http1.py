@@ -147,6 +147,47 @@ async def test_compressed_and_chunked_answers_are_decoded(pool: Http1Pool) -> No
     assert server.connections == 1
 
 
+@pytest.mark.parametrize("packed", [False, True])
+async def test_a_body_past_the_reader_s_high_water_mark_comes_whole(
+    pool: Http1Pool, packed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body read slowly, in many small chunks or compressed, makes aiohttp's reader pause the
+    connection and resume it: every byte arrives, and the connection is kept."""
+    events = b"".join(b"data: %06d\n\n" % i for i in range(40_000))  # 480 KB in 40,000 chunks
+    sent = gzip.compress(events) if packed else events
+    chunks = [sent[i : i + 12] for i in range(0, len(sent), 12)]
+
+    def answer(_request: bytes) -> bytes:
+        head = "content-encoding: gzip\r\n" if packed else ""
+        head += "transfer-encoding: chunked\r\n"
+        return (
+            f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{head}\r\n".encode()
+            + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+            + b"0\r\n\r\n"
+        )
+
+    paused = 0
+    pause = http1._Protocol.pause_reading
+
+    def counted(protocol: http1._Protocol) -> None:
+        nonlocal paused
+        paused += 1
+        pause(protocol)
+
+    monkeypatch.setattr(http1._Protocol, "pause_reading", counted)
+    async with RawServer(answer) as server:
+        for _ in range(2):
+            response = await pool.request("POST", server.url, {}, b"{}", connect_timeout=5, read_timeout=5)
+            received = []
+            while chunk := await response.payload.readany():
+                received.append(chunk)
+                await asyncio.sleep(0)
+            response.release()
+            assert b"".join(received) == events
+    assert server.connections == 1
+    assert paused >= 2  # the pause (and so the resume) did happen
+
+
 async def test_informational_answers_are_skipped(pool: Http1Pool) -> None:
     early = b"HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\n"
     async with RawServer(lambda request: early + plain()(request)) as server:
