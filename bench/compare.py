@@ -5,10 +5,10 @@
 Each NAME=DIR is a checkout with its own ``.venv`` (``make relink`` there). Every version's
 ``torouter up`` runs at once on CPU 1 (idle but for its turn), one mock upstream and this load
 generator on CPU 0. Each round gives every version in turn the same work: 300 sequential requests
-(latency at concurrency 1, median) and a burst at concurrency 32 (CPU time of its whole process
-tree per request), non-stream and stream. A box whose speed drifts over minutes (a shared VM:
-±20-30 % here) drifts for all versions alike, so the medians over rounds compare; two runs one
-after the other do not.
+(latency at concurrency 1, medians: non-stream, and a stream's first and last byte) and a burst at
+concurrency 32 (CPU time of its whole process tree per request), non-stream and stream. A box
+whose speed drifts over minutes (a shared VM: ±20-30 % here) drifts for all versions alike, so the
+medians over rounds compare; two runs one after the other do not.
 
 Linux only (CPU affinity and /proc); at least 2 CPUs. A benchmark, not a test.
 """
@@ -21,7 +21,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,13 @@ import stages
 UNDER_TEST_CPU = stages.UNDER_TEST_CPU
 LOAD_CPU = stages.LOAD_CPU
 LATENCY_REQUESTS = 300
-FIGURES = ("latency non-stream (ms)", "latency stream (ms)", "CPU non-stream (µs)", "CPU stream (µs)")
+FIGURES = (
+    "latency non-stream (ms)",
+    "latency stream, first byte (ms)",
+    "latency stream, last byte (ms)",
+    "CPU non-stream (µs)",
+    "CPU stream (µs)",
+)
 
 
 @dataclass
@@ -51,21 +56,26 @@ class Version:
         return sum(processes.cpu_ticks(p.pid, p.start) or 0 for p in tree) / processes.CLOCK_TICKS
 
 
-async def median_latency_ms(url: str, stream: bool) -> float:
+async def median_latency_ms(url: str, stream: bool) -> tuple[float, float]:
+    """Medians of the time to the first body byte and to the last (ms)."""
     body = load.request_body(stream)
-    took = []
+    first, last = [], []
     async with load.client_session(1) as session:
         for _ in range(LATENCY_REQUESTS):
-            started = time.perf_counter()
-            await load.one_request(session, url, body, stream)
-            took.append(time.perf_counter() - started)
-    return statistics.median(took) * 1000
+            ttfb, total = await load.one_request(session, url, body, stream)
+            first.append(ttfb)
+            last.append(total)
+    return statistics.median(first), statistics.median(last)
 
 
 def one_turn(version: Version, burst: int) -> None:
     for stream, kind in ((False, "non-stream"), (True, "stream")):
-        latency, _ = run.run_async(median_latency_ms(version.url, stream))  # type: ignore[arg-type]
-        version.figures[f"latency {kind} (ms)"].append(float(latency))
+        (first, last), _ = run.run_async(median_latency_ms(version.url, stream))  # type: ignore[arg-type]
+        if stream:
+            version.figures["latency stream, first byte (ms)"].append(first)
+            version.figures["latency stream, last byte (ms)"].append(last)
+        else:
+            version.figures["latency non-stream (ms)"].append(last)
         before = version.tree_cpu_seconds()
         run.run_async(stages.drive(version.url, stream, burst, 32))  # type: ignore[arg-type]
         version.figures[f"CPU {kind} (µs)"].append((version.tree_cpu_seconds() - before) * 1e6 / burst)
