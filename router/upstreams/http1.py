@@ -74,6 +74,11 @@ class _Connection:
         self.idle_since = 0.0
         self.reused = False
 
+    def usable(self, now: float) -> bool:
+        """Whether this idle connection may carry the next request."""
+        protocol = self.protocol
+        return now - self.idle_since < KEEPALIVE_S and protocol.is_connected() and not protocol.should_close
+
     def close(self) -> None:
         self.protocol.close()
 
@@ -128,16 +133,11 @@ class Http1Pool:
     """Keep-alive connections to the origins of one upstream account, and the calls made on them."""
 
     def __init__(self, headers: Mapping[str, str]) -> None:
-        # Sent on every request unless the request names the same header (as ClientSession's own).
-        self._fixed = {"accept": "*/*", "accept-encoding": ACCEPT_ENCODING}
-        self._fixed.update({name.lower(): value for name, value in headers.items()})
-        self._fixed_names = {name.lower(): name for name in headers} | {
-            "accept": "Accept",
-            "accept-encoding": "Accept-Encoding",
-        }
-        self._fixed_block = _header_block(
-            (self._fixed_names[name], value) for name, value in self._fixed.items()
-        )
+        # Sent on every request unless the request names the same header (as ClientSession's own),
+        # by lower-case name.
+        given = {"Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING, **headers}
+        self._fixed = {name.lower(): (name, value) for name, value in given.items()}
+        self._fixed_block = _header_block(self._fixed.values())
         self._idle: dict[tuple[str, int, bool], list[_Connection]] = {}
         self._targets: dict[str, Target] = {}
         self._addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
@@ -223,11 +223,10 @@ class Http1Pool:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        oldest = asyncio.get_running_loop().time() - KEEPALIVE_S
+        now = asyncio.get_running_loop().time()
         while idle:
             connection = idle.pop()  # the most recently used: the one most likely still open
-            protocol = connection.protocol
-            if connection.idle_since > oldest and protocol.is_connected() and not protocol.should_close:
+            if connection.usable(now):
                 return connection
             connection.close()
         return None
@@ -276,9 +275,11 @@ class Http1Pool:
     def _sweep(self, now: float) -> None:
         self._last_sweep = now
         for origin, connections in list(self._idle.items()):
-            kept = [c for c in connections if c.idle_since > now - KEEPALIVE_S and c.protocol.is_connected()]
+            kept = []
             for connection in connections:
-                if connection not in kept:
+                if connection.usable(now):
+                    kept.append(connection)
+                else:
                     connection.close()
             if kept:
                 self._idle[origin] = kept
@@ -296,10 +297,11 @@ class Http1Pool:
             if parsed.scheme not in ("http", "https") or not parsed.raw_host:
                 raise ValueError(f"not an http(s) URL: {url!r}")
             tls = parsed.scheme == "https"
-            port = parsed.port or (443 if tls else 80)
+            default = 443 if tls else 80
+            port = parsed.port or default
             host = parsed.raw_host
             shown = f"[{host}]" if ":" in host else host
-            if port != (443 if tls else 80):
+            if port != default:
                 shown = f"{shown}:{port}"
             target = Target((host, port, tls), f"Host: {shown}\r\n".encode(), parsed.raw_path_qs.encode())
             self._targets[url] = target
@@ -310,9 +312,7 @@ class Http1Pool:
         names = {name.lower() for name in headers}
         if not names.isdisjoint(self._fixed):
             # the request's own value replaces the upstream's fixed one
-            fixed = _header_block(
-                (self._fixed_names[name], value) for name, value in self._fixed.items() if name not in names
-            )
+            fixed = _header_block(line for name, line in self._fixed.items() if name not in names)
         length = b"Content-Length: %d\r\n" % len(body) if body or method not in ("GET", "HEAD") else b""
         return b"".join(
             (
