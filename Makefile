@@ -19,7 +19,7 @@ PIP := PIP_CONSTRAINT=$(CURDIR)/$(LOCK) $(BIN)/pip
 # compiles them all again (as every start would where PYTHONDONTWRITEBYTECODE is set: ~0.3 s).
 COMPILE := $(BIN)/python -m compileall -q -j 0 build
 
-.PHONY: FORCE run test lint typecheck relink unit proto bench clean redis-server postgresql strace chromium lock agent-clis
+.PHONY: FORCE run test lint typecheck relink unit proto bench clean redis-server postgresql strace openssl chromium lock agent-clis
 
 # Made (again) when missing, or when PYTHON names another interpreter than the one it was made from.
 $(MADE_FROM): FORCE
@@ -88,6 +88,11 @@ strace:
 		echo "installing strace (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
 
+# A test stores its CA under its subject's hash, as a system's CA directory has them (openssl rehash).
+openssl:
+	@command -v openssl >/dev/null 2>&1 || { \
+		echo "installing openssl (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
 
 # The console's browser tests drive a real headless Chromium: Debian's package, through Playwright
 # (pointed at it; Playwright's own browser download is never used).
@@ -96,7 +101,7 @@ chromium:
 		echo "installing chromium (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-unit: relink redis-server postgresql strace chromium agent-clis
+unit: relink redis-server postgresql strace openssl chromium agent-clis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

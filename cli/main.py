@@ -93,6 +93,9 @@ def _on_ready(args: argparse.Namespace) -> Callable[[], None] | None:
 def cmd_router(args: argparse.Namespace) -> int:
     import logging
 
+    from .aiohttp_import import import_aiohttp
+
+    import_aiohttp()  # before the router's modules import it: cli/aiohttp_import.py
     from torouter.router.logs import RequestSink, fd_sink, setup_logging
     from torouter.router.server import serve
 
@@ -163,6 +166,9 @@ def _run_edge(
     """``parent``: the supervisor whose leaving stops this edge too (``keeper.kept``)."""
     import logging
 
+    from .aiohttp_import import import_aiohttp
+
+    import_aiohttp()  # before the edge's modules import it: cli/aiohttp_import.py
     from torouter.edge.app import ListenError, serve
     from torouter.router.logs import setup_logging
 
