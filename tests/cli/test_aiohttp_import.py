@@ -54,15 +54,20 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[Path, str]]:
     ca_file, context = certificates(tmp_path)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        writer.close()
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):  # a client that refused the certificate
+            pass
+        finally:
+            writer.close()
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     yield ca_file, f"https://127.0.0.1:{port}/"
     server.close()
+    await server.wait_closed()
 
 
 def store(tmp_path: Path, ca_file: Path, *, hashed: bool) -> tuple[Path, Path]:
