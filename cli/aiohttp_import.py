@@ -32,17 +32,20 @@ def import_aiohttp(system: ssl.DefaultVerifyPaths | None = None) -> None:
     ``system``: where OpenSSL's own trust store is (tests name another)."""
     if "aiohttp" in sys.modules:
         return
-    hide = _system_store_in_both_forms(system or ssl.get_default_verify_paths())
-    operators = os.environ.get("SSL_CERT_FILE")
-    if hide:
-        os.environ["SSL_CERT_FILE"] = os.devnull  # read by OpenSSL when each context sets its paths
+    paths = system or ssl.get_default_verify_paths()
+    if not _system_store_in_both_forms(paths):
+        importlib.import_module("aiohttp")
+        return
+    variable = paths.openssl_cafile_env  # SSL_CERT_FILE: read by OpenSSL as each context sets its paths
+    operators = os.environ.get(variable)  # set, it names the system's bundle (checked above)
+    os.environ[variable] = os.devnull
     try:
         importlib.import_module("aiohttp")
     finally:
-        if hide and operators is not None:
-            os.environ["SSL_CERT_FILE"] = operators  # the operator's, naming the system's bundle
-        elif hide:
-            del os.environ["SSL_CERT_FILE"]
+        if operators is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = operators
 
 
 def _system_store_in_both_forms(paths: ssl.DefaultVerifyPaths) -> bool:
