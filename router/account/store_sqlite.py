@@ -7,9 +7,9 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TypeVar
 
+from ..sqlite_wal import connect_wal
 from .records import UsageRecord
 from .store import (
     RECORD_COLUMNS,
@@ -42,15 +42,7 @@ class SQLiteUsageStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            target = self.path
-            if target != ":memory:":
-                file = Path(target).expanduser()
-                file.parent.mkdir(parents=True, exist_ok=True)
-                target = str(file)
-            db = sqlite3.connect(target, timeout=10, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=10000")
+            db = connect_wal(self.path, timeout_s=10, check_same_thread=False)
             db.executescript(SCHEMA_SQL)
             self._db = db
         return self._db

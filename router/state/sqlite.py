@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
 
 import orjson
 
 from ..key_rules import WINDOWS, KeyRules, parse_rules
+from ..sqlite_wal import connect_wal
 from . import DuplicateKeyName, KeyRecord, RequestLog, StoredResponse, WindowCounters
 
 _SCHEMA = """
@@ -93,12 +93,7 @@ class SQLiteStore(WindowCounters):
     def __init__(self, path: str, *, shared: bool = False) -> None:
         super().__init__()
         self.shared = shared
-        if path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path, timeout=5)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, one fsync per checkpoint
+        self._db = connect_wal(path, timeout_s=5)
         self._db.executescript(_SCHEMA)
         self._upgrade()
         self._puts = 0
