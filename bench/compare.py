@@ -1,6 +1,6 @@
 """Two (or more) versions of the gateway side by side, measured in turns: is a change faster?
 
-    python bench/compare.py before=/path/to/checkout after=. [--rounds 6] [--burst 1500]
+    python bench/compare.py before=/path/to/checkout after=. [--rounds 6] [--burst 1500] [--paired N]
 
 Each NAME=DIR is a checkout with its own ``.venv`` (``make relink`` there). Every version's
 ``torouter up`` runs at once on CPU 1 (idle but for its turn), one mock upstream and this load
@@ -9,6 +9,12 @@ generator on CPU 0. Each round gives every version in turn the same work: 300 se
 concurrency 32 (CPU time of its whole process tree per request), non-stream and stream. A box
 whose speed drifts over minutes (a shared VM: ±20-30 % here) drifts for all versions alike, so the
 medians over rounds compare; two runs one after the other do not.
+
+With ``--paired N`` it then measures latency at concurrency 1 in short turns: N requests to each
+version, 20 at a time to each in turn (the order rotating), and gives each version's median and the
+median of its per-request differences from the first version's neighbouring request, with a 95 %
+interval (the order statistics of a median). Neighbouring requests see the box within
+milliseconds of each other, so the box's drift cancels out of the differences.
 
 Linux only (CPU affinity and /proc); at least 2 CPUs. A benchmark, not a test.
 """
@@ -23,6 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
@@ -49,6 +56,7 @@ class Version:
     child: processes.Child | None = None
     url: str = ""
     figures: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in FIGURES})
+    paired: dict[str, list[float]] = field(default_factory=dict)
 
     def tree_cpu_seconds(self) -> float:
         assert self.child is not None
@@ -81,6 +89,69 @@ def one_turn(version: Version, burst: int) -> None:
         version.figures[f"CPU {kind} (µs)"].append((version.tree_cpu_seconds() - before) * 1e6 / burst)
 
 
+# Requests to one version before the next one's turn: each turn's first request finds the caches
+# the other versions used (turns of one request each put a stream's first byte at 2.7 ms where turns
+# of 20 gave 1.75 minutes later).
+PAIRED_BLOCK = 20
+PAIRED_FIGURES = (
+    ("latency non-stream (ms)", False, 1),
+    ("latency stream, first byte (ms)", True, 0),
+    ("latency stream, last byte (ms)", True, 1),
+)
+
+
+async def paired_latency_ms(
+    versions: list[Version], stream: bool, requests: int
+) -> list[list[tuple[float, float]]]:
+    """(first byte, last byte) of each request to each version, ``PAIRED_BLOCK`` to each in turn
+    (the order rotating): the k-th request of one version's turn neighbours the k-th of the next."""
+    body = load.request_body(stream)
+    sessions = [load.client_session(1) for _ in versions]
+    timings: list[list[tuple[float, float]]] = [[] for _ in versions]
+    try:
+        for block in range(max(1, requests // PAIRED_BLOCK)):
+            for turn in range(len(versions)):
+                index = (block + turn) % len(versions)
+                for _ in range(PAIRED_BLOCK):
+                    timing = await load.one_request(sessions[index], versions[index].url, body, stream)
+                    timings[index].append(timing)
+    finally:
+        for session in sessions:
+            await session.close()
+    return timings
+
+
+def median_interval(values: list[float]) -> tuple[float, float, float]:
+    """The median and a 95 % interval for it (the order statistics n/2 ± 0.98·√n)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    half = 0.98 * n**0.5
+    low, high = max(0, int(n / 2 - half)), min(n - 1, int(n / 2 + half))
+    return statistics.median(ordered), ordered[low], ordered[high]
+
+
+def render_paired(versions: list[Version], requests: int) -> str:
+    lines = [
+        f"## Paired latency at concurrency 1: {requests} requests to each version, "
+        f"{PAIRED_BLOCK} to each in turn",
+        "",
+        "median (ms), and the median of each request's difference from the neighbouring request to "
+        f"{versions[0].name} (µs) with its 95 % interval",
+        "",
+        "| figure | " + " | ".join(v.name for v in versions) + " |",
+        "|---|" + "---:|" * len(versions),
+    ]
+    for figure, _, _ in PAIRED_FIGURES:
+        base = versions[0].paired[figure]
+        cells = [f"{statistics.median(base):.3f}"]
+        for version in versions[1:]:
+            values = version.paired[figure]
+            shift, low, high = median_interval([(v - b) * 1000 for v, b in zip(values, base, strict=True)])
+            cells.append(f"{statistics.median(values):.3f} ({shift:+.0f} µs [{low:+.0f}, {high:+.0f}])")
+        lines.append(f"| {figure} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def render(versions: list[Version], rounds: int, burst: int) -> str:
     lines = [
         f"## Interleaved comparison: {rounds} rounds, median [min-max]; CPU of the whole tree per "
@@ -103,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("versions", nargs="+", help="NAME=DIR: a checkout with its .venv")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--burst", type=int, default=1500, help="requests per CPU burst")
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N requests to each version, in short turns",
+    )
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
         print("bench/compare.py needs Linux and at least 2 CPUs", file=sys.stderr)
@@ -139,7 +217,18 @@ def main(argv: list[str] | None = None) -> int:
             for version in versions:
                 one_turn(version, args.burst)
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
-        print(render(versions, args.rounds, args.burst))
+        if args.rounds:
+            print(render(versions, args.rounds, args.burst))
+        if args.paired:
+            for stream in (False, True):
+                measured_all, _ = run.run_async(paired_latency_ms(versions, stream, args.paired))  # type: ignore[arg-type]
+                timings = cast(list[list[tuple[float, float]]], measured_all)
+                for version, measured in zip(versions, timings, strict=True):
+                    for figure, figure_stream, which in PAIRED_FIGURES:
+                        if figure_stream == stream:
+                            version.paired[figure] = [pair[which] for pair in measured]
+            print()
+            print(render_paired(versions, args.paired))
         return 0
     except (processes.BenchError, load.RequestFailed) as exc:
         print(f"bench/compare.py: {exc}", file=sys.stderr)
