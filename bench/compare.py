@@ -29,7 +29,6 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
@@ -78,14 +77,14 @@ async def median_latency_ms(url: str, stream: bool) -> tuple[float, float]:
 
 def one_turn(version: Version, burst: int) -> None:
     for stream, kind in ((False, "non-stream"), (True, "stream")):
-        (first, last), _ = run.run_async(median_latency_ms(version.url, stream))  # type: ignore[arg-type]
+        (first, last), _ = run.run_async(median_latency_ms(version.url, stream))
         if stream:
             version.figures["latency stream, first byte (ms)"].append(first)
             version.figures["latency stream, last byte (ms)"].append(last)
         else:
             version.figures["latency non-stream (ms)"].append(last)
         before = version.tree_cpu_seconds()
-        run.run_async(stages.drive(version.url, stream, burst, 32))  # type: ignore[arg-type]
+        run.run_async(stages.drive(version.url, stream, burst, 32))
         version.figures[f"CPU {kind} (µs)"].append((version.tree_cpu_seconds() - before) * 1e6 / burst)
 
 
@@ -207,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             home.mkdir()
             port = processes.free_ports(1)[0]
             config = run.write_config(home, port, None, mock_port)
-            torouter = str(version.checkout / ".venv" / "bin" / "torouter")
-            argv = ["taskset", "-c", str(UNDER_TEST_CPU), torouter, "up", "--config", str(config)]
+            command = str(version.checkout / ".venv" / "bin" / "torouter")
+            argv = ["taskset", "-c", str(UNDER_TEST_CPU), command, "up", "--config", str(config)]
             version.child = processes.start_child(version.name, argv, home)
             processes.wait_ready(version.child, f"http://127.0.0.1:{port}/readyz", 60)
             version.url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            run.run_async(stages.drive(version.url, False, 1000, 32))  # type: ignore[arg-type]  # warm-up
+            run.run_async(stages.drive(version.url, False, 1000, 32))  # warm-up
         for round_number in range(args.rounds):
             for version in versions:
                 one_turn(version, args.burst)
@@ -221,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             print(render(versions, args.rounds, args.burst))
         if args.paired:
             for stream in (False, True):
-                measured_all, _ = run.run_async(paired_latency_ms(versions, stream, args.paired))  # type: ignore[arg-type]
-                timings = cast(list[list[tuple[float, float]]], measured_all)
+                timings, _ = run.run_async(paired_latency_ms(versions, stream, args.paired))
                 for version, measured in zip(versions, timings, strict=True):
                     for figure, figure_stream, which in PAIRED_FIGURES:
                         if figure_stream == stream:

@@ -41,7 +41,7 @@ import time
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from litellm_side import (
     DEFAULT_VERSION,
@@ -79,6 +79,8 @@ from processes import (
     wait_ready,
 )
 from report import Results, Startup, kind, render
+
+T = TypeVar("T")
 
 BENCH_DIR = Path(__file__).resolve().parent
 UPSTREAM_KEY = "sk-mock-upstream"
@@ -184,7 +186,7 @@ async def measure_all(targets: list[Target], args: argparse.Namespace) -> Result
     return results
 
 
-def run_async(coro: Coroutine[Any, Any, Results]) -> tuple[Results, str]:
+def run_async(coro: Coroutine[Any, Any, T]) -> tuple[T, str]:
     """Run ``coro`` on uvloop when it is installed; returns its result and the loop's name."""
     try:
         import uvloop
