@@ -53,6 +53,7 @@ relink: $(STAMP)
 typecheck: relink
 	$(BIN)/mypy -p torouter.router -p torouter.edge -p torouter.plugins -p torouter.cli
 	$(BIN)/mypy examples/torouter-ollama/torouter_ollama
+	$(BIN)/mypy bench
 
 # Redis tests run a real redis-server (Debian's package) on a loopback port.
 redis-server:
