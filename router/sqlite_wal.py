@@ -19,7 +19,7 @@ _RETRY_MOST_S = 0.05
 
 def connect_wal(path: str, *, timeout_s: float, check_same_thread: bool = True) -> sqlite3.Connection:
     """A connection to ``path`` (``:memory:`` allowed) in WAL mode with ``synchronous=NORMAL`` (durable
-    across crashes, one fsync per checkpoint) and a busy timeout of ``timeout_s``."""
+    across crashes, one fsync per checkpoint) and a busy timeout of ``timeout_s`` (``connect``'s own)."""
     target = path
     if path != ":memory:":
         file = Path(path).expanduser()
@@ -28,7 +28,6 @@ def connect_wal(path: str, *, timeout_s: float, check_same_thread: bool = True) 
     db = sqlite3.connect(target, timeout=timeout_s, check_same_thread=check_same_thread)
     try:
         _switch_to_wal(db, time.monotonic() + timeout_s)
-        db.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
         db.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
         db.close()
