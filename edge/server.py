@@ -13,6 +13,9 @@ answers where aiohttp would answer itself, and limits on slow clients.
   the next head is bounded by ``edge.idle_timeout_s`` (aiohttp's keep-alive timeout, which also
   closes a connection whose next head is still incomplete when it fires). The body's own timeout
   is the forwarder's (``edge.body_timeout_s``).
+- **The ``Server`` header** says ``torouter``, with no version: aiohttp's default names itself and
+  Python with their versions (``Python/3.11 aiohttp/3.14.5``), which tells a scanner which
+  published flaws to try.
 - **Connections that have not sent a request head yet** (the only ones that cannot have shown a key:
   the edge cannot authenticate a connection before its head arrives) are capped per client IP at
   ``edge.max_pending_per_ip``; one over the cap gets a 429 and is closed at once, before anything
@@ -26,7 +29,7 @@ import logging
 import uuid
 from typing import Any
 
-from aiohttp import http_exceptions, web
+from aiohttp import http_exceptions, web, web_response
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
@@ -39,6 +42,10 @@ log = logging.getLogger("torouter.edge")
 # aiohttp's own parser limits, kept (and named in the errors the edge writes for them)
 MAX_LINE_BYTES = 8190
 MAX_HEADERS = 128
+# What every answer's Server header says. aiohttp writes its module constant into each response that
+# sets none (StreamResponse._prepare_headers): set once by the runner, it covers the edge's answers
+# and the ones aiohttp makes itself, at no cost per request.
+SERVER_NAME = "torouter"
 # After an answer given before the body was read (a 401, 408, 413...), how long aiohttp goes on
 # reading and dropping the rest, so that the client sees the answer rather than a reset (its
 # default, 10 s, would let a body sent a byte at a time hold the connection that much longer).
@@ -250,6 +257,7 @@ class EdgeRunner(web.AppRunner):
         kwargs.setdefault("lingering_time", LINGER_S)
         super().__init__(app, **kwargs)
         self.edge = edge
+        web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]  # not re-exported
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
