@@ -13,7 +13,7 @@ from load import THROUGHPUT_WARMUP_S, Latency, Throughput
 from processes import CpuUsage, cpu_list
 
 PERCENTILES = (50, 90, 99)
-ROLE_ORDER = ("edge", "router", "supervisor", "other", "litellm")
+ROLE_ORDER = ("edge", "router", "supervisor", "other", "litellm", "relay")
 LATENCY_SERIES = (
     ("non-stream", False, "total_ms"),
     ("stream, first byte", True, "ttfb_ms"),
@@ -112,7 +112,13 @@ def _header(results: Results, args: argparse.Namespace, loop_name: str) -> list[
         f"- throughput: concurrency {args.concurrency}, {args.duration:g} s per series "
         f"after {THROUGHPUT_WARMUP_S:.0f} s warm-up",
         "- direct = load generator → mock upstream; ToRouter = load generator → edge → router → mock"
-        + ("; LiteLLM = load generator → LiteLLM proxy → mock" if "litellm" in results.labels else ""),
+        + ("; LiteLLM = load generator → LiteLLM proxy → mock" if "litellm" in results.labels else "")
+        + (
+            "; byte relay = load generator → bench/relay.py on the gateway's CPU → mock"
+            " (what the placement adds)"
+            if "relay" in results.labels
+            else ""
+        ),
         f"- placement: {results.placement}",
     ]
     for name, start in results.startup.items():

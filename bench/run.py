@@ -19,7 +19,8 @@ mock and through the gateway:
 
 ``--pin`` puts the gateway's process tree on one CPU and the load generator and the mock on
 another. ``--compare-litellm`` then does the same with LiteLLM's proxy (installed on demand into
-its own venv, see ``litellm_side.py``), after the gateway has been stopped, on the gateway's CPU.
+its own venv, see ``litellm_side.py``), after the gateway has been stopped, on the gateway's CPU;
+``--relay`` with a byte relay (``relay.py``), the cost of the placement alone.
 
 It prints Markdown tables, always stops every process it started, and exits 1 if any request
 failed, 2 if the set-up failed (the failing process's stderr is printed then).
@@ -222,6 +223,29 @@ def await_ready(
     return meter, Startup(took, rss, processes, roles, affinities(meter))
 
 
+def run_relay(
+    mock_port: int,
+    workdir: Path,
+    cpus: frozenset[int] | None,
+    children: Children,
+    results: Results,
+    args: argparse.Namespace,
+) -> None:
+    """The byte relay against the same mock, on the gateway's CPU."""
+    port = free_ports(1)[0]
+    target = f"127.0.0.1:{mock_port}"
+    argv = [sys.executable, str(BENCH_DIR / "relay.py"), "--port", str(port), "--to", target]
+    child = children.add(start_child("relay", argv, workdir, cpus=cpus))
+    try:
+        wait_for_port(child, port, MOCK_START_TIMEOUT_S)
+        meter = CpuMeter(child.proc.pid, single_role("relay"))
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        phase, _loop = run_async(measure_all([Target("relay", "byte relay", url, meter)], args))
+        results.merge(phase)
+    finally:
+        children.stop(child)
+
+
 def run_litellm(
     install: LiteLLMInstall,
     mock_port: int,
@@ -302,6 +326,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--pin",
         action="store_true",
         help="the gateway's processes on one CPU, the load generator and the mock on another (needs 2 CPUs)",
+    )
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="also measure a byte relay (bench/relay.py) on the gateway's CPU: what the placement "
+        "itself adds, apart from any work a gateway does",
     )
     parser.add_argument(
         "--compare-litellm",
@@ -392,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             phase, loop_name = run_async(measure_all([direct, torouter], args))
             results.merge(phase)
             children.stop(gateway)  # before LiteLLM starts: each gateway has the CPU to itself
+            if args.relay:
+                run_relay(mock_port, workdir, gateway_cpus, children, results, args)
             if install is not None:
                 run_litellm(install, mock_port, workdir, args, gateway_cpus, children, results)
         print(render(results, args, loop_name), flush=True)
