@@ -88,10 +88,6 @@ def one_turn(version: Version, burst: int) -> None:
         version.figures[f"CPU {kind} (µs)"].append((version.tree_cpu_seconds() - before) * 1e6 / burst)
 
 
-# Requests to one version before the next one's turn: each turn's first request finds the caches
-# the other versions used (turns of one request each put a stream's first byte at 2.7 ms where turns
-# of 20 gave 1.75 minutes later).
-PAIRED_BLOCK = 20
 PAIRED_FIGURES = (
     ("latency non-stream (ms)", False, 1),
     ("latency stream, first byte (ms)", True, 0),
@@ -102,18 +98,18 @@ PAIRED_FIGURES = (
 async def paired_latency_ms(
     versions: list[Version], stream: bool, requests: int
 ) -> list[list[tuple[float, float]]]:
-    """(first byte, last byte) of each request to each version, ``PAIRED_BLOCK`` to each in turn
-    (the order rotating): the k-th request of one version's turn neighbours the k-th of the next."""
+    """(first byte, last byte) of each request to each version, in turns (``load.take_turns``): the
+    k-th request of one version's turn neighbours the k-th of the next."""
     body = load.request_body(stream)
     sessions = [load.client_session(1) for _ in versions]
     timings: list[list[tuple[float, float]]] = [[] for _ in versions]
+
+    async def send(index: int) -> bool:
+        timings[index].append(await load.one_request(sessions[index], versions[index].url, body, stream))
+        return True
+
     try:
-        for block in range(max(1, requests // PAIRED_BLOCK)):
-            for turn in range(len(versions)):
-                index = (block + turn) % len(versions)
-                for _ in range(PAIRED_BLOCK):
-                    timing = await load.one_request(sessions[index], versions[index].url, body, stream)
-                    timings[index].append(timing)
+        await load.take_turns(len(versions), max(1, requests), send)
     finally:
         for session in sessions:
             await session.close()
@@ -132,7 +128,7 @@ def median_interval(values: list[float]) -> tuple[float, float, float]:
 def render_paired(versions: list[Version], requests: int) -> str:
     lines = [
         f"## Paired latency at concurrency 1: {requests} requests to each version, "
-        f"{PAIRED_BLOCK} to each in turn",
+        f"{load.TURN} to each in turn",
         "",
         "median (ms), and the median of each request's difference from the neighbouring request to "
         f"{versions[0].name} (µs) with its 95 % interval",

@@ -9,7 +9,7 @@ import platform
 from dataclasses import dataclass, field
 
 import aiohttp
-from load import THROUGHPUT_WARMUP_S, Latency, Throughput
+from load import THROUGHPUT_WARMUP_S, TURN, Latency, Throughput
 from processes import CpuUsage, cpu_list
 
 PERCENTILES = (50, 90, 99)
@@ -36,14 +36,22 @@ class Startup:
 class Results:
     labels: dict[str, str] = field(default_factory=dict)  # target name -> label, in run order
     latency: dict[tuple[str, bool], Latency] = field(default_factory=dict)
+    # a target's direct series: the direct requests in turns with its own (its added latency's base)
+    baseline: dict[tuple[str, bool], Latency] = field(default_factory=dict)
     throughput: dict[tuple[str, bool], Throughput] = field(default_factory=dict)
     startup: dict[str, Startup] = field(default_factory=dict)
     placement: str = ""
     notes: list[str] = field(default_factory=list)
 
     def merge(self, other: Results) -> None:
+        """A later phase's figures; the first phase's direct series stay the ones shown as direct."""
         self.labels.update(other.labels)
-        self.latency.update(other.latency)
+        for key, latency in other.latency.items():
+            if key[0] == "direct":
+                self.latency.setdefault(key, latency)
+            else:
+                self.latency[key] = latency
+        self.baseline.update(other.baseline)
         self.throughput.update(other.throughput)
 
     def failures(self) -> list[str]:
@@ -89,9 +97,14 @@ def _pcts(lat: Latency | None, attr: str) -> list[float]:
     return [percentile(values, p) for p in PERCENTILES]
 
 
+def base_of(results: Results, name: str, stream: bool) -> Latency | None:
+    """The direct series ``name``'s added latency is taken against: the one in turns with it."""
+    return results.baseline.get((name, stream)) or results.latency.get(("direct", stream))
+
+
 def added(results: Results, name: str, stream: bool, attr: str) -> list[float]:
-    """Gateway minus direct at each percentile."""
-    direct = _pcts(results.latency.get(("direct", stream)), attr)
+    """Gateway minus direct at each percentile (the direct requests of the same turns)."""
+    direct = _pcts(base_of(results, name, stream), attr)
     gateway = _pcts(results.latency.get((name, stream)), attr)
     return [g - d for g, d in zip(gateway, direct, strict=True)]
 
@@ -108,7 +121,9 @@ def _header(results: Results, args: argparse.Namespace, loop_name: str) -> list[
         f"- machine: {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}, {loop_name}, aiohttp {aiohttp.__version__}",
         f"- latency: concurrency 1, {args.requests} sequential requests per series "
-        f"after {args.warmup} warm-up (at most {args.series_timeout:.0f} s per series)",
+        f"after {args.warmup} warm-up (at most {args.series_timeout:.0f} s per series), each "
+        f"gateway's in turns of {TURN} with as many direct ones (the order alternating); its added "
+        "latency is against the direct requests of its own turns",
         f"- throughput: concurrency {args.concurrency}, {args.duration:g} s per series "
         f"after {THROUGHPUT_WARMUP_S:.0f} s warm-up",
         "- direct = load generator → mock upstream; ToRouter = load generator → edge → router → mock"
@@ -140,14 +155,21 @@ def _latency_table(results: Results) -> list[str]:
         "| request | path | p50 | p90 | p99 | requests | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+
+    def row(label: str, path: str, lat: Latency, attr: str) -> str:
+        values: list[float] = getattr(lat, attr)
+        cells = " | ".join(_ms(v) for v in _pcts(lat, attr))
+        return f"| {label} | {path} | {cells} | {len(values)} | {lat.errors} |"
+
     for label, stream, attr in LATENCY_SERIES:
         for name, path in results.labels.items():
             lat = results.latency.get((name, stream))
             if lat is None:
                 continue
-            values: list[float] = getattr(lat, attr)
-            cells = " | ".join(_ms(v) for v in _pcts(lat, attr))
-            lines.append(f"| {label} | {path} | {cells} | {len(values)} | {lat.errors} |")
+            base = results.baseline.get((name, stream))
+            if base is not None and base is not results.latency.get(("direct", stream)):
+                lines.append(row(label, f"direct, in {path}'s turns", base, attr))
+            lines.append(row(label, path, lat, attr))
             if name != "direct":
                 bold = " | ".join(f"**{_ms(v, True)}**" for v in added(results, name, stream, attr))
                 lines.append(f"| {label} | **{path} added** | {bold} | | |")

@@ -168,18 +168,27 @@ keys:
 # the runs
 
 
-async def measure_all(targets: list[Target], args: argparse.Namespace) -> Results:
+async def measure_all(
+    targets: list[Target], direct: Target, args: argparse.Namespace, *, direct_throughput: bool = True
+) -> Results:
+    """Latency of ``targets`` in turns with ``direct`` (each gateway's added latency is against the
+    direct requests of the same turns), then the throughput of each, and of ``direct`` unless
+    ``direct_throughput`` is False (a later phase: the first phase's figures serve)."""
     for target in targets:
         await smoke(target)
-    results = Results(labels={t.name: t.label for t in targets})
+    results = Results(labels={direct.name: direct.label} | {t.name: t.label for t in targets})
     for stream in (False, True):
-        for target in targets:
-            say(f"latency    {target.label:15} {kind(stream):10} ...")
-            results.latency[(target.name, stream)] = await measure_latency(
-                target, stream, args.requests, args.warmup, args.series_timeout
-            )
+        names = ", ".join(t.label for t in [direct, *targets])
+        say(f"latency    {names:30} {kind(stream):10} ...")
+        measured = await measure_latency(
+            [direct, *targets], stream, args.requests, args.warmup, args.series_timeout
+        )
+        results.latency[(direct.name, stream)] = measured[0]
+        for target, latency in zip(targets, measured[1:], strict=True):
+            results.latency[(target.name, stream)] = latency
+            results.baseline[(target.name, stream)] = measured[0]
     for stream in (False, True):
-        for target in targets:
+        for target in [direct, *targets] if direct_throughput else targets:
             say(f"throughput {target.label:15} {kind(stream):10} ...")
             results.throughput[(target.name, stream)] = await measure_throughput(
                 target, stream, args.concurrency, args.duration
@@ -224,6 +233,7 @@ def await_ready(
 
 
 def run_relay(
+    direct: Target,
     mock_port: int,
     workdir: Path,
     cpus: frozenset[int] | None,
@@ -240,13 +250,15 @@ def run_relay(
         wait_for_port(child, port, MOCK_START_TIMEOUT_S)
         meter = CpuMeter(child.proc.pid, single_role("relay"))
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        phase, _loop = run_async(measure_all([Target("relay", "byte relay", url, meter)], args))
+        relay = Target("relay", "byte relay", url, meter)
+        phase, _loop = run_async(measure_all([relay], direct, args, direct_throughput=False))
         results.merge(phase)
     finally:
         children.stop(child)
 
 
 def run_litellm(
+    direct: Target,
     install: LiteLLMInstall,
     mock_port: int,
     workdir: Path,
@@ -268,7 +280,12 @@ def run_litellm(
         )
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         phase, _loop = run_async(
-            measure_all([Target("litellm", f"LiteLLM {install.version}", url, meter)], args)
+            measure_all(
+                [Target("litellm", f"LiteLLM {install.version}", url, meter)],
+                direct,
+                args,
+                direct_throughput=False,
+            )
         )
         results.merge(phase)
     except BenchError as exc:
@@ -405,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_for_port(mock, mock_port, MOCK_START_TIMEOUT_S)
         direct = Target("direct", "direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions")
         if args.direct_only:
-            phase, loop_name = run_async(measure_all([direct], args))
+            phase, loop_name = run_async(measure_all([], direct, args))
             results.merge(phase)
         else:
             gateway_cmd = shlex.split(args.gateway_cmd) if args.gateway_cmd else torouter_command()
@@ -419,13 +436,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             torouter = Target(
                 "torouter", "ToRouter", f"http://127.0.0.1:{edge_port}/v1/chat/completions", meter
             )
-            phase, loop_name = run_async(measure_all([direct, torouter], args))
+            phase, loop_name = run_async(measure_all([torouter], direct, args))
             results.merge(phase)
             children.stop(gateway)  # before LiteLLM starts: each gateway has the CPU to itself
             if args.relay:
-                run_relay(mock_port, workdir, gateway_cpus, children, results, args)
+                run_relay(direct, mock_port, workdir, gateway_cpus, children, results, args)
             if install is not None:
-                run_litellm(install, mock_port, workdir, args, gateway_cpus, children, results)
+                run_litellm(direct, install, mock_port, workdir, args, gateway_cpus, children, results)
         print(render(results, args, loop_name), flush=True)
         failures = results.failures()
         if failures:
