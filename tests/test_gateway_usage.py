@@ -312,6 +312,8 @@ async def test_a_caller_that_did_not_ask_for_stream_usage_does_not_see_it(usage_
     sent = usage_stack.oai.requests[-1].body
     assert sent.startswith(b'{"stream_options":{"include_usage":true},')
     found = await last_record(usage_stack.gateway)
+    said = usage_stack.oai.requests[-1].response_chunks[-1]["usage"]  # the chunk kept from the caller
+    assert (found.input_tokens, found.output_tokens) == (said["prompt_tokens"], said["completion_tokens"])
     assert found.input_tokens and found.output_tokens and found.cost_usd
 
 

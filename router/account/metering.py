@@ -80,11 +80,12 @@ class UsageFormat:
 class StreamTap:
     """Follows a relayed stream (fed complete SSE events) for its usage."""
 
-    __slots__ = ("_format", "_last", "_merged", "_sum")
+    __slots__ = ("_format", "_last", "_last_event", "_merged", "_sum")
 
     def __init__(self, form: UsageFormat) -> None:
         self._format = form
-        self._last = b""
+        self._last = b""  # policy "last": the last events holding a report, read at the end
+        self._last_event: Any = None  # ... or the last report's event, already read (``take``)
         self._merged: dict[str, Any] | None = None
         self._sum: Tokens | None = None
 
@@ -92,17 +93,34 @@ class StreamTap:
         if not self._format.marker.search(events):
             return
         if self._format.policy == "last":
-            self._last = events  # read once, at the end
+            self._last, self._last_event = events, None  # read once, at the end
             return
         for found in self._reports(events):
-            if self._format.policy == "merge":
-                self._merged = {**(self._merged or {}), **found}
-            else:
-                self._add(found)
+            self._use(found)
+
+    def marks(self, events: bytes) -> bool:
+        """Whether ``events`` hold a usage report (what ``feed`` would read)."""
+        return self._format.marker.search(events) is not None
+
+    def take(self, event: Any) -> None:
+        """An event's JSON, read already (the usage chunk the router asked for, dropped from the
+        stream): counted as ``feed`` would count that event, in the stream's order."""
+        if self._format.policy == "last":
+            self._last, self._last_event = b"", event
+            return
+        try:
+            usage = self._format.in_event(event)
+        except Exception:
+            return
+        if isinstance(usage, dict):
+            self._use(usage)
 
     def tokens(self) -> Tokens | None:
         try:
             if self._format.policy == "last":
+                if self._last_event is not None:
+                    usage = self._format.in_event(self._last_event)
+                    return self._format.count(usage) if isinstance(usage, dict) else None
                 reports = self._reports(self._last) if self._last else []
                 return self._format.count(reports[-1]) if reports else None
             if self._format.policy == "merge":
@@ -110,6 +128,12 @@ class StreamTap:
         except Exception:
             return None
         return self._sum
+
+    def _use(self, usage: dict[str, Any]) -> None:
+        if self._format.policy == "merge":
+            self._merged = {**(self._merged or {}), **usage}
+        else:
+            self._add(usage)
 
     def _reports(self, events: bytes) -> list[dict[str, Any]]:
         """The usage objects of the events the marker points at (only those events are parsed)."""

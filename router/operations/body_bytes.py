@@ -59,30 +59,46 @@ def last_event_end(data: bytes, before: int | None = None) -> int:
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 
-def drop_events(block: bytes, unwanted: Callable[[bytes], bool], marker: bytes = b"") -> bytes:
-    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says. With a
-    ``marker`` (bytes every unwanted event contains), only the events around its occurrences are
-    looked at, the block is not split; else LF-separated events (what OpenAI sends) are split with
-    ``bytes.split``, others with a regular expression."""
+def drop_events(
+    block: bytes, unwanted: Callable[[bytes], object], marker: bytes = b"", taken: list[Any] | None = None
+) -> bytes:
+    """Complete SSE events (``block`` ends on a boundary) without those ``unwanted`` says (what it
+    returns is true for them; ``taken`` gets it, in the events' order). With a ``marker`` (bytes
+    every unwanted event contains), only the events around its occurrences are looked at, the block
+    is not split; else LF-separated events (what OpenAI sends) are split with ``bytes.split``, others
+    with a regular expression."""
     if marker:
-        return _drop_marked(block, unwanted, marker)
+        return _drop_marked(block, unwanted, marker, taken)
     if b"\r" in block:
         events = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", block)
     else:
         events = [event + b"\n\n" for event in block.split(b"\n\n")[:-1]]
-    kept = [event for event in events if event and not unwanted(event)]
+    kept = []
+    for event in events:
+        if not event:
+            continue
+        said = unwanted(event)
+        if not said:
+            kept.append(event)
+        elif taken is not None:
+            taken.append(said)
     return block if len(kept) == len(events) else b"".join(kept)
 
 
-def _drop_marked(block: bytes, unwanted: Callable[[bytes], bool], marker: bytes) -> bytes:
+def _drop_marked(
+    block: bytes, unwanted: Callable[[bytes], object], marker: bytes, taken: list[Any] | None
+) -> bytes:
     parts: list[bytes] = []
     kept_from = 0  # the block from here on is kept (so far)
     at = block.find(marker)
     while at >= 0:
         start, end = _event_around(block, at)
-        if unwanted(block[start:end]):
+        said = unwanted(block[start:end])
+        if said:
             parts.append(block[kept_from:start])
             kept_from = end
+            if taken is not None:
+                taken.append(said)
         at = block.find(marker, end)
     if not parts:
         return block

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -199,12 +200,20 @@ async def relay(
                 continue
             ready = data[:cut]
             last_event = ready[last_event_start(ready) :]
-            if tap is not None:
-                tap.feed(ready)
             if drop is not None and drop.may_hold(ready):
-                ready = drop_events(ready, drop.is_usage_only, drop.marker)
+                taken: list[Any] = []
+                kept = drop_events(ready, drop.usage_only, drop.marker, taken)
+                if tap is not None:
+                    if taken and not tap.marks(kept):  # every report here was dropped: read once
+                        for event in taken:
+                            tap.take(event)
+                    else:
+                        tap.feed(ready)
+                ready = kept
                 if not ready:
                     continue
+            elif tap is not None:
+                tap.feed(ready)
             yield ready
     except GatewayError as failure:
         ctx.error_code = failure.code.value

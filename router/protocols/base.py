@@ -128,8 +128,9 @@ class StreamUsage(Protocol):
         """The request body asking for the stream's usage; None when it asks already."""
         ...
 
-    def is_usage_only(self, event: bytes) -> bool:
-        """Whether an SSE event is the one that asking added (dropped for a caller who did not)."""
+    def usage_only(self, event: bytes) -> dict[str, Any] | None:
+        """An SSE event's JSON when it is the one that asking added (dropped for a caller who did
+        not, its usage counted from this JSON); None for any other event."""
         ...
 
     def may_hold(self, events: bytes) -> bool:

@@ -34,15 +34,18 @@ class OpenAIStreamUsage:
     def may_hold(self, events: bytes) -> bool:
         return b'"choices":[]' in events and b'"usage":{' in events  # _CHEAP, spelt out: every block
 
-    def is_usage_only(self, event: bytes) -> bool:
-        """Whether one SSE event is the usage chunk that asking added."""
-        if not all(marker in event for marker in _CHEAP):
-            return False
+    def usage_only(self, event: bytes) -> dict[str, Any] | None:
+        """The JSON of one SSE event when it is the usage chunk that asking added (else None): the
+        router's tap counts it from there, without reading it again."""
+        if b'"choices":[]' not in event or b'"usage":{' not in event:  # _CHEAP, spelt out
+            return None
         for line in event.splitlines():
             if line.startswith(b"data:"):
                 try:
                     chunk: Any = orjson.loads(line[5:])
                 except orjson.JSONDecodeError:
-                    return False
-                return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))
-        return False
+                    return None
+                if isinstance(chunk, dict) and chunk.get("choices") == [] and chunk.get("usage"):
+                    return chunk
+                return None
+        return None

@@ -55,20 +55,20 @@ def test_drop_events_keeps_the_others_whole(marked: bool) -> None:
     usage = OpenAIStreamUsage()
     marker = usage.marker if marked else b""
 
-    def drop_events(block: bytes, unwanted: Callable[[bytes], bool]) -> bytes:
+    def drop_events(block: bytes, unwanted: Callable[[bytes], object]) -> bytes:
         return body_bytes.drop_events(block, unwanted, marker)
 
     text = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}\n\n'
     usage_only = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1,"total_tokens":2}}\n\n'
     done = b"data: [DONE]\n\n"
-    assert drop_events(text + usage_only + done, usage.is_usage_only) == text + done
-    assert drop_events(usage_only.replace(b"\n\n", b"\r\n\r\n"), usage.is_usage_only) == b""
-    assert drop_events(b": comment\n\n" + text, usage.is_usage_only) == b": comment\n\n" + text
+    assert drop_events(text + usage_only + done, usage.usage_only) == text + done
+    assert drop_events(usage_only.replace(b"\n\n", b"\r\n\r\n"), usage.usage_only) == b""
+    assert drop_events(b": comment\n\n" + text, usage.usage_only) == b": comment\n\n" + text
     quoted = b'data: {"choices":[{"delta":{"content":"\\"choices\\":[] \\"usage\\":{"}}]}\n\n'
-    assert drop_events(quoted, usage.is_usage_only) == quoted  # only the real thing is dropped
+    assert drop_events(quoted, usage.usage_only) == quoted  # only the real thing is dropped
     two = usage_only + text + usage_only.replace(b"\n\n", b"\r\n\r\n") + done
-    assert drop_events(two, usage.is_usage_only) == text + done
-    assert drop_events(text + done, usage.is_usage_only) == text + done
+    assert drop_events(two, usage.usage_only) == text + done
+    assert drop_events(text + done, usage.usage_only) == text + done
     assert usage.ask({"stream": True}) == {"stream": True, "stream_options": {"include_usage": True}}
     assert usage.ask({"stream_options": {"include_usage": True}}) is None
     assert usage.ask({"stream_options": {"include_obfuscation": False}}) == {
