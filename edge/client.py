@@ -166,7 +166,8 @@ class RouterClient:
         self, request: router_pb2.CallRequest, timeout_s: float
     ) -> grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | SessionStream:
         """A call whose answer may stream: on the session when it is open, else as a Stream RPC.
-        Either is read alike: frames, then ``trailing_metadata()``; ``cancel()`` abandons it."""
+        Either is read alike: frames, then the usage (``SessionStream.usage``, the RPC's trailing
+        metadata: ``session.reported_usage``); ``cancel()`` abandons it."""
 
         def rpc(timeout_s: float) -> grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame]:
             return self.stub.Stream(request, timeout=timeout_s)

@@ -28,7 +28,7 @@ from .keepalive import JSON_STREAM, Line
 from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
-from .session import USAGE_METADATA, SessionStream
+from .session import SessionStream, reported_usage
 
 FrameSource = grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | SessionStream
 
@@ -202,7 +202,6 @@ async def _stream(
             else:
                 collected.append(frame.data)
         completed = True
-        await _count_usage(request, call, (first_byte or time.perf_counter()) - started)
     except grpc.aio.AioRpcError as exc:
         request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
         error = grpc_failure(exc, request_id)
@@ -218,9 +217,12 @@ async def _stream(
             lines.close(line)
         if not completed:
             call.cancel()
+    first_byte_s = (first_byte or time.perf_counter()) - started
     if response is not None:
         await response.write_eof()
+        await _count_usage(request, call, first_byte_s)
         return response
+    await _count_usage(request, call, first_byte_s)
     if head is None:
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
         return error_response(errors, protocol, error, request_id)
@@ -232,13 +234,12 @@ async def _count_usage(
     call: FrameSource,
     first_byte_s: float,
 ) -> None:
-    """Counts the usage a finished stream reported in its trailing metadata (once its last bytes
-    went out: off the answer's path)."""
-    for key, value in await call.trailing_metadata() or ():
-        if key == USAGE_METADATA and isinstance(value, bytes):
-            report = router_pb2.Usage.FromString(value)
-            count = request.app[app_keys.METRICS].count_usage
-            asyncio.get_running_loop().call_soon(count, report, first_byte_s)
+    """Counts the usage a finished stream reported (once its last bytes went out: off the
+    answer's path)."""
+    report = await (call.usage() if isinstance(call, SessionStream) else reported_usage(call))
+    if report is not None:
+        count = request.app[app_keys.METRICS].count_usage
+        asyncio.get_running_loop().call_soon(count, report, first_byte_s)
 
 
 def _check_text(key: str, headers: dict[str, str], params: dict[str, str]) -> None:

@@ -45,6 +45,16 @@ def failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
 
 
+async def reported_usage(
+    call: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame],
+) -> router_pb2.Usage | None:
+    """The usage a Stream RPC reported in its trailing metadata (None: none)."""
+    for key, value in await call.trailing_metadata() or ():
+        if key == USAGE_METADATA and isinstance(value, bytes):
+            return router_pb2.Usage.FromString(value)
+    return None
+
+
 def failed_in_router() -> grpc.aio.AioRpcError:
     return failure(grpc.StatusCode.UNKNOWN, "the call failed inside the router")
 
@@ -148,14 +158,12 @@ class SessionStream:
             self._session.send(Send(self._id, credit=self._untold))
             self._untold = 0
 
-    async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        """What the edge reads of a Stream RPC's trailing metadata: the usage, when reported."""
+    async def usage(self) -> router_pb2.Usage | None:
+        """The usage the answer's end reported (None: none, or the answer is not over)."""
         if self._rpc is not None:
-            return tuple(await self._rpc.trailing_metadata() or ())
+            return await reported_usage(self._rpc)
         end = self._end
-        if end is None or not end.HasField("usage"):
-            return ()
-        return ((USAGE_METADATA, end.usage.SerializeToString()),)
+        return end.usage if end is not None and end.HasField("usage") else None
 
     def cancel(self) -> bool:
         if self._rpc is not None:

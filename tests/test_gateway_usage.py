@@ -539,6 +539,26 @@ async def test_metrics_count_tokens_cost_and_time_to_first_byte(usage_stack: Usa
     assert streamed.stream and grown == streamed.output_tokens
 
 
+async def test_a_streams_usage_is_counted_on_a_tcp_link_too(usage_stack: UsageStack) -> None:
+    """Over TCP (compose) a stream is a Stream RPC of its own: its usage comes in the trailing
+    metadata, and is counted as the session's end envelope is."""
+    stack = usage_stack
+    async with Gateway(usage_config(stack.oai, stack.claude, stack.gemini, stack.orouter), link="tcp") as tcp:
+        client = openai.AsyncOpenAI(base_url=f"{tcp.base_url}/v1", api_key=KEYS["openai"], max_retries=0)
+        async for _ in await client.chat.completions.create(
+            model="gpt-5", messages=[{"role": "user", "content": PROMPT}], stream=True
+        ):
+            pass
+        streamed = await last_record(tcp)
+        async with aiohttp.ClientSession() as http, http.get(f"{tcp.base_url}/metrics") as reply:
+            metrics = await reply.text()
+    labels = {"group": "openai", "model": "gpt-5"}
+    assert streamed.stream and streamed.output_tokens
+    for kind, value in (("input", streamed.input_tokens), ("output", streamed.output_tokens)):
+        assert _sample(metrics, "torouter_tokens_total", kind=kind, **labels) == value
+    assert _sample(metrics, "torouter_time_to_first_byte_seconds_count", **labels) == 1
+
+
 # ---------------------------------------------------------------------------- the admin API
 
 

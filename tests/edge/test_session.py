@@ -464,8 +464,9 @@ async def test_a_refused_stream_is_sent_again_as_a_stream_rpc() -> None:
         async def frames(self) -> AsyncIterator[router_pb2.Frame]:
             yield router_pb2.Frame(data=b"from the rpc")
 
-        async def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
-            return (("torouter-error", "none"),)
+        async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+            usage = router_pb2.Usage(model="from-the-rpc", input_tokens=3)
+            return (("torouter-error", "none"), ("torouter-usage-bin", usage.SerializeToString()))
 
     rpcs: list[FakeRPC] = []
 
@@ -479,7 +480,7 @@ async def test_a_refused_stream_is_sent_again_as_a_stream_rpc() -> None:
     frames = [frame.data async for frame in stream]
     assert frames == [b"from the rpc"]
     assert len(rpcs) == 1 and 29 < rpcs[0].timeout_s <= 30
-    assert await stream.trailing_metadata() == (("torouter-error", "none"),)
+    assert await stream.usage() == router_pb2.Usage(model="from-the-rpc", input_tokens=3)
 
 
 async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None:
