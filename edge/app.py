@@ -19,7 +19,7 @@ from .client_ip import ClientAddress
 from .console import add_console_routes
 from .console_files import ConsoleFiles
 from .errors import error_codecs
-from .forward import forward
+from .forward import forward, usage_counted
 from .keepalive import KeepAlive
 from .metrics import Metrics
 from .middleware import edge_middleware
@@ -64,6 +64,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[app_keys.METRICS]
+    await usage_counted()
     body = registry.render()
     workers = request.app.get(app_keys.WORKER_METRICS)
     if workers is not None:  # torouter up --workers N: the sum over the N edges

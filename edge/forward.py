@@ -193,14 +193,26 @@ async def _stream(
                     response = web.StreamResponse(status=head.status, headers=headers)
                     await response.prepare(request)
                     line = lines.open(response, protocol if sse else JSON_STREAM)
-            if not frame.data:
-                continue
-            if first_byte is None:
-                first_byte = time.perf_counter()
-            if line is not None:
-                await line.write(frame.data)
-            else:
-                collected.append(frame.data)
+            if frame.data:
+                if first_byte is None:
+                    first_byte = time.perf_counter()
+                if line is not None:
+                    await line.write(frame.data)
+                else:
+                    collected.append(frame.data)
+            if frame.last and response is not None:
+                # The caller has it all: its answer ends now, and the handler with it (the next
+                # request of its connection waits for that); the end, with the request's usage,
+                # follows once the router has done its accounting, and is read in the background
+                # (unless it came with the last frame).
+                if line is not None:
+                    lines.close(line)
+                    line = None
+                await response.write_eof()
+                if not (isinstance(call, SessionStream) and call.ended):
+                    completed = True
+                    _count_later(request, call, (first_byte or time.perf_counter()) - started)
+                    return response
         completed = True
     except grpc.aio.AioRpcError as exc:
         request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
@@ -236,10 +248,43 @@ async def _count_usage(
 ) -> None:
     """Counts the usage a finished stream reported (once its last bytes went out: off the
     answer's path)."""
-    report = await (call.usage() if isinstance(call, SessionStream) else reported_usage(call))
+    report = await _usage(call)
     if report is not None:
         count = request.app[app_keys.METRICS].count_usage
         asyncio.get_running_loop().call_soon(count, report, first_byte_s)
+
+
+async def _usage(call: FrameSource) -> router_pb2.Usage | None:
+    return await (call.usage() if isinstance(call, SessionStream) else reported_usage(call))
+
+
+_ENDS_READ: set[asyncio.Task[None]] = set()  # the ends being read in the background (held here)
+
+
+async def usage_counted(timeout_s: float = 1.0) -> None:
+    """Until the usage of the answers already finished is counted (their ends read), at most
+    ``timeout_s``: ``/metrics`` counts every answer its caller has had."""
+    if _ENDS_READ:
+        await asyncio.wait(set(_ENDS_READ), timeout=timeout_s)
+
+
+def _count_later(request: web.Request, call: FrameSource, first_byte_s: float) -> None:
+    """Reads what follows an answer's last frame (its end) and counts its usage, without holding
+    the answer: a caller gone meanwhile cancels nothing (the router finishes its accounting)."""
+
+    async def read_end() -> None:
+        try:
+            async for _ in call:  # nothing but the end (a Stream RPC: its status)
+                pass
+            report = await _usage(call)
+            if report is not None:
+                request.app[app_keys.METRICS].count_usage(report, first_byte_s)
+        except grpc.aio.AioRpcError as exc:  # the router went away: only the usage count is lost
+            request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
+
+    task = asyncio.get_running_loop().create_task(read_end())
+    _ENDS_READ.add(task)
+    task.add_done_callback(_ENDS_READ.discard)
 
 
 def _check_text(key: str, headers: dict[str, str], params: dict[str, str]) -> None:

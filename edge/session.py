@@ -107,6 +107,7 @@ class SessionStream:
         self._rpc: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | None = None
         self._items: asyncio.Queue[router_pb2.Frame | router_pb2.StreamEnd | BaseException] = asyncio.Queue()
         self._end: router_pb2.StreamEnd | None = None
+        self.ended = False  # the end came (it may not have been read yet)
         self._over = False
         self._untold = 0  # bytes the caller took that the router was not told of yet
         # one timer for the whole stream (cheaper than a timeout around each frame's wait)
@@ -117,6 +118,7 @@ class SessionStream:
             self._items.put_nowait(envelope.frame)
             return False
         if envelope.HasField("end"):
+            self.ended = True
             self._items.put_nowait(envelope.end)
         else:
             self._items.put_nowait(Refused() if envelope.refused else failed_in_router())

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .account.records import Tokens, UsageRecord
     from .routing.catalog import Route
 
+# What the dispatcher's stream yields once an answer's chunks are over, before it does its accounting
+# (usage record, log line): the sessions tell the edge at once (``Frame.last``). Compared by identity.
+ANSWER_OVER = b"\x00torouter: the answer is over\x00"
+
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 JSON_HEADERS = {"content-type": "application/json"}
 

@@ -25,6 +25,7 @@ from .account.spend import SpendLedger
 from .account.store import UsageStore, default_url, open_usage_store
 from .account.usage_api import ModelsAPI, UsageAPI
 from .account.writer import UsageWriter
+from .call import ANSWER_OVER
 from .capabilities import CapabilityTable
 from .config import Config, ConfigError, RouterConfig, admin_key_digests
 from .dispatch import Call, Dispatcher, Outcome, UploadedFile
@@ -230,6 +231,8 @@ class RouterService(router_pb2_grpc.RouterServicer):
         await context.send_initial_metadata(())
         async for item in stream_answer(self.dispatcher, to_call(request, context)):
             if isinstance(item, router_pb2.Frame):
+                if item.last and not item.data and not item.HasField("head"):
+                    continue  # the RPC's end comes next anyway: not a message of its own
                 yield item
                 continue
             trailing: list[tuple[str, str | bytes]] = []
@@ -246,7 +249,7 @@ async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
     outcome = await dispatcher.handle(call)
     body = outcome.body
     if outcome.chunks is not None:
-        body = b"".join([chunk async for chunk in outcome.chunks])
+        body = b"".join([chunk async for chunk in outcome.chunks if chunk is not ANSWER_OVER])
     reply = router_pb2.CallReply(status=outcome.status, headers=outcome.headers, body=body)
     if outcome.usage is not None:
         reply.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
@@ -267,14 +270,22 @@ async def stream_answer(
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
-    """The head with the first bytes, then the rest as it comes. Closing early closes the upstream."""
+    """The head with the first bytes, then the rest as it comes, the last frame saying so (``last``,
+    sent before the request's accounting is done). Closing early closes the upstream."""
     head: router_pb2.Head | None = router_pb2.Head(status=outcome.status, headers=outcome.headers)
     if outcome.chunks is None:
-        yield router_pb2.Frame(head=head, data=outcome.body)
+        yield router_pb2.Frame(head=head, data=outcome.body, last=True)
         return
     chunks = outcome.chunks
     try:
         async for chunk in chunks:
+            if chunk is ANSWER_OVER:
+                last = router_pb2.Frame(last=True)
+                if head is not None:
+                    last.head.CopyFrom(head)
+                    head = None
+                yield last
+                continue
             if not chunk:
                 continue
             if head is not None:

@@ -320,8 +320,13 @@ class Frame(_message.Message):
 
     HEAD_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """bytes ready to write (SSE events or a body chunk)"""
+    last: _builtins.bool
+    """The answer's bytes are all out: the edge finishes its caller's answer at once. The end (the
+    request's usage: a Session's StreamEnd, a Stream's status) follows the router's accounting.
+    """
     @_builtins.property
     def head(self) -> Global___Head:
         """first frame only"""
@@ -331,10 +336,11 @@ class Frame(_message.Message):
         *,
         head: Global___Head | None = ...,
         data: _builtins.bytes = ...,
+        last: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "head", b"head", "last", b"last"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

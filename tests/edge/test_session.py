@@ -633,3 +633,129 @@ async def test_a_mixed_crowd_leaves_the_session_clean(fresh: Stack) -> None:
         assert asyncio.get_running_loop().time() < deadline, leftover
         await asyncio.sleep(0.05)
     assert fresh.gateway.edge_client.session_open
+
+
+# ---------------------------------------------------------------------------- the answer, then the accounting
+
+
+def hold_the_accounting(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, list[Any]]:
+    """The router's accounting of each request (``Dispatcher._finish``: limits charged, usage
+    recorded, line logged) waits until the event is set; the list gets each request's context
+    once it is done."""
+    assert gateway.router is not None
+    dispatcher = gateway.router.app.dispatcher
+    real = dispatcher._finish
+    release = asyncio.Event()
+    done: list[Any] = []
+
+    async def held(ctx: Any, outcome: Any) -> None:
+        await release.wait()
+        await real(ctx, outcome)
+        done.append(ctx)
+
+    monkeypatch.setattr(dispatcher, "_finish", held)
+    return release, done
+
+
+async def read_stream(gateway: Gateway, key: str) -> bytes:
+    """A chat stream's whole body, read raw on a connection closed right after it."""
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            f"{gateway.base_url}/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True},
+            headers={"authorization": f"Bearer {key}"},
+        ) as reply,
+    ):
+        assert reply.status_code == 200
+        return await reply.aread()
+
+
+def output_tokens(metrics: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("torouter_tokens_total{") and 'kind="output"' in line
+    )
+
+
+async def test_a_streams_caller_has_its_whole_answer_before_the_routers_accounting(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last frame says so: the edge ends the answer at once and reads the end (the usage) in
+    the background. The caller, gone right after, cancels nothing: the accounting is whole."""
+    gateway = fresh.gateway
+    await session_open(gateway)
+    async with httpx.AsyncClient() as http:
+        before = output_tokens((await http.get(f"{gateway.base_url}/metrics")).text)
+    release, done = hold_the_accounting(gateway, monkeypatch)
+    body = await asyncio.wait_for(read_stream(gateway, KEYS["openai"]), 10)
+    assert body.rstrip().endswith(b"data: [DONE]") and b"Mock" in body
+    assert not done  # the answer was whole while the accounting waited
+    release.set()
+    async with httpx.AsyncClient() as http:  # /metrics counts every answer its callers had
+        after = output_tokens((await http.get(f"{gateway.base_url}/metrics")).text)
+    assert len(done) == 1
+    ctx = done[0]
+    assert ctx.stream and ctx.error_code == "" and ctx.tokens is not None and ctx.tokens.output > 0
+    assert after - before == ctx.tokens.output
+
+
+@pytest.mark.parametrize("rule", [{"tpm": 1_000_000}, {"spend_cap_usd": 100.0}])
+async def test_a_key_whose_next_request_waits_for_the_accounting_has_its_answer_after_it(
+    one_upstream: MockOpenAI, monkeypatch: pytest.MonkeyPatch, rule: dict[str, Any]
+) -> None:
+    """A token limit is charged, a spend cap's spend added, in the accounting: the answer ends
+    after it, so that the key's next request sees what this one used."""
+    config = config_for(one_upstream)
+    config["keys"][0].update(rule)
+    async with Gateway(config) as gateway:
+        await session_open(gateway)
+        release, done = hold_the_accounting(gateway, monkeypatch)
+        reading = asyncio.create_task(read_stream(gateway, "tr-session-key"))
+        await asyncio.sleep(0.5)
+        assert not reading.done() and not done
+        release.set()
+        body = await asyncio.wait_for(reading, 10)
+        assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
+
+
+async def in_flight_is(gateway: Gateway, count: int) -> None:
+    assert gateway.router is not None
+    dispatcher = gateway.router.app.dispatcher
+    deadline = asyncio.get_running_loop().time() + 5
+    while dispatcher._in_flight != count:
+        assert asyncio.get_running_loop().time() < deadline, f"{dispatcher._in_flight} in flight"
+        await asyncio.sleep(0.01)
+
+
+async def test_with_another_request_in_flight_the_answer_ends_with_its_accounting(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's core is busy anyway: the end goes with the last bytes (one message), and the
+    answer ends after the accounting. A request whose caller went away counts as over."""
+    gateway = fresh.gateway
+    await session_open(gateway)
+    fresh.upstream.enqueue(Fault.stall())
+    async with httpx.AsyncClient() as http:
+        stalled = asyncio.create_task(
+            http.post(
+                f"{gateway.base_url}/v1/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": MESSAGES},
+                headers={"authorization": f"Bearer {KEYS['openai']}"},
+                timeout=30,
+            )
+        )
+        await in_flight_is(gateway, 1)  # the stalled one
+        release, done = hold_the_accounting(gateway, monkeypatch)
+        reading = asyncio.create_task(read_stream(gateway, KEYS["openai"]))
+        await asyncio.sleep(0.5)
+        assert not reading.done() and not done
+        release.set()
+        body = await asyncio.wait_for(reading, 10)
+        assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
+        stalled.cancel()  # its caller goes away: the router's request is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await stalled
+    await in_flight_is(gateway, 0)
