@@ -110,6 +110,7 @@ class SessionStream:
         self.ended = False  # the end came (it may not have been read yet)
         self._over = False
         self._untold = 0  # bytes the caller took that the router was not told of yet
+        self._iterator: AsyncIterator[router_pb2.Frame] | None = None
         # one timer for the whole stream (cheaper than a timeout around each frame's wait)
         self._expiry = asyncio.get_running_loop().call_at(deadline, self._expire)
 
@@ -128,7 +129,11 @@ class SessionStream:
         self._items.put_nowait(error)
 
     def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
-        return self._frames()
+        """One iterator, as a gRPC call's: read again, it goes on where the last reading left off
+        (what follows an answer's last frame is read in the background: ``forward._count_later``)."""
+        if self._iterator is None:
+            self._iterator = self._frames()
+        return self._iterator
 
     def _expire(self) -> None:
         if self.cancel():

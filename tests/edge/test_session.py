@@ -483,6 +483,42 @@ async def test_a_refused_stream_is_sent_again_as_a_stream_rpc() -> None:
     assert await stream.usage() == router_pb2.Usage(model="from-the-rpc", input_tokens=3)
 
 
+async def test_a_stream_read_again_goes_on_where_it_left_off() -> None:
+    """As a gRPC call's: the edge stops reading at an answer's last frame and reads what follows
+    (the end; a refused stream's Stream RPC) in the background."""
+
+    class FakeRPC:
+        def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
+            return self.frames()
+
+        async def frames(self) -> AsyncIterator[router_pb2.Frame]:
+            yield router_pb2.Frame(data=b"whole", last=True)
+
+        async def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+            return (("torouter-usage-bin", router_pb2.Usage(output_tokens=7).SerializeToString()),)
+
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    refused = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, lambda _: FakeRPC())  # type: ignore[arg-type,return-value]
+    answered = SessionStream(session, 2, asyncio.get_running_loop().time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
+    assert refused.deliver(router_pb2.Envelope(id=1, refused=True))
+    assert not answered.deliver(router_pb2.Envelope(id=2, frame=router_pb2.Frame(data=b"all", last=True)))
+    for stream in (refused, answered):
+        async for frame in stream:
+            assert frame.last
+            break
+    assert answered.deliver(router_pb2.Envelope(id=2, end=router_pb2.StreamEnd(usage={"output_tokens": 5})))
+
+    async def rest(stream: SessionStream) -> list[router_pb2.Frame]:
+        return [frame async for frame in stream]
+
+    for stream in (refused, answered):
+        assert await asyncio.wait_for(rest(stream), 5) == []
+    assert (await refused.usage(), await answered.usage()) == (
+        router_pb2.Usage(output_tokens=7),
+        router_pb2.Usage(output_tokens=5),
+    )
+
+
 async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None:
     session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
     stream = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
