@@ -270,11 +270,12 @@ async def stream_answer(
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:
-    """The head with the first bytes, then the rest as it comes, the last frame saying so (``last``,
-    sent before the request's accounting is done). Closing early closes the upstream."""
+    """The head with the first bytes, then the rest as it comes; a frame saying the answer is
+    over (``last``) when the dispatcher says so before its accounting (a whole body's was done
+    already: its end follows at once). Closing early closes the upstream."""
     head: router_pb2.Head | None = router_pb2.Head(status=outcome.status, headers=outcome.headers)
     if outcome.chunks is None:
-        yield router_pb2.Frame(head=head, data=outcome.body, last=True)
+        yield router_pb2.Frame(head=head, data=outcome.body)
         return
     chunks = outcome.chunks
     try:
