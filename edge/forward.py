@@ -229,12 +229,11 @@ async def _stream(
             lines.close(line)
         if not completed:
             call.cancel()
-    first_byte_s = (first_byte or time.perf_counter()) - started
     if response is not None:
         await response.write_eof()
-        await _count_usage(request, call, first_byte_s)
+    await _count_usage(request, call, (first_byte or time.perf_counter()) - started)
+    if response is not None:
         return response
-    await _count_usage(request, call, first_byte_s)
     if head is None:
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
         return error_response(errors, protocol, error, request_id)

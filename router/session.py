@@ -213,7 +213,7 @@ class RouterSession:
                 if isinstance(item, router_pb2.Frame):
                     await window.take(len(item.data))
                     self._send(Out(call_id, frame=item))
-                    if item.last and len(self._calls) == 1:
+                    if item.last:  # (sent only with no other call in flight: Dispatcher._logged)
                         await asyncio.sleep(0)  # the writer takes it before the request's accounting
                 else:
                     self._send(Out(call_id, end=item))

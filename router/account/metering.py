@@ -90,7 +90,7 @@ class StreamTap:
         self._sum: Tokens | None = None
 
     def feed(self, events: bytes) -> None:
-        if not self._format.marker.search(events):
+        if not self.marks(events):
             return
         if self._format.policy == "last":
             self._last, self._last_event = events, None  # read once, at the end
