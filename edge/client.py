@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from torouter.proto.v1 import router_pb2, router_pb2_grpc
 
-from .session import EdgeSession, SessionStream
+from .session import EdgeSession, Replied, SessionStream
 
 if TYPE_CHECKING:
     from torouter.proto.v1.router_pb2_grpc import RouterAsyncStub
@@ -153,14 +153,15 @@ class RouterClient:
         if self.target.startswith("unix:"):
             self._session = EdgeSession(lambda batches: self.stub.Session(batches, wait_for_ready=True))
 
-    async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> router_pb2.CallReply:
-        """A non-streaming call: on the session when it is open, else as a unary RPC. Raises
+    async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> Replied:
+        """A non-streaming call: on the session when it is open, else as a unary RPC; its reply,
+        and its usage when that follows the reply (a session's only). Raises
         ``grpc.aio.AioRpcError`` either way."""
         if self._session is not None and self._session.usable:
-            reply = await self._session.call(request, timeout_s)
-            if reply is not None:
-                return reply
-        return await self.stub.Call(request, timeout=timeout_s)
+            replied = await self._session.call(request, timeout_s)
+            if replied is not None:
+                return replied
+        return await self.stub.Call(request, timeout=timeout_s), None
 
     def stream(
         self, request: router_pb2.CallRequest, timeout_s: float

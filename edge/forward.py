@@ -25,6 +25,8 @@ from . import app_keys
 from .auth import caller_key
 from .errors import error_response, stream_error_event
 from .keepalive import JSON_STREAM, Line
+from .metrics import Metrics
+from .middleware import alone
 from .multipart import Upload, read_image_edit_form
 from .requestid import REQUEST_ID
 from .routes import Endpoint, gemini_operation, models_protocol
@@ -139,6 +141,7 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
         request_id=request_id,
         deadline_unix_ms=int((time.time() + timeout) * 1000),
         client_ip=app[app_keys.CLIENT_ADDRESS].of(request),
+        alone=alone(),
     )
     if headers:  # filling an empty protobuf map still costs a slow update
         call.headers.update(headers)
@@ -151,11 +154,13 @@ async def forward(request: web.Request, endpoint: Endpoint) -> web.StreamRespons
     client = app[app_keys.CLIENT]
     if not wants_stream(endpoint, operation, body):
         try:
-            reply = await client.call(call, timeout)
+            reply, usage = await client.call(call, timeout)
         except grpc.aio.AioRpcError as exc:
             app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
             return error_response(errors, protocol, grpc_failure(exc, request_id), request_id)
-        if reply.HasField("usage"):  # counted once the answer went out (off its path)
+        if usage is not None:  # it follows the reply (the router's accounting comes after it)
+            _count_when_reported(app[app_keys.METRICS], usage, time.perf_counter() - started)
+        elif reply.HasField("usage"):  # counted once the answer went out (off its path)
             elapsed = time.perf_counter() - started
             asyncio.get_running_loop().call_soon(app[app_keys.METRICS].count_usage, reply.usage, elapsed)
         return web.Response(status=reply.status, body=reply.body, headers=dict(reply.headers))
@@ -258,13 +263,30 @@ async def _usage(call: FrameSource) -> router_pb2.Usage | None:
 
 
 _ENDS_READ: set[asyncio.Task[None]] = set()  # the ends being read in the background (held here)
+_USAGE_DUE: set[asyncio.Future[router_pb2.Usage | None]] = set()  # usage following whole answers
 
 
 async def usage_counted(timeout_s: float = 1.0) -> None:
     """Until the usage of the answers already finished is counted (their ends read), at most
     ``timeout_s``: ``/metrics`` counts every answer its caller has had."""
-    if _ENDS_READ:
-        await asyncio.wait(set(_ENDS_READ), timeout=timeout_s)
+    if _ENDS_READ or _USAGE_DUE:
+        await asyncio.wait(_ENDS_READ | _USAGE_DUE, timeout=timeout_s)
+
+
+def _count_when_reported(
+    metrics: Metrics, usage: asyncio.Future[router_pb2.Usage | None], first_byte_s: float
+) -> None:
+    """Counts the usage that follows a whole answer once it comes (None: none, or lost with the
+    session)."""
+
+    def count(reported: asyncio.Future[router_pb2.Usage | None]) -> None:
+        _USAGE_DUE.discard(reported)
+        report = None if reported.cancelled() else reported.result()
+        if report is not None:
+            metrics.count_usage(report, first_byte_s)
+
+    _USAGE_DUE.add(usage)
+    usage.add_done_callback(count)
 
 
 def _count_later(request: web.Request, call: FrameSource, first_byte_s: float) -> None:

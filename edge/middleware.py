@@ -19,13 +19,23 @@ from .routes import guess_protocol
 
 log = logging.getLogger("torouter.edge")
 
+_in_flight = 0  # requests this edge is answering
+
+
+def alone() -> bool:
+    """Whether the request being answered is this edge's only one (its answer may then go before
+    the router's accounting: ``CallRequest.alone``)."""
+    return _in_flight == 1
+
 
 @web.middleware
 async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    global _in_flight
     started = time.perf_counter()
     request_id = request_id_for(request)
     request[REQUEST_ID] = request_id
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    _in_flight += 1
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -37,6 +47,8 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
         log.exception("unhandled edge error", extra={"request_id": request_id, "path": request.path})
         error = GatewayError(ErrorCode.INTERNAL, f"Internal gateway error (request id {request_id}).")
         response = error_response(request.app[app_keys.ERRORS], guess_protocol(request), error, request_id)
+    finally:
+        _in_flight -= 1
     if not response.prepared:  # streams carry it from their first byte (see forward)
         response.headers["x-request-id"] = request_id
     elapsed = time.perf_counter() - started

@@ -36,6 +36,8 @@ REOPEN_MIN_S = 0.02  # a session that ended is opened again after this, doubling
 REOPEN_MAX_S = 1.0
 
 Batches = AsyncIterator[router_pb2.Batch]
+# A whole answer, and its usage when it follows the answer (``CallReply.usage_follows``).
+Replied = tuple[router_pb2.CallReply, "asyncio.Future[router_pb2.Usage | None] | None"]
 Open = Callable[[Batches], "grpc.aio.StreamStreamCall[router_pb2.Batch, router_pb2.Batch]"]
 StreamRPC = Callable[[float], "grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame]"]
 
@@ -74,24 +76,36 @@ class Pending(Protocol):
 
 
 class ReplyWaiter:
-    """A non-streaming call's answer: one reply."""
+    """A non-streaming call's answer: one reply, then (``CallReply.usage_follows``) the end that
+    carries its usage (``usage``: None when it reported none, or when the session was lost)."""
 
-    __slots__ = ("future",)
+    __slots__ = ("future", "usage")
 
     def __init__(self) -> None:
         self.future: asyncio.Future[router_pb2.CallReply] = asyncio.get_running_loop().create_future()
+        self.usage: asyncio.Future[router_pb2.Usage | None] | None = None
 
     def deliver(self, envelope: router_pb2.Envelope) -> bool:
         if envelope.HasField("reply"):
+            reply = envelope.reply
+            if reply.usage_follows:
+                self.usage = self.future.get_loop().create_future()
             if not self.future.done():
-                self.future.set_result(envelope.reply)
-        else:
-            self.fail(Refused() if envelope.refused else failed_in_router())
+                self.future.set_result(reply)
+            return self.usage is None
+        if envelope.HasField("end") and self.usage is not None:
+            end = envelope.end
+            if not self.usage.done():
+                self.usage.set_result(end.usage if end.HasField("usage") else None)
+            return True
+        self.fail(Refused() if envelope.refused else failed_in_router())
         return True
 
     def fail(self, error: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(error)
+        if self.usage is not None and not self.usage.done():
+            self.usage.set_result(None)  # the answer went: only its usage is lost
 
 
 class SessionStream:
@@ -228,9 +242,10 @@ class EdgeSession:
         """Whether a call may go on the session (small, without files)."""
         return not request.files and len(request.body) <= MAX_SESSION_BODY_BYTES
 
-    async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> router_pb2.CallReply | None:
-        """The router's reply; None when the session cannot take the call (send it as a unary
-        RPC). Raises ``grpc.aio.AioRpcError`` as a unary call would (deadline, session lost)."""
+    async def call(self, request: router_pb2.CallRequest, timeout_s: float) -> Replied | None:
+        """The router's reply, and its usage when that follows (``ReplyWaiter``); None when the
+        session cannot take the call (send it as a unary RPC). Raises ``grpc.aio.AioRpcError`` as a
+        unary call would (deadline, session lost)."""
         if not self._usable or not self.takes(request):
             return None
         call_id = next(self._ids)
@@ -239,7 +254,7 @@ class EdgeSession:
         self.send(Send(call_id, request))
         expiry = asyncio.get_running_loop().call_later(timeout_s, self._expire, call_id, waiter)
         try:
-            return await waiter.future
+            return await waiter.future, waiter.usage
         except Refused:
             return None
         except asyncio.CancelledError:

@@ -45,6 +45,7 @@ class Call:
     deadline_unix_ms: int = 0
     files: list[UploadedFile] = field(default_factory=list)
     client_ip: str = ""  # as the edge saw it (its trusted proxies applied); "" when unknown
+    alone: bool = False  # no other request was in flight at the edge (``CallRequest.alone``)
 
 
 @dataclass(slots=True)
@@ -58,6 +59,9 @@ class Outcome:
     error_code: str = ""
     usage: UsageRecord | None = None  # the request's usage record, once it is over
     usage_kept: bool = True  # False: the usage queue was full and the record was dropped
+    # The request's accounting, when its whole answer may go before it (asked for by a session):
+    # whoever sends the answer runs it after (``usage`` is set then). None: done already.
+    accounting: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)

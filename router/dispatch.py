@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 import orjson
 
@@ -105,8 +106,10 @@ class Dispatcher:
         for operation, handler in responses.handlers().items():
             self._handlers[("openai", operation)] = handler
 
-    async def handle(self, call: Call) -> Outcome:
-        """Answers a call. Never raises (but for cancellation): failures become error outcomes."""
+    async def handle(self, call: Call, *, answer_first: bool = False) -> Outcome:
+        """Answers a call. Never raises (but for cancellation): failures become error outcomes.
+        ``answer_first``: a whole answer may be sent before the request's accounting, which its
+        sender then runs (``Outcome.accounting``) when ``_answers_first`` allows it."""
         if call.protocol == ADMIN_PROTOCOL and self.admin is not None:
             return await self.admin.handle(call)
         protocol = self.protocols.get(call.protocol) or self.protocols["openai"]
@@ -154,7 +157,10 @@ class Dispatcher:
         if body_log.enabled():
             self._log_bodies(ctx, outcome)
         if outcome.chunks is None:
-            await self._finish(ctx, outcome)
+            if answer_first and self._answers_first(ctx):
+                outcome.accounting = partial(self._finish, ctx, outcome)
+            else:
+                await self._finish(ctx, outcome)
         else:
             outcome.chunks = self._logged(ctx, outcome, outcome.chunks)
         return outcome
@@ -195,15 +201,23 @@ class Dispatcher:
             headers["x-torouter-upstream"] = ctx.upstream
         return Outcome(rendered.status, headers, rendered.body, error_code=error.code.value)
 
+    def _answers_first(self, ctx: Context) -> bool:
+        """Whether the request's answer may reach its caller before its accounting (usage record,
+        log line). Not when the key's next request waits for the accounting (a token limit is
+        charged there, a spend cap's spend added), nor when other requests are in flight, in the
+        router or at the edge (``Call.alone``): the core is busy anyway, and the usage then goes
+        with the answer, in one message, where a message of its own costs CPU under load (a
+        stream 5–15 % more at concurrency 32)."""
+        if not ctx.call.alone or self._in_flight != 1 or ctx.metered:
+            return False
+        rules = ctx.caller.rules if ctx.caller is not None else None
+        return rules is None or rules.spend_cap_usd is None
+
     async def _logged(
         self, ctx: Context, outcome: Outcome, chunks: AsyncIterator[bytes]
     ) -> AsyncIterator[bytes]:
-        """The answer's chunks, then ``ANSWER_OVER``: its caller may have it all before the
-        accounting (``_finish``, once the stream is closed). Not when the key's next request waits
-        for the accounting (a token limit is charged there, a spend cap's spend added), nor when
-        other requests are in flight (the router's core is busy anyway: the end then goes with the
-        last bytes, in one message, where a message of its own cost a stream 5–15 % more CPU at
-        concurrency 32)."""
+        """The answer's chunks, then ``ANSWER_OVER`` when ``_answers_first``: its caller may have it
+        all before the accounting (``_finish``, once the stream is closed)."""
         over = False
         try:
             async for chunk in chunks:
@@ -211,8 +225,7 @@ class Dispatcher:
                     ctx.first_byte = time.perf_counter()
                 yield chunk
             over = True
-            rules = ctx.caller.rules if ctx.caller is not None else None
-            if self._in_flight == 1 and not ctx.metered and (rules is None or rules.spend_cap_usd is None):
+            if self._answers_first(ctx):
                 yield ANSWER_OVER
         except (asyncio.CancelledError, GeneratorExit):
             if not over:  # (the caller had all of it otherwise)

@@ -35,7 +35,7 @@ from .routing.caller_keys import KeyRing
 from .routing.catalog import Catalog, thinking_models
 from .routing.fallbacks import RetryPolicy
 from .routing.families import family_rules
-from .session import RouterSession, Sessions
+from .session import Answered, RouterSession, Sessions
 from .state import StateStore, open_store
 from .upstreams.base import Upstream
 
@@ -188,6 +188,7 @@ def to_call(
         if request.files
         else [],
         client_ip=request.client_ip,
+        alone=request.alone,
     )
 
 
@@ -215,7 +216,7 @@ class RouterService(router_pb2_grpc.RouterServicer):
         """Calls, many on one call (router/session.py)."""
         await context.send_initial_metadata(())
         session = RouterSession(
-            lambda request: answer(self.dispatcher, to_call(request)),
+            lambda request: answer_first(self.dispatcher, to_call(request)),
             lambda request: stream_answer(self.dispatcher, to_call(request)),
         )
         self.sessions.add(session)
@@ -246,7 +247,28 @@ class RouterService(router_pb2_grpc.RouterServicer):
 
 async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
     """A non-streaming call's whole answer."""
-    outcome = await dispatcher.handle(call)
+    return await _reply(await dispatcher.handle(call))
+
+
+async def answer_first(dispatcher: Dispatcher, call: Call) -> Answered:
+    """A non-streaming call's whole answer, on a session: when the dispatcher lets it go before the
+    request's accounting, with that accounting to run once it is sent, which gives the end that
+    carries the usage (``CallReply.usage_follows``)."""
+    outcome = await dispatcher.handle(call, answer_first=True)
+    reply = await _reply(outcome)
+    accounting = outcome.accounting
+    if accounting is None:
+        return reply, None
+    reply.usage_follows = True
+
+    async def account() -> router_pb2.StreamEnd:
+        await accounting()
+        return _end(outcome)
+
+    return reply, account
+
+
+async def _reply(outcome: Outcome) -> router_pb2.CallReply:
     body = outcome.body
     if outcome.chunks is not None:
         body = b"".join([chunk async for chunk in outcome.chunks if chunk is not ANSWER_OVER])
@@ -256,6 +278,14 @@ async def answer(dispatcher: Dispatcher, call: Call) -> router_pb2.CallReply:
     return reply
 
 
+def _end(outcome: Outcome) -> router_pb2.StreamEnd:
+    """What follows an answer on a session: its outcome and usage."""
+    end = router_pb2.StreamEnd(error=outcome.error_code or "")
+    if outcome.usage is not None:
+        end.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
+    return end
+
+
 async def stream_answer(
     dispatcher: Dispatcher, call: Call
 ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
@@ -263,10 +293,7 @@ async def stream_answer(
     outcome = await dispatcher.handle(call)
     async for frame in frames(outcome):
         yield frame
-    end = router_pb2.StreamEnd(error=outcome.error_code or "")
-    if outcome.usage is not None:
-        end.usage.CopyFrom(usage_report(outcome.usage, outcome.usage_kept))
-    yield end
+    yield _end(outcome)
 
 
 async def frames(outcome: Outcome) -> AsyncIterator[router_pb2.Frame]:

@@ -6,7 +6,10 @@ session, a message carries every call (or answer) ready when it is written, so a
 router pay one completion for several calls. The edge opens one session per link to the router
 of its host (edge/session.py) and keeps per-call RPCs for everything else.
 
-A call's answer is a reply, or (``Envelope.stream``) frames then an end, as the Stream RPC's.
+A call's answer is a reply, or (``Envelope.stream``) frames then an end, as the Stream RPC's. A
+reply sent before the request's accounting (one request in flight: ``Dispatcher._answers_first``)
+says so (``CallReply.usage_follows``), and an end with its usage follows once the accounting is
+done; the edge going away does not cancel a call in its accounting.
 
 What a unary call gets from gRPC, a session does here:
 - cancellation: an ``Envelope.cancel`` from the edge (its caller went away, or its deadline
@@ -40,7 +43,12 @@ BATCH_BYTES = 4 * 1024 * 1024
 # How many bytes of a stream's frames may travel ahead of what its caller took.
 STREAM_WINDOW = 256 * 1024
 
-Answer = Callable[[router_pb2.CallRequest], Awaitable[router_pb2.CallReply]]
+# A request's accounting after its answer went: gives the end that carries its usage.
+Accounting = Callable[[], Awaitable[router_pb2.StreamEnd]]
+# A call's whole answer, and its accounting when that is left for after the answer is sent
+# (``CallReply.usage_follows``).
+Answered = tuple[router_pb2.CallReply, Accounting | None]
+Answer = Callable[[router_pb2.CallRequest], Awaitable[Answered]]
 StreamAnswer = Callable[
     [router_pb2.CallRequest], AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]
 ]
@@ -118,6 +126,7 @@ class RouterSession:
         self._answer = answer
         self._stream = stream
         self._calls: dict[int, asyncio.Task[None]] = {}
+        self._accounting: set[int] = set()  # calls answered, doing their accounting: not cancelled
         self._windows: dict[int, Window] = {}
         self._outbox: list[Out] = []
         self._wake = asyncio.Event()
@@ -145,8 +154,9 @@ class RouterSession:
                     return
         finally:
             reader.cancel()
-            for task in self._calls.values():
-                task.cancel()
+            for call_id, task in self._calls.items():
+                if call_id not in self._accounting:
+                    task.cancel()
 
     def drain(self) -> None:
         """Take no new calls (refuse them); end once the edge says none follows and those begun
@@ -183,7 +193,7 @@ class RouterSession:
             return
         if envelope.cancel:
             task = self._calls.get(call_id)
-            if task is not None:
+            if task is not None and call_id not in self._accounting:
                 task.cancel()
             return
         if self._draining:
@@ -193,17 +203,33 @@ class RouterSession:
         self._calls[call_id] = asyncio.create_task(serve(call_id, envelope.request))
 
     async def _serve(self, call_id: int, request: router_pb2.CallRequest) -> None:
+        accounting: Accounting | None = None
         try:
-            reply = await self._answer(request)
+            reply, accounting = await self._answer(request)
+            self._send(Out(call_id, reply=reply))
+            if accounting is not None:
+                self._accounting.add(call_id)  # from here on, the edge going away cancels nothing
+                await asyncio.sleep(0)  # the writer takes the reply before the request's accounting
         except asyncio.CancelledError:
             return  # abandoned by the edge (or the session is gone): nobody waits for an answer
         except Exception:
             log.exception("call failed", extra={"request_id": request.request_id})
             self._send(Out(call_id, failed=True))
-        else:
-            self._send(Out(call_id, reply=reply))
         finally:
+            if accounting is not None:
+                await self._account(call_id, accounting, request.request_id)
             self._done(call_id)
+
+    async def _account(self, call_id: int, accounting: Accounting, request_id: str) -> None:
+        """Runs a request's accounting after its reply, then sends the end its edge waits for."""
+        end = router_pb2.StreamEnd()
+        try:
+            end = await accounting()
+        except Exception:
+            log.exception("accounting failed", extra={"request_id": request_id})
+        finally:
+            self._accounting.discard(call_id)
+            self._send(Out(call_id, end=end))
 
     async def _serve_stream(self, call_id: int, request: router_pb2.CallRequest) -> None:
         window = self._windows[call_id] = Window()

@@ -108,6 +108,7 @@ class CallRequest(_message.Message):
     DEADLINE_UNIX_MS_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
     CLIENT_IP_FIELD_NUMBER: _builtins.int
+    ALONE_FIELD_NUMBER: _builtins.int
     protocol: _builtins.str
     """caller's wire protocol: "openai" | "anthropic" | "gemini" """
     operation: _builtins.str
@@ -121,6 +122,10 @@ class CallRequest(_message.Message):
     """the caller's deadline; 0 = the router's default"""
     client_ip: _builtins.str
     """the caller's address as the edge sees it (trusted proxies applied)"""
+    alone: _builtins.bool
+    """No other caller's request was in flight at the edge: on a Session, the answer may go before
+    the router's accounting (CallReply.usage_follows, Frame.last). Under load it goes with it.
+    """
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """protocol headers the router needs (anthropic-version, ...)"""
@@ -146,10 +151,11 @@ class CallRequest(_message.Message):
         deadline_unix_ms: _builtins.int = ...,
         files: _abc.Iterable[Global___File] | None = ...,
         client_ip: _builtins.str = ...,
+        alone: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_ip", b"client_ip", "deadline_unix_ms", b"deadline_unix_ms", "files", b"files", "headers", b"headers", "key", b"key", "operation", b"operation", "params", b"params", "protocol", b"protocol", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alone", b"alone", "body", b"body", "client_ip", b"client_ip", "deadline_unix_ms", b"deadline_unix_ms", "files", b"files", "headers", b"headers", "key", b"key", "operation", b"operation", "params", b"params", "protocol", b"protocol", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -241,8 +247,13 @@ class CallReply(_message.Message):
     HEADERS_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
+    USAGE_FOLLOWS_FIELD_NUMBER: _builtins.int
     status: _builtins.int
     body: _builtins.bytes
+    usage_follows: _builtins.bool
+    """On a Session only: the reply went before the router's accounting, and the usage follows in
+    an `end` (StreamEnd) of the same id once it is done.
+    """
     @_builtins.property
     def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -254,10 +265,11 @@ class CallReply(_message.Message):
         headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         body: _builtins.bytes = ...,
         usage: Global___Usage | None = ...,
+        usage_follows: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "status", b"status", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "status", b"status", "usage", b"usage", "usage_follows", b"usage_follows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,12 +17,13 @@ import pytest
 from support.gateway import Gateway
 from support.openai_upstream import Fault, MockOpenAI
 from support.stack import KEYS, Stack, upstream_config
+from torouter.edge import middleware as edge_middleware
 from torouter.edge.session import EdgeSession, SessionStream, failure
 from torouter.proto.v1 import router_pb2
 from torouter.router import server as router_server
 from torouter.router.config import RouterConfig
 from torouter.router.server import server_options
-from torouter.router.session import BATCH_BYTES, STREAM_WINDOW, RouterSession
+from torouter.router.session import BATCH_BYTES, STREAM_WINDOW, Answered, RouterSession
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
@@ -146,14 +147,14 @@ async def test_a_call_failing_inside_the_router_is_a_500_and_the_session_goes_on
     fresh: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await session_open(fresh.gateway)
-    real = router_server.answer
+    real = router_server.answer_first
 
-    async def failing(dispatcher: Any, call: Any) -> router_pb2.CallReply:
+    async def failing(dispatcher: Any, call: Any) -> Answered:
         if call.body and b"boom" in call.body:
             raise RuntimeError("boom")
         return await real(dispatcher, call)
 
-    monkeypatch.setattr(router_server, "answer", failing)
+    monkeypatch.setattr(router_server, "answer_first", failing)
     client = fresh.client()
     with pytest.raises(openai.InternalServerError) as info:
         await client.chat.completions.create(
@@ -193,10 +194,10 @@ async def test_calls_arriving_while_the_router_drains_are_sent_again_as_unary_ca
     """A call the router refused never began there: the edge sends it again by a unary call."""
     answered: list[int] = []
 
-    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+    async def answer(request: router_pb2.CallRequest) -> Answered:
         answered.append(int(request.request_id))
         await asyncio.sleep(0.05)
-        return router_pb2.CallReply(status=200, body=request.body)
+        return router_pb2.CallReply(status=200, body=request.body), None
 
     session = RouterSession(answer, no_stream)
     incoming: asyncio.Queue[router_pb2.Batch | None] = asyncio.Queue()
@@ -260,10 +261,10 @@ async def messages_written(
 async def test_answers_ready_together_travel_in_one_message_within_the_byte_bound() -> None:
     release = asyncio.Event()
 
-    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+    async def answer(request: router_pb2.CallRequest) -> Answered:
         await release.wait()
         size = int(request.request_id)
-        return router_pb2.CallReply(status=200, body=b"x" * size)
+        return router_pb2.CallReply(status=200, body=b"x" * size), None
 
     sizes = [10, 20, BATCH_BYTES - 30, 40, 50]
     out = await messages_written(RouterSession(answer, no_stream), [str(size) for size in sizes], release)
@@ -275,11 +276,11 @@ async def test_answers_ready_within_one_turn_share_a_message_while_others_are_in
     With calls still in flight, the writer waits out the turn: one message, not two."""
     release = asyncio.Event()
 
-    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+    async def answer(request: router_pb2.CallRequest) -> Answered:
         await release.wait()
         if request.request_id != "1":
             await asyncio.sleep(0)  # a step more to its answer (a read, a parse)
-        return router_pb2.CallReply(status=200, body=request.request_id.encode())
+        return router_pb2.CallReply(status=200, body=request.request_id.encode()), None
 
     out = await messages_written(RouterSession(answer, no_stream), ["1", "2", "3"], release)
     assert out == [[1, 2, 3]]
@@ -312,7 +313,7 @@ async def test_the_edge_going_away_cancels_its_calls() -> None:
     started = asyncio.Event()
     cancelled = asyncio.Event()
 
-    async def answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+    async def answer(request: router_pb2.CallRequest) -> Answered:
         started.set()
         try:
             await asyncio.sleep(60)
@@ -340,6 +341,54 @@ async def test_the_edge_going_away_cancels_its_calls() -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_a_replys_accounting_runs_after_it_and_its_usage_follows_under_its_id() -> None:
+    """A reply that goes before its accounting (``CallReply.usage_follows``): the accounting runs
+    once the reply is written, and its end (the usage) follows; it runs all the same when the
+    edge goes away meanwhile (the request's usage record and log line are never lost)."""
+    release = asyncio.Event()
+    accounted: list[str] = []
+
+    async def answer(request: router_pb2.CallRequest) -> Answered:
+        async def account() -> router_pb2.StreamEnd:
+            await release.wait()
+            accounted.append(request.request_id)
+            return router_pb2.StreamEnd(usage=router_pb2.Usage(output_tokens=7))
+
+        return router_pb2.CallReply(status=200, body=b"whole", usage_follows=True), account
+
+    session = RouterSession(answer, no_stream)
+    forever = asyncio.Event()
+
+    async def requests(ids: list[int]) -> AsyncIterator[router_pb2.Batch]:
+        for call_id in ids:
+            batch = router_pb2.Batch()
+            batch.items.add(id=call_id, request=router_pb2.CallRequest(request_id=str(call_id)))
+            yield batch
+        await forever.wait()
+
+    written = session.run(requests([1]))
+    first = await asyncio.wait_for(anext(written), 5)
+    assert [(e.id, e.reply.body, e.reply.usage_follows) for e in first.items] == [(1, b"whole", True)]
+    assert not accounted  # the reply went while the accounting waited
+    release.set()
+    then = await asyncio.wait_for(anext(written), 5)
+    assert [(e.id, e.HasField("end")) for e in then.items] == [(1, True)]
+    assert then.items[0].end.usage.output_tokens == 7 and accounted == ["1"]
+    await written.aclose()
+
+    release.clear()
+    session = RouterSession(answer, no_stream)
+    written = session.run(requests([2]))
+    first = await asyncio.wait_for(anext(written), 5)
+    assert first.items[0].id == 2 and first.items[0].reply.usage_follows
+    await written.aclose()  # the edge went away: the call's task is cancelled
+    release.set()
+    deadline = asyncio.get_running_loop().time() + 5
+    while accounted != ["1", "2"]:
+        assert asyncio.get_running_loop().time() < deadline, accounted
+        await asyncio.sleep(0.01)
 
 
 async def session_gauge(gateway: Gateway) -> str:
@@ -447,7 +496,7 @@ async def test_a_stream_sends_a_window_ahead_of_its_callers_credit() -> None:
     running.cancel()
 
 
-async def no_answer(request: router_pb2.CallRequest) -> router_pb2.CallReply:
+async def no_answer(request: router_pb2.CallRequest) -> Answered:
     raise AssertionError("no reply was asked for")
 
 
@@ -716,26 +765,78 @@ def output_tokens(metrics: str) -> float:
     )
 
 
-async def test_a_streams_caller_has_its_whole_answer_before_the_routers_accounting(
-    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+async def call_whole(gateway: Gateway, key: str) -> str:
+    """A chat call's answer (not streamed), through the OpenAI SDK on the session."""
+    client = openai.AsyncOpenAI(api_key=key, base_url=f"{gateway.base_url}/v1", max_retries=0)
+    reply = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    await client.close()
+    return reply.choices[0].message.content or ""
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_a_callers_whole_answer_comes_before_the_routers_accounting(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
-    """The last frame says so: the edge ends the answer at once and reads the end (the usage) in
-    the background. The caller, gone right after, cancels nothing: the accounting is whole."""
+    """A stream's last frame says so (``Frame.last``), a reply too (``usage_follows``): the edge
+    ends the answer at once and counts the usage when the end comes, in the background (the
+    session keeps nothing behind once it came). The caller, gone right after, cancels nothing:
+    the accounting is whole, and ``/metrics`` counts it."""
     gateway = fresh.gateway
     await session_open(gateway)
     async with httpx.AsyncClient() as http:
         before = output_tokens((await http.get(f"{gateway.base_url}/metrics")).text)
     release, done = hold_the_accounting(gateway, monkeypatch)
-    body = await asyncio.wait_for(read_stream(gateway, KEYS["openai"]), 10)
-    assert body.rstrip().endswith(b"data: [DONE]") and b"Mock" in body
+    if streamed:
+        body = await asyncio.wait_for(read_stream(gateway, KEYS["openai"]), 10)
+        assert body.rstrip().endswith(b"data: [DONE]") and b"Mock" in body
+    else:
+        assert await asyncio.wait_for(call_whole(gateway, KEYS["openai"]), 10) == "Mock reply to: Hello"
     assert not done  # the answer was whole while the accounting waited
+    edge = gateway.edge_client._session
+    assert edge is not None and len(edge._waiting) == 1  # its end is still to come
     release.set()
     async with httpx.AsyncClient() as http:  # /metrics counts every answer its callers had
         after = output_tokens((await http.get(f"{gateway.base_url}/metrics")).text)
     assert len(done) == 1
     ctx = done[0]
-    assert ctx.stream and ctx.error_code == "" and ctx.tokens is not None and ctx.tokens.output > 0
+    assert ctx.stream == streamed and ctx.error_code == ""
+    assert ctx.tokens is not None and ctx.tokens.output > 0
     assert after - before == ctx.tokens.output
+    assert not edge._waiting
+
+
+async def test_with_another_caller_at_the_edge_the_answer_waits_for_its_accounting(
+    fresh: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request the edge is still reading (a slow upload: not at the router yet) is load the
+    router cannot see: the edge says the call is not alone, and its answer goes with its usage."""
+    gateway = fresh.gateway
+    await session_open(gateway)
+    host, port = gateway.base_url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer " + KEYS["openai"].encode() + b"\r\ncontent-length: 100\r\n\r\n{"
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # its handler reads the body
+    release, done = hold_the_accounting(gateway, monkeypatch)
+    try:
+        calling = asyncio.create_task(call_whole(gateway, KEYS["openai"]))
+        await asyncio.sleep(0.5)
+        assert not calling.done() and not done
+        release.set()
+        assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 1
+    finally:
+        writer.close()
+    deadline = asyncio.get_running_loop().time() + 5
+    while edge_middleware._in_flight:  # the edge sees the slow caller go
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    release.clear()  # a call alone again: its answer goes first
+    assert await asyncio.wait_for(call_whole(gateway, KEYS["openai"]), 10) == "Mock reply to: Hello"
+    assert len(done) == 1
+    release.set()
 
 
 @pytest.mark.parametrize("rule", [{"tpm": 1_000_000}, {"spend_cap_usd": 100.0}])
@@ -755,6 +856,12 @@ async def test_a_key_whose_next_request_waits_for_the_accounting_has_its_answer_
         release.set()
         body = await asyncio.wait_for(reading, 10)
         assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
+        release.clear()  # and a whole answer alike
+        calling = asyncio.create_task(call_whole(gateway, "tr-session-key"))
+        await asyncio.sleep(0.5)
+        assert not calling.done() and len(done) == 1
+        release.set()
+        assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 2
 
 
 async def in_flight_is(gateway: Gateway, count: int) -> None:
@@ -791,6 +898,12 @@ async def test_with_another_request_in_flight_the_answer_ends_with_its_accountin
         release.set()
         body = await asyncio.wait_for(reading, 10)
         assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
+        release.clear()  # and a whole answer alike
+        calling = asyncio.create_task(call_whole(gateway, KEYS["openai"]))
+        await asyncio.sleep(0.5)
+        assert not calling.done() and len(done) == 1
+        release.set()
+        assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 2
         stalled.cancel()  # its caller goes away: the router's request is cancelled
         with pytest.raises(asyncio.CancelledError):
             await stalled
