@@ -89,6 +89,7 @@ class Out:
     end: router_pb2.StreamEnd | None = None
     refused: bool = False
     failed: bool = False
+    taken: asyncio.Future[None] | None = None  # set once the writer took it (its message is written)
 
     @property
     def size(self) -> int:
@@ -154,6 +155,9 @@ class RouterSession:
                     return
         finally:
             reader.cancel()
+            for out in self._outbox:  # never written: nobody waits for it
+                if out.taken is not None and not out.taken.done():
+                    out.taken.set_result(None)
             for call_id, task in self._calls.items():
                 if call_id not in self._accounting:
                     task.cancel()
@@ -206,10 +210,11 @@ class RouterSession:
         accounting: Accounting | None = None
         try:
             reply, accounting = await self._answer(request)
-            self._send(Out(call_id, reply=reply))
-            if accounting is not None:
+            if accounting is None:
+                self._send(Out(call_id, reply=reply))
+            else:
                 self._accounting.add(call_id)  # from here on, the edge going away cancels nothing
-                await asyncio.sleep(0)  # the writer takes the reply before the request's accounting
+                await self._sent(Out(call_id, reply=reply))  # then the request's accounting
         except asyncio.CancelledError:
             return  # abandoned by the edge (or the session is gone): nobody waits for an answer
         except Exception:
@@ -238,9 +243,10 @@ class RouterSession:
             async for item in answer:
                 if isinstance(item, router_pb2.Frame):
                     await window.take(len(item.data))
-                    self._send(Out(call_id, frame=item))
                     if item.last:  # (sent only with no other call in flight: Dispatcher._logged)
-                        await asyncio.sleep(0)  # the writer takes it before the request's accounting
+                        await self._sent(Out(call_id, frame=item))  # then the request's accounting
+                    else:
+                        self._send(Out(call_id, frame=item))
                 else:
                     self._send(Out(call_id, end=item))
         except asyncio.CancelledError:
@@ -264,6 +270,14 @@ class RouterSession:
         self._outbox.append(out)
         self._wake.set()
 
+    async def _sent(self, out: Out) -> None:
+        """Sends the last of an answer, and waits until the writer took it: the request's
+        accounting waits for a write still in flight too (gRPC writes one message at a time)
+        rather than run before the answer's last message even leaves."""
+        out.taken = asyncio.get_running_loop().create_future()
+        self._send(out)
+        await out.taken
+
     def _take(self) -> router_pb2.Batch:
         """The next message: envelopes from the outbox up to ``BATCH_BYTES`` of bodies (one at
         least), with the drain notice when it is due."""
@@ -275,6 +289,8 @@ class RouterSession:
                 break
             size += out.size
             taken += 1
+            if out.taken is not None and not out.taken.done():
+                out.taken.set_result(None)
             if out.reply is not None:
                 batch.items.add(id=out.id, reply=out.reply)
             elif out.frame is not None:

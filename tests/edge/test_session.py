@@ -391,6 +391,45 @@ async def test_a_replys_accounting_runs_after_it_and_its_usage_follows_under_its
         await asyncio.sleep(0.01)
 
 
+async def test_the_accounting_waits_for_the_writer_to_take_the_answers_last_message() -> None:
+    """gRPC writes one message at a time: the answer's last frame may wait behind one still being
+    written. The request's accounting waits for it too, rather than run before the answer's end
+    even leaves (it would delay the last bytes)."""
+    more = asyncio.Event()
+    accounted: list[str] = []
+
+    async def stream(
+        request: router_pb2.CallRequest,
+    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
+        yield router_pb2.Frame(head=router_pb2.Head(status=200), data=b"first")
+        await more.wait()
+        yield router_pb2.Frame(data=b"rest")
+        yield router_pb2.Frame(last=True)
+        accounted.append(request.request_id)
+        yield router_pb2.StreamEnd()
+
+    session = RouterSession(no_answer, stream)
+    forever = asyncio.Event()
+
+    async def requests() -> AsyncIterator[router_pb2.Batch]:
+        batch = router_pb2.Batch()
+        batch.items.add(id=1, request=router_pb2.CallRequest(request_id="1"), stream=True)
+        yield batch
+        await forever.wait()
+
+    written = session.run(requests())
+    first = await asyncio.wait_for(anext(written), 5)
+    assert [e.frame.data for e in first.items] == [b"first"]
+    more.set()  # the rest comes while the first message is being written
+    await asyncio.sleep(0.05)
+    assert not accounted
+    second = await asyncio.wait_for(anext(written), 5)
+    assert [(e.frame.data, e.frame.last) for e in second.items] == [(b"rest", False), (b"", True)]
+    third = await asyncio.wait_for(anext(written), 5)
+    assert [e.HasField("end") for e in third.items] == [True] and accounted == ["1"]
+    await written.aclose()
+
+
 async def session_gauge(gateway: Gateway) -> str:
     async with httpx.AsyncClient() as http:
         text = (await http.get(f"{gateway.base_url}/metrics")).text
