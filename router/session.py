@@ -7,9 +7,11 @@ router pay one completion for several calls. The edge opens one session per link
 of its host (edge/session.py) and keeps per-call RPCs for everything else.
 
 A call's answer is a reply, or (``Envelope.stream``) frames then an end, as the Stream RPC's. A
-reply sent before the request's accounting (one request in flight: ``Dispatcher._answers_first``)
-says so (``CallReply.usage_follows``), and an end with its usage follows once the accounting is
-done; the edge going away does not cancel a call in its accounting.
+reply sent before the request's accounting (the request alone, at the edge and here:
+``Dispatcher._answers_first``) says so (``CallReply.usage_follows``), and an end with its usage
+follows once the accounting is done; the edge going away does not cancel a call in its accounting.
+An answer's last message (that reply, or a stream's last frame) is taken by the writer before the
+accounting begins (``_sent``).
 
 What a unary call gets from gRPC, a session does here:
 - cancellation: an ``Envelope.cancel`` from the edge (its caller went away, or its deadline
