@@ -291,7 +291,13 @@ def _count_when_reported(
 
 def _count_later(request: web.Request, call: FrameSource, first_byte_s: float) -> None:
     """Reads what follows an answer's last frame (its end) and counts its usage, without holding
-    the answer: a caller gone meanwhile cancels nothing (the router finishes its accounting)."""
+    the answer: a caller gone meanwhile cancels nothing (the router finishes its accounting). On
+    the session, the end's usage is counted when it comes (no task reading on)."""
+    if isinstance(call, SessionStream):
+        usage = call.usage_later()
+        if usage is not None:
+            _count_when_reported(request.app[app_keys.METRICS], usage, first_byte_s)
+            return
 
     async def read_end() -> None:
         try:

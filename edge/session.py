@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -111,7 +112,8 @@ class ReplyWaiter:
 class SessionStream:
     """A streamed answer on the session, read as a Stream RPC's call is (``forward._stream``):
     frames, then the trailing metadata; ``cancel`` abandons it. Refused by the router, it is sent
-    again as a Stream RPC and read from there."""
+    again as a Stream RPC and read from there. Its own iterator (no async generator, no queue):
+    read again, it goes on where the last reading left off, as a gRPC call's does."""
 
     def __init__(self, session: EdgeSession, call_id: int, deadline: float, fallback: StreamRPC) -> None:
         self._session = session
@@ -119,59 +121,95 @@ class SessionStream:
         self._deadline = deadline
         self._fallback = fallback
         self._rpc: grpc.aio.UnaryStreamCall[router_pb2.CallRequest, router_pb2.Frame] | None = None
-        self._items: asyncio.Queue[router_pb2.Frame | router_pb2.StreamEnd | BaseException] = asyncio.Queue()
+        self._rpc_frames: AsyncIterator[router_pb2.Frame] | None = None
+        self._items: deque[router_pb2.Frame | router_pb2.StreamEnd | BaseException] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._end: router_pb2.StreamEnd | None = None
         self.ended = False  # the end came (it may not have been read yet)
         self._over = False
+        self._read_out = False  # the reading is over (the end, or an error, was read)
         self._untold = 0  # bytes the caller took that the router was not told of yet
-        self._iterator: AsyncIterator[router_pb2.Frame] | None = None
+        self._handed = 0  # bytes of the frame last handed out (taken once the caller reads on)
+        self._usage_later: asyncio.Future[router_pb2.Usage | None] | None = None
         # one timer for the whole stream (cheaper than a timeout around each frame's wait)
         self._expiry = asyncio.get_running_loop().call_at(deadline, self._expire)
 
     def deliver(self, envelope: router_pb2.Envelope) -> bool:
         if envelope.HasField("frame"):
-            self._items.put_nowait(envelope.frame)
+            self._put(envelope.frame)
             return False
         if envelope.HasField("end"):
             self.ended = True
-            self._items.put_nowait(envelope.end)
-        else:
-            self._items.put_nowait(Refused() if envelope.refused else failed_in_router())
+            later = self._usage_later
+            if later is None:
+                self._put(envelope.end)
+                return True
+            self._over = self._read_out = True  # nobody reads on: only the usage was waited for
+            self._expiry.cancel()
+            self._end = envelope.end
+            if not later.done():
+                later.set_result(envelope.end.usage if envelope.end.HasField("usage") else None)
+            return True
+        self.fail(Refused() if envelope.refused else failed_in_router())
         return True
 
     def fail(self, error: BaseException) -> None:
-        self._items.put_nowait(error)
+        later = self._usage_later
+        if later is not None and not later.done():
+            later.set_result(None)  # the answer went: only its usage is lost
+        self._put(error)
 
-    def __aiter__(self) -> AsyncIterator[router_pb2.Frame]:
-        """One iterator, as a gRPC call's: read again, it goes on where the last reading left off
-        (what follows an answer's last frame is read in the background: ``forward._count_later``)."""
-        if self._iterator is None:
-            self._iterator = self._frames()
-        return self._iterator
+    def usage_later(self) -> asyncio.Future[router_pb2.Usage | None] | None:
+        """Once the caller had the answer's last frame: the usage its end will report, without
+        reading on (None when the end came already or will not come on the session: read on)."""
+        if self._rpc is not None or self.ended or self._read_out or self._items:
+            return None
+        self._usage_later = asyncio.get_running_loop().create_future()
+        return self._usage_later
+
+    def _put(self, item: router_pb2.Frame | router_pb2.StreamEnd | BaseException) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> SessionStream:
+        return self
+
+    async def __anext__(self) -> router_pb2.Frame:
+        if self._handed:  # the caller took the last frame: the router may send more
+            self._took(self._handed)
+            self._handed = 0
+        if self._rpc_frames is not None:
+            return await self._rpc_frames.__anext__()
+        if self._read_out:
+            raise StopAsyncIteration
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if isinstance(item, router_pb2.Frame):
+            self._handed = len(item.data)
+            return item
+        self._over = True
+        self._expiry.cancel()
+        if isinstance(item, Refused):
+            loop = asyncio.get_running_loop()
+            self._rpc = self._fallback(max(0.0, self._deadline - loop.time()))
+            self._rpc_frames = self._rpc.__aiter__()
+            return await self._rpc_frames.__anext__()
+        self._read_out = True
+        if isinstance(item, router_pb2.StreamEnd):
+            self._end = item
+            raise StopAsyncIteration
+        raise item
 
     def _expire(self) -> None:
         if self.cancel():
-            self._items.put_nowait(failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
-
-    async def _frames(self) -> AsyncIterator[router_pb2.Frame]:
-        loop = asyncio.get_running_loop()
-        while True:
-            item = await self._items.get()
-            if isinstance(item, router_pb2.Frame):
-                yield item
-                self._took(len(item.data))
-                continue
-            self._over = True
-            self._expiry.cancel()
-            if isinstance(item, router_pb2.StreamEnd):
-                self._end = item
-                return
-            if not isinstance(item, Refused):
-                raise item
-            self._rpc = self._fallback(max(0.0, self._deadline - loop.time()))
-            async for frame in self._rpc:
-                yield frame
-            return
+            self.fail(failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
 
     def _took(self, size: int) -> None:
         self._untold += size

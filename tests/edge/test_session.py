@@ -607,6 +607,42 @@ async def test_a_stream_read_again_goes_on_where_it_left_off() -> None:
     )
 
 
+async def test_a_streams_usage_is_had_without_reading_on_after_its_last_frame() -> None:
+    """Once the caller had the last frame, the edge waits for the end's usage alone (no task reading
+    the stream on): it comes with the end, or None when the session is lost first; a stream whose
+    end came already, or that went on as a Stream RPC, is read on instead."""
+    loop = asyncio.get_running_loop()
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+
+    def answered(call_id: int) -> SessionStream:
+        stream = SessionStream(session, call_id, loop.time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
+        assert not stream.deliver(
+            router_pb2.Envelope(id=call_id, frame=router_pb2.Frame(data=b"a", last=True))
+        )
+        return stream
+
+    async def last_frame(stream: SessionStream) -> None:
+        async for frame in stream:
+            assert frame.last
+            break
+
+    ending, lost, ended = answered(1), answered(2), answered(3)
+    for stream in (ending, lost, ended):
+        await last_frame(stream)
+    usage = ending.usage_later()
+    assert usage is not None and not usage.done()
+    assert ending.deliver(router_pb2.Envelope(id=1, end=router_pb2.StreamEnd(usage={"output_tokens": 5})))
+    assert usage.result() == router_pb2.Usage(output_tokens=5)
+    assert await ending.usage() == router_pb2.Usage(output_tokens=5)
+    assert [frame async for frame in ending] == []
+    usage = lost.usage_later()
+    assert usage is not None
+    lost.fail(failure(grpc.StatusCode.UNAVAILABLE, "gone"))
+    assert usage.result() is None
+    assert ended.deliver(router_pb2.Envelope(id=3, end=router_pb2.StreamEnd()))
+    assert ended.usage_later() is None
+
+
 async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None:
     session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
     stream = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
