@@ -9,9 +9,9 @@ of its host (edge/session.py) and keeps per-call RPCs for everything else.
 A call's answer is a reply, or (``Envelope.stream``) frames then an end, as the Stream RPC's. A
 reply sent before the request's accounting (the request alone, at the edge and here:
 ``Dispatcher._answers_first``) says so (``CallReply.usage_follows``), and an end with its usage
-follows once the accounting is done; the edge going away does not cancel a call in its accounting.
-An answer's last message (that reply, or a stream's last frame) is taken by the writer before the
-accounting begins (``_sent``).
+follows once the accounting is done. An answer's last message (that reply, or a stream's last
+frame) is taken by the writer before the accounting begins (``_sent``), and from then on neither
+an ``Envelope.cancel`` nor the edge going away cancels the call (``_accounting``).
 
 What a unary call gets from gRPC, a session does here:
 - cancellation: an ``Envelope.cancel`` from the edge (its caller went away, or its deadline
@@ -129,7 +129,9 @@ class RouterSession:
         self._answer = answer
         self._stream = stream
         self._calls: dict[int, asyncio.Task[None]] = {}
-        self._accounting: set[int] = set()  # calls answered, doing their accounting: not cancelled
+        # calls whose answer is out, doing their accounting: neither the edge's cancel nor its
+        # going away cancels them (their usage record and log line are never lost)
+        self._accounting: set[int] = set()
         self._windows: dict[int, Window] = {}
         self._outbox: list[Out] = []
         self._wake = asyncio.Event()
@@ -246,6 +248,7 @@ class RouterSession:
                 if isinstance(item, router_pb2.Frame):
                     await window.take(len(item.data))
                     if item.last:  # (sent only with no other call in flight: Dispatcher._logged)
+                        self._accounting.add(call_id)  # the answer is out: nothing cancels the rest
                         await self._sent(Out(call_id, frame=item))  # then the request's accounting
                     else:
                         self._send(Out(call_id, frame=item))
@@ -260,6 +263,7 @@ class RouterSession:
             # closed here, not left to the collector: the upstream stream closes, and the
             # request's usage and log line are written, as soon as the call is abandoned
             await answer.aclose()
+            self._accounting.discard(call_id)
             self._windows.pop(call_id, None)
             self._done(call_id)
 

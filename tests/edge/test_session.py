@@ -430,6 +430,55 @@ async def test_the_accounting_waits_for_the_writer_to_take_the_answers_last_mess
     await written.aclose()
 
 
+async def test_a_streams_accounting_after_its_last_frame_is_never_cancelled() -> None:
+    """Once a stream's last frame is out, the edge's cancel (its deadline passing) or its going away
+    no longer cancels the call: the accounting (usage record, log line) runs to its end."""
+    release = asyncio.Event()
+    accounted: list[str] = []
+
+    async def stream(
+        request: router_pb2.CallRequest,
+    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
+        yield router_pb2.Frame(head=router_pb2.Head(status=200), data=b"all")
+        yield router_pb2.Frame(last=True)
+        await release.wait()
+        accounted.append(request.request_id)
+        yield router_pb2.StreamEnd()
+
+    for edge_leaves in (False, True):
+        release.clear()
+        session = RouterSession(no_answer, stream)
+        incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
+
+        async def requests(incoming: asyncio.Queue[router_pb2.Batch]) -> AsyncIterator[router_pb2.Batch]:
+            while True:
+                yield await incoming.get()
+
+        call = router_pb2.Batch()
+        call.items.add(id=1, request=router_pb2.CallRequest(request_id=str(edge_leaves)), stream=True)
+        incoming.put_nowait(call)
+        written = session.run(requests(incoming))
+        first = await asyncio.wait_for(anext(written), 5)
+        assert [e.frame.last for e in first.items] == [False, True]
+        if edge_leaves:
+            await written.aclose()  # what gRPC does when the edge's call goes
+        else:
+            cancel = router_pb2.Batch()
+            cancel.items.add(id=1, cancel=True)
+            incoming.put_nowait(cancel)
+        await asyncio.sleep(0.05)
+        release.set()
+        if not edge_leaves:
+            end = await asyncio.wait_for(anext(written), 5)
+            assert [e.HasField("end") for e in end.items] == [True]
+            await written.aclose()
+        deadline = asyncio.get_running_loop().time() + 5
+        while str(edge_leaves) not in accounted:
+            assert asyncio.get_running_loop().time() < deadline, accounted
+            await asyncio.sleep(0.01)
+    assert accounted == ["False", "True"]
+
+
 async def session_gauge(gateway: Gateway) -> str:
     async with httpx.AsyncClient() as http:
         text = (await http.get(f"{gateway.base_url}/metrics")).text
