@@ -5,7 +5,7 @@ cancellation, deadlines, a router draining or going away, errors in the caller's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -391,24 +391,35 @@ async def test_a_replys_accounting_runs_after_it_and_its_usage_follows_under_its
         await asyncio.sleep(0.01)
 
 
+def held_stream(
+    accounted: list[str], *, rest: asyncio.Event | None = None, accounting: asyncio.Event | None = None
+) -> Callable[[router_pb2.CallRequest], AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]]:
+    """A stream answer: its head with b"first"; once ``rest`` is set, b"rest"; its last frame; then
+    its accounting (noting the request's id in ``accounted``, once ``accounting`` is set) and end."""
+
+    async def stream(
+        request: router_pb2.CallRequest,
+    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
+        yield router_pb2.Frame(head=router_pb2.Head(status=200), data=b"first")
+        if rest is not None:
+            await rest.wait()
+            yield router_pb2.Frame(data=b"rest")
+        yield router_pb2.Frame(last=True)
+        if accounting is not None:
+            await accounting.wait()
+        accounted.append(request.request_id)
+        yield router_pb2.StreamEnd()
+
+    return stream
+
+
 async def test_the_accounting_waits_for_the_writer_to_take_the_answers_last_message() -> None:
     """gRPC writes one message at a time: the answer's last frame may wait behind one still being
     written. The request's accounting waits for it too, rather than run before the answer's end
     even leaves (it would delay the last bytes)."""
     more = asyncio.Event()
     accounted: list[str] = []
-
-    async def stream(
-        request: router_pb2.CallRequest,
-    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
-        yield router_pb2.Frame(head=router_pb2.Head(status=200), data=b"first")
-        await more.wait()
-        yield router_pb2.Frame(data=b"rest")
-        yield router_pb2.Frame(last=True)
-        accounted.append(request.request_id)
-        yield router_pb2.StreamEnd()
-
-    session = RouterSession(no_answer, stream)
+    session = RouterSession(no_answer, held_stream(accounted, rest=more))
     forever = asyncio.Event()
 
     async def requests() -> AsyncIterator[router_pb2.Batch]:
@@ -435,19 +446,9 @@ async def test_a_streams_accounting_after_its_last_frame_is_never_cancelled() ->
     no longer cancels the call: the accounting (usage record, log line) runs to its end."""
     release = asyncio.Event()
     accounted: list[str] = []
-
-    async def stream(
-        request: router_pb2.CallRequest,
-    ) -> AsyncGenerator[router_pb2.Frame | router_pb2.StreamEnd, None]:
-        yield router_pb2.Frame(head=router_pb2.Head(status=200), data=b"all")
-        yield router_pb2.Frame(last=True)
-        await release.wait()
-        accounted.append(request.request_id)
-        yield router_pb2.StreamEnd()
-
     for edge_leaves in (False, True):
         release.clear()
-        session = RouterSession(no_answer, stream)
+        session = RouterSession(no_answer, held_stream(accounted, accounting=release))
         incoming: asyncio.Queue[router_pb2.Batch] = asyncio.Queue()
 
         async def requests(incoming: asyncio.Queue[router_pb2.Batch]) -> AsyncIterator[router_pb2.Batch]:
