@@ -25,7 +25,8 @@ What a unary call gets from gRPC, a session does here:
 - flow control per stream: at most ``STREAM_WINDOW`` bytes of a stream's frames travel ahead of
   what its caller took (the edge grants ``Envelope.credit`` as it writes them), so a slow caller
   holds back its own stream only, and the edge's buffer stays bounded;
-- an edge that goes away: the session's call is cancelled, and its calls' tasks with it.
+- an edge that goes away: the session's call is cancelled, and its calls' tasks with it (but
+  those whose answer is out, in their accounting).
 """
 
 from __future__ import annotations
