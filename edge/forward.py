@@ -303,9 +303,7 @@ def _count_later(request: web.Request, call: FrameSource, first_byte_s: float) -
         try:
             async for _ in call:  # nothing but the end (a Stream RPC: its status)
                 pass
-            report = await _usage(call)
-            if report is not None:
-                request.app[app_keys.METRICS].count_usage(report, first_byte_s)
+            await _count_usage(request, call, first_byte_s)
         except grpc.aio.AioRpcError as exc:  # the router went away: only the usage count is lost
             request.app[app_keys.METRICS].router_errors.labels(exc.code().name).inc()
 

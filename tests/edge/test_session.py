@@ -964,6 +964,25 @@ async def test_with_another_caller_at_the_edge_the_answer_waits_for_its_accounti
     release.set()
 
 
+async def answers_wait_for_the_accounting(
+    gateway: Gateway, key: str, release: asyncio.Event, done: list[Any]
+) -> None:
+    """A stream's answer, then a whole one, each still unanswered while the router's accounting
+    is held (``hold_the_accounting``), and whole once it is released."""
+    reading = asyncio.create_task(read_stream(gateway, key))
+    await asyncio.sleep(0.5)
+    assert not reading.done() and not done
+    release.set()
+    body = await asyncio.wait_for(reading, 10)
+    assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
+    release.clear()  # and a whole answer alike
+    calling = asyncio.create_task(call_whole(gateway, key))
+    await asyncio.sleep(0.5)
+    assert not calling.done() and len(done) == 1
+    release.set()
+    assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 2
+
+
 @pytest.mark.parametrize("rule", [{"tpm": 1_000_000}, {"spend_cap_usd": 100.0}])
 async def test_a_key_whose_next_request_waits_for_the_accounting_has_its_answer_after_it(
     one_upstream: MockOpenAI, monkeypatch: pytest.MonkeyPatch, rule: dict[str, Any]
@@ -975,18 +994,7 @@ async def test_a_key_whose_next_request_waits_for_the_accounting_has_its_answer_
     async with Gateway(config) as gateway:
         await session_open(gateway)
         release, done = hold_the_accounting(gateway, monkeypatch)
-        reading = asyncio.create_task(read_stream(gateway, "tr-session-key"))
-        await asyncio.sleep(0.5)
-        assert not reading.done() and not done
-        release.set()
-        body = await asyncio.wait_for(reading, 10)
-        assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
-        release.clear()  # and a whole answer alike
-        calling = asyncio.create_task(call_whole(gateway, "tr-session-key"))
-        await asyncio.sleep(0.5)
-        assert not calling.done() and len(done) == 1
-        release.set()
-        assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 2
+        await answers_wait_for_the_accounting(gateway, "tr-session-key", release, done)
 
 
 async def in_flight_is(gateway: Gateway, count: int) -> None:
@@ -1017,18 +1025,7 @@ async def test_with_another_request_in_flight_the_answer_ends_with_its_accountin
         )
         await in_flight_is(gateway, 1)  # the stalled one
         release, done = hold_the_accounting(gateway, monkeypatch)
-        reading = asyncio.create_task(read_stream(gateway, KEYS["openai"]))
-        await asyncio.sleep(0.5)
-        assert not reading.done() and not done
-        release.set()
-        body = await asyncio.wait_for(reading, 10)
-        assert body.rstrip().endswith(b"data: [DONE]") and len(done) == 1
-        release.clear()  # and a whole answer alike
-        calling = asyncio.create_task(call_whole(gateway, KEYS["openai"]))
-        await asyncio.sleep(0.5)
-        assert not calling.done() and len(done) == 1
-        release.set()
-        assert await asyncio.wait_for(calling, 10) == "Mock reply to: Hello" and len(done) == 2
+        await answers_wait_for_the_accounting(gateway, KEYS["openai"], release, done)
         stalled.cancel()  # its caller goes away: the router's request is cancelled
         with pytest.raises(asyncio.CancelledError):
             await stalled
