@@ -164,6 +164,9 @@ class SessionStream:
         reading on (None when the end came already or will not come on the session: read on)."""
         if self._rpc is not None or self.ended or self._read_out or self._items:
             return None
+        # The answer is out: its deadline no longer applies (the router's accounting is never
+        # cancelled and its end always comes, or the session is lost), as for a reply's usage.
+        self._expiry.cancel()
         self._usage_later = asyncio.get_running_loop().create_future()
         return self._usage_later
 

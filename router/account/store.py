@@ -259,9 +259,10 @@ def rollups(records: Iterable[UsageRecord]) -> list[tuple[Any, ...]]:
     """The increments of ``usage_daily`` for these records, one per day, key, group and model."""
     sums: dict[tuple[str, str, str, str], list[Any]] = {}
     for r in records:
-        entry = sums.get((r.day, r.key, r.group, r.model))
+        at = (r.day, r.key, r.group, r.model)
+        entry = sums.get(at)
         if entry is None:
-            entry = sums[(r.day, r.key, r.group, r.model)] = [0] * (len(ROLLUP_COLUMNS) - 4)
+            entry = sums[at] = [0] * (len(ROLLUP_COLUMNS) - 4)
             entry[-3] = 0.0
         entry[0] += 1
         entry[1] += 1 if r.status >= 400 or r.error else 0

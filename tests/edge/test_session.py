@@ -693,6 +693,26 @@ async def test_a_streams_usage_is_had_without_reading_on_after_its_last_frame() 
     assert ended.usage_later() is None
 
 
+async def test_a_streams_usage_after_its_last_frame_outlives_its_deadline() -> None:
+    """The caller had the whole answer: a deadline passing before the end comes abandons nothing,
+    and the end's usage is still counted (as a reply's is, whose deadline ends with its reply)."""
+    loop = asyncio.get_running_loop()
+    session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
+    abandoned: list[int] = []
+    session.abandon = abandoned.append  # type: ignore[method-assign,assignment]
+    stream = SessionStream(session, 4, loop.time() + 0.05, lambda _: None)  # type: ignore[arg-type,return-value]
+    stream.deliver(router_pb2.Envelope(id=4, frame=router_pb2.Frame(data=b"all", last=True)))
+    async for frame in stream:
+        assert frame.last
+        break
+    usage = stream.usage_later()
+    assert usage is not None
+    await asyncio.sleep(0.15)
+    assert abandoned == [] and not usage.done()
+    assert stream.deliver(router_pb2.Envelope(id=4, end=router_pb2.StreamEnd(usage={"output_tokens": 3})))
+    assert usage.result() == router_pb2.Usage(output_tokens=3)
+
+
 async def test_a_stream_in_a_session_that_breaks_ends_with_unavailable() -> None:
     session = EdgeSession(lambda batches: None)  # type: ignore[arg-type,return-value]
     stream = SessionStream(session, 1, asyncio.get_running_loop().time() + 30, lambda _: None)  # type: ignore[arg-type,return-value]
