@@ -1,9 +1,10 @@
 """The library's rates of the configured models, kept on disk for the day.
 
-Reading ``genai-prices``' data costs a router about a quarter of a second and 20 MB that stay for
-its life. A router that finds every configured model's rates in today's file reads only that: the
-file holds the library's own answers (computed by it when the file was written), so nothing about
-them changes but where they are read from. It is named by the library's version and the UTC day
+Reading ``genai-prices``' data costs a process about a quarter of a second and ~15 MB that stay for
+its life. A router that finds every configured model's rates in today's file reads only that; the
+ones missing are read by a child process (``price_reader.py``), which the file then keeps. The file
+holds the library's own answers (computed by it when the file was written), so nothing about them
+changes but where they are read from. It is named by the library's version and the UTC day
 (the library's prices change on dates), so a new day or a new version starts a new file; a rate
 that changes with the time of day (off-peak prices) is never written, and the library is read
 for it as before.
@@ -59,13 +60,13 @@ def _rate(value: Any) -> Rate | None:
     return None if value is None else float(value)
 
 
-def _rates_json(rates: Rates | None) -> Any:
+def rates_json(rates: Rates | None) -> Any:
     if rates is None:
         return None
     return {name: _rate_json(getattr(rates, name)) for name in _FIELDS} | {"source": rates.source}
 
 
-def _rates(value: Any) -> Rates | None:
+def rates_of(value: Any) -> Rates | None:
     if value is None:
         return None
     fields = {name: _rate(value.get(name)) for name in _FIELDS}
@@ -76,13 +77,19 @@ class PriceCache:
     """Today's file of rates, by (provider, model); None is a known "no price"."""
 
     def __init__(self, directory: Path, version: str, day: str) -> None:
+        self.directory = directory
+        self.version = version
         self.day = day
         self.path = directory / f"prices-{version}-{day}.json"
+
+    def of_day(self, day: str) -> PriceCache:
+        """The file of another day, in the same directory, for the same version."""
+        return PriceCache(self.directory, self.version, day)
 
     def read(self) -> dict[Pair, Rates | None]:
         try:
             raw = orjson.loads(self.path.read_bytes())
-            return {(str(e["provider"]), str(e["model"])): _rates(e["rates"]) for e in raw["entries"]}
+            return {(str(e["provider"]), str(e["model"])): rates_of(e["rates"]) for e in raw["entries"]}
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return {}  # no file yet (or one this version cannot read): the library is read instead
 
@@ -90,7 +97,7 @@ class PriceCache:
         """Writes the file whole (a reader never sees half of it) and removes other days' files."""
         body = {
             "entries": [
-                {"provider": provider, "model": model, "rates": _rates_json(rates)}
+                {"provider": provider, "model": model, "rates": rates_json(rates)}
                 for (provider, model), rates in sorted(entries.items())
             ]
         }

@@ -18,6 +18,7 @@ rate of the count it is part of; a tier applies to all tokens once the input pas
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from .price_cache import PriceCache
 
 FREE = "free"  # a kind's price_provider for upstreams that cost nothing (echo)
+log = logging.getLogger("torouter.usage")
+
 _RECOMPILE_S = 3600.0  # library prices may change on a date: compiled again at most hourly
 
 
@@ -154,25 +157,36 @@ def _rate(value: Any) -> Rate | None:
 
 
 class LibraryPrices:
-    """The ``genai-prices`` data bundled with the installed package, read on first use; with a
-    :class:`~.price_cache.PriceCache`, the configured models' rates are read from today's file
-    instead when it has them all (the data is then read only for a model it does not have)."""
+    """The ``genai-prices`` data bundled with the installed package. With a
+    :class:`~.price_cache.PriceCache`, the configured models' rates come from today's file when it
+    has them all, else from a child process that reads the data and exits with its memory
+    (``price_reader.py``); this process reads the data itself only when any model may come (a
+    wildcard upstream), for a rate that changes with the time of day, or when the child failed."""
 
     def __init__(self, cache: PriceCache | None = None) -> None:
         self._snapshot: Any = None
         self._reading = threading.Lock()
         self._cache = cache
-        self._known: dict[tuple[str, str], Rates | None] = {}  # from the cache's file, for its day
+        self._known: dict[tuple[str, str], Rates | None] = {}  # from the file or the child, for its day
+        self._renewal: threading.Thread | None = None
 
     def load(self, wanted: Iterable[tuple[str, str]] = (), everything: bool = True) -> None:
         """Gets the rates of ``wanted`` (provider, model) pairs ready now rather than on the first
         request: from today's file when it has them all and ``everything`` (any model may come: a
-        wildcard upstream) is not asked for; otherwise from the data (a quarter of a second),
-        writing the file for the next start. The router does it in a thread as it starts: a request
-        asking meanwhile waits for that reading."""
+        wildcard upstream) is not asked for, the missing ones from a child process (writing the
+        file for the next start); otherwise from the data in this process (a quarter of a second).
+        The router does it in a thread as it starts: a request asking meanwhile waits for that."""
         wanted = set(wanted)
         if self._cache is not None and not everything:
             known = self._cache.read()
+            missing = wanted - known.keys()
+            if missing:
+                from .price_reader import read_apart  # (it imports this module)
+
+                found = read_apart(missing)  # None (it failed), or a rate that changes with the
+                if found is not None and not any(volatile for _, volatile in found.values()):
+                    known.update({pair: rates for pair, (rates, _) in found.items()})
+                    self._cache.write(known)  # time of day: the data is read here, below
             if wanted <= known.keys():
                 self._known = {pair: known[pair] for pair in wanted}
                 return
@@ -180,7 +194,7 @@ class LibraryPrices:
         if self._cache is not None and wanted:
             lasting = self._cache.read()  # what other configs sharing the file put there stays
             for provider, model in sorted(wanted):
-                rates, volatile = self._lookup(provider, model)
+                rates, volatile = self.lookup(provider, model)
                 if not volatile:
                     lasting[(provider, model)] = rates
             self._cache.write(lasting)
@@ -201,16 +215,41 @@ class LibraryPrices:
         return snapshot
 
     def rates(self, provider: str, model: str) -> Rates | None:
-        if self._known:
-            if self._cache is not None and self._cache.day == utc_day():
-                pair = (provider, model)
-                if pair in self._known:
-                    return self._known[pair]
-            else:  # a new day: the file's rates may have changed
-                self._known = {}
-        return self._lookup(provider, model)[0]
+        known = self._known
+        if known:
+            cache = self._cache
+            if cache is not None and cache.day != utc_day():
+                self._renew(cache.of_day(utc_day()))  # the file's day is over
+            pair = (provider, model)
+            if pair in known:
+                return known[pair]
+        return self.lookup(provider, model)[0]
 
-    def _lookup(self, provider: str, model: str) -> tuple[Rates | None, bool]:
+    def _renew(self, cache: PriceCache) -> None:
+        """Reads the new day's rates of the same models in a thread, as a start does (from the
+        day's file, or a child process), while the last day's go on answering: a router running
+        past midnight (UTC) neither stops its event loop to read the data nor keeps it."""
+        if self._renewal is not None:
+            return
+        pairs = set(self._known)
+
+        def renew() -> None:
+            today = LibraryPrices(cache)
+            try:
+                today.load(pairs, everything=False)
+            except Exception:
+                log.exception("the new day's prices were not read: the last day's stay")
+                today._known = self._known
+            with self._reading:
+                if today._snapshot is not None:  # read in this process: the data answers
+                    self._snapshot = today._snapshot
+                self._known, self._cache = today._known, cache
+            self._renewal = None
+
+        self._renewal = threading.Thread(target=renew, name="price-renewal", daemon=True)
+        self._renewal.start()
+
+    def lookup(self, provider: str, model: str) -> tuple[Rates | None, bool]:
         """The library's rates, and whether they change with the time of day (never cached)."""
         try:
             _, info = self._data().find_provider_model(model, None, provider, None)

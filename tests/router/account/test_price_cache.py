@@ -3,12 +3,16 @@ data; what it reads from the file is what the library answers."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from torouter.router.account import price_reader
 from torouter.router.account.price_cache import PriceCache, library_version
-from torouter.router.account.prices import FREE, LibraryPrices, PriceTable, Tiered
+from torouter.router.account.prices import FREE, LibraryPrices, PriceTable, Rates, Tiered
 
 PROVIDERS = {"oai": "openai", "claude": "anthropic", "g": "google", "free": FREE}
 SERVED = {
@@ -20,22 +24,36 @@ SERVED = {
 
 
 def _table(
-    directory: Path, day: str = "2026-12-06", served: dict[str, tuple[str, ...]] = SERVED
+    directory: Path,
+    day: str = "2026-12-06",
+    served: dict[str, tuple[str, ...]] = SERVED,
+    providers: dict[str, str | None] = PROVIDERS,
 ) -> PriceTable:
     library = LibraryPrices(PriceCache(directory, library_version(), day))
-    return PriceTable(providers=PROVIDERS, library=library, served=served)
+    return PriceTable(providers=dict(providers), library=library, served=served)
 
 
-def test_a_second_start_reads_the_file_and_not_the_library(
+def _reference(pair: tuple[str, str]) -> Rates | None:
+    """What the library answers, read in this process."""
+    return LibraryPrices().lookup(*pair)[0]
+
+
+def test_a_first_start_reads_the_rates_apart_and_a_second_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
     first = _table(tmp_path)
     first.load()
-    assert first._library._snapshot is not None  # read the data, wrote the file
+    assert first._library._snapshot is None  # read by a child process, which wrote nothing itself
     files = list(tmp_path.glob("prices-*.json"))
     assert [f.name for f in files] == [f"prices-{library_version()}-2026-12-06.json"]
+    for pair in first._library._known:
+        assert first._library._known[pair] == _reference(pair), pair
 
+    def no_child(pairs: object) -> None:
+        raise AssertionError("the file has them all: no child is asked")
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", no_child)
     second = _table(tmp_path)
     second.load()
     assert second._library._snapshot is None  # everything came from the file
@@ -48,36 +66,105 @@ def test_a_second_start_reads_the_file_and_not_the_library(
     assert isinstance(second.rates("g", "gemini-2.5-pro").input, Tiered)  # type: ignore[union-attr]
 
 
-def test_a_model_not_in_the_file_reads_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_not_in_the_file_is_read_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
     _table(tmp_path).load()
+    asked: list[set[tuple[str, str]]] = []
+    real = price_reader.read_apart
+
+    def spied(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        asked.append(set(pairs))
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", spied)
     more = {**SERVED, "oai": (*SERVED["oai"], "gpt-4.1-mini")}
     table = _table(tmp_path, served=more)
     table.load()
-    assert table._library._snapshot is not None  # one model was missing: the data was read
-    assert table.rates("oai", "gpt-4.1-mini") is not None
+    assert asked == [{("openai", "gpt-4.1-mini")}]  # only the one missing
+    assert table._library._snapshot is None
+    assert table.rates("oai", "gpt-4.1-mini") == _reference(("openai", "gpt-4.1-mini")) is not None
     again = _table(tmp_path, served=more)
     again.load()
-    assert again._library._snapshot is None  # and the file now has it
+    assert len(asked) == 1  # the file now has it
 
 
-def test_any_model_or_a_new_day_reads_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    day = ["2026-12-06"]
-    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: day[0])
-    _table(tmp_path).load()
-    wildcard = _table(tmp_path, served={**SERVED, "oai": ("*",)})
+def test_the_data_is_read_here_for_any_model_a_rate_of_the_time_of_day_or_a_failed_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
+    wildcard = _table(tmp_path / "a", served={**SERVED, "oai": ("*",)})
     wildcard.load()
     assert wildcard._library._snapshot is not None  # any model may come: the data is read at start
 
+    # deepseek-chat is cheaper at night (UTC)
+    off_peak = _table(tmp_path / "b", served={"ds": ("deepseek-chat",)}, providers={"ds": "deepseek"})
+    off_peak.load()
+    assert off_peak._library._snapshot is not None
+    assert off_peak._library._known == {}  # the library answers it, at the time of each request
+
+    monkeypatch.setattr(price_reader, "COMMAND", (sys.executable, "-c", "import sys; sys.exit(3)"))
+    with caplog.at_level("WARNING", logger="torouter.usage"):
+        failed = _table(tmp_path / "c")
+        failed.load()
+    assert failed._library._snapshot is not None
+    assert failed.rates("oai", "gpt-4o-mini") == _reference(("openai", "gpt-4o-mini"))
+    assert [r.getMessage() for r in caplog.records] == ["price data not read apart: reading it here"]
+    assert getattr(caplog.records[0], "exit_code", None) == 3
+
+
+def test_a_new_day_is_read_in_the_background_while_the_last_days_rates_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = ["2026-12-06"]
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: day[0])
     table = _table(tmp_path)
     table.load()
-    assert table._library._snapshot is None
-    day[0] = "2026-12-07"  # the router runs past midnight (UTC): the file's day is over
-    assert table._library.rates("openai", "gpt-4o-mini") is not None
-    assert table._library._snapshot is not None
+    library = table._library
+    yesterdays = library.rates("openai", "gpt-4o-mini")
+    assert yesterdays is not None
 
-    tomorrow = _table(tmp_path, day="2026-12-07")
+    release = threading.Event()
+    real = price_reader.read_apart
+
+    def held(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        release.wait(10)
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", held)
+    day[0] = "2026-12-07"  # the router runs past midnight (UTC): the file's day is over
+    assert library.rates("openai", "gpt-4o-mini") is yesterdays  # at once, while today's are read
+    renewal = library._renewal
+    assert renewal is not None and renewal.is_alive()
+    assert library.rates("anthropic", "claude-sonnet-4-5") is not None
+    assert library._renewal is renewal  # one reading at a time
+    release.set()
+    renewal.join(30)
+    assert library._renewal is None and library._snapshot is None
+    assert library._cache is not None and library._cache.day == "2026-12-07"
+    assert [f.name for f in tmp_path.glob("prices-*.json")] == [f"prices-{library_version()}-2026-12-07.json"]
+    assert library.rates("openai", "gpt-4o-mini") == _reference(("openai", "gpt-4o-mini"))
+
+    tomorrow = _table(tmp_path, day="2026-12-08")
     assert tomorrow._library._cache is not None and tomorrow._library._cache.read() == {}
+
+
+def test_a_router_process_never_holds_the_data_when_it_needs_no_more_than_its_models(tmp_path: Path) -> None:
+    """In a process of its own (this one may have read the data already): a first start and a
+    second one leave ``genai_prices`` unimported, and the rates are the library's."""
+    script = f"""
+import sys
+from pathlib import Path
+from torouter.router.account.price_cache import PriceCache, library_version
+from torouter.router.account.prices import LibraryPrices
+for _ in range(2):
+    library = LibraryPrices(PriceCache(Path({str(tmp_path)!r}), library_version(), "2026-12-06"))
+    library.load({{("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")}}, everything=False)
+    assert library._known[("openai", "gpt-4o-mini")] is not None
+print(sorted(m for m in sys.modules if m.startswith(("genai_prices", "pydantic"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_an_unwritable_or_damaged_file_changes_nothing(tmp_path: Path) -> None:
