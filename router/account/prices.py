@@ -183,10 +183,12 @@ class LibraryPrices:
             if missing:
                 from .price_reader import read_apart  # (it imports this module)
 
-                found = read_apart(missing)  # None (it failed), or a rate that changes with the
+                # The child failed (None), or a rate changes with the time of day: the data is
+                # read here instead, below.
+                found = read_apart(missing)
                 if found is not None and not any(volatile for _, volatile in found.values()):
                     known.update({pair: rates for pair, (rates, _) in found.items()})
-                    self._cache.write(known)  # time of day: the data is read here, below
+                    self._cache.write(known)
             if wanted <= known.keys():
                 self._known = {pair: known[pair] for pair in wanted}
                 return
