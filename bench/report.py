@@ -290,3 +290,72 @@ def render(results: Results, args: argparse.Namespace, loop_name: str) -> str:
     if results.notes:
         lines += ["", "### Notes", "", *(f"- {note}" for note in results.notes)]
     return "\n".join(lines)
+
+
+# Issue 17's targets: (figure, target, whether a higher value is better), against `_figures`' labels
+TARGETS = (
+    ("added latency p50, non-stream (ms)", 1.0, False),
+    ("added latency p50, stream, first byte (ms)", 1.0, False),
+    ("added latency p50, stream, last byte (ms)", 1.0, False),
+    ("added latency p99, non-stream (ms)", 2.0, False),
+    ("added latency p99, stream, first byte (ms)", 2.0, False),
+    ("added latency p99, stream, last byte (ms)", 2.0, False),
+    ("throughput, non-stream, c=32 (req/s)", 1100.0, True),
+    ("throughput, stream, c=32 (req/s)", 1000.0, True),
+    ("ready (s)", 1.0, False),
+    ("idle RSS (MB)", 120.0, False),
+)
+LITELLM_TARGET = 12.0  # ToRouter's throughput on one core, in times LiteLLM's
+
+
+def _span(values: list[float], fmt: str) -> str:
+    known = [v for v in values if not math.isnan(v)]
+    if not known:
+        return "-"
+    low, high = min(known), max(known)
+    return _num(low, fmt) if f"{low:{fmt}}" == f"{high:{fmt}}" else f"{_num(low, fmt)} – {_num(high, fmt)}"
+
+
+def summary(runs: list[Results], args: argparse.Namespace) -> str:
+    """Several runs of the same set-up: each ToRouter figure's range over them, and in how many it
+    met issue 17's target (targets assume the issue's set-up: ``--pin``, concurrency 32); the
+    mock's own throughput says how fast the box was."""
+    per_run = [{label: (value, fmt) for label, value, _, fmt in _figures(r, "torouter", args)} for r in runs]
+    lines = [
+        f"## {len(runs)} runs: ToRouter against issue 17's targets",
+        "",
+        "| figure | target | range | runs meeting it |",
+        "|---|---:|---:|---:|",
+    ]
+    targets = {label: (target, higher) for label, target, higher in TARGETS}
+    for label in per_run[0] if per_run else ():
+        values = [run[label][0] for run in per_run]
+        fmt = per_run[0][label][1]
+        target = targets.get(label)
+        if target is None:
+            lines.append(f"| {label} | | {_span(values, fmt)} | |")
+            continue
+        limit, higher = target
+        met = sum(1 for v in values if not math.isnan(v) and (v >= limit if higher else v <= limit))
+        shown = f"≥ {_num(limit, ',.0f')}" if higher else f"≤ {limit:.1f}"
+        lines.append(f"| {label} | {shown} | {_span(values, fmt)} | {met} of {len(values)} |")
+    ratios = []
+    for r in runs:
+        for stream in (False, True):
+            ours, theirs = r.throughput.get(("torouter", stream)), r.throughput.get(("litellm", stream))
+            if ours and theirs and theirs.rps > 0:
+                ratios.append((stream, ours.rps / theirs.rps))
+    for stream in (False, True):
+        mine = [ratio for s, ratio in ratios if s is stream]
+        if mine:
+            met = sum(1 for ratio in mine if ratio >= LITELLM_TARGET)
+            lines.append(
+                f"| throughput vs LiteLLM, {kind(stream)} | ≥ {LITELLM_TARGET:g}× | "
+                f"{_span(mine, '.1f')}× | {met} of {len(mine)} |"
+            )
+    for stream in (False, True):
+        direct = [r.throughput[("direct", stream)].rps for r in runs if ("direct", stream) in r.throughput]
+        if direct:
+            label = f"the mock alone (the box's speed), {kind(stream)} (req/s)"
+            lines.append(f"| {label} | | {_span(direct, ',.0f')} | |")
+    return "\n".join(lines)

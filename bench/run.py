@@ -79,7 +79,7 @@ from processes import (
     wait_for_port,
     wait_ready,
 )
-from report import Results, Startup, kind, render
+from report import Results, Startup, kind, render, summary
 
 T = TypeVar("T")
 
@@ -324,6 +324,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="command that starts the gateway, given `up --config FILE` after it "
         "(default: the torouter script beside this python, else on PATH, else python -m torouter.cli.main)",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the whole run N times (a new mock and gateway each time), then give each ToRouter "
+        "figure's range over the runs and in how many it met issue 17's target",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (config and process logs)")
     parser.add_argument(
         "--link",
@@ -363,8 +370,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "the newest available when that one is not on the package index)",
     )
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.warmup < 0 or args.duration <= 0 or args.concurrency < 1:
-        parser.error("--requests and --concurrency must be >= 1, --warmup >= 0, --duration > 0")
+    if args.requests < 1 or args.warmup < 0 or args.duration <= 0 or args.concurrency < 1 or args.runs < 1:
+        parser.error("--requests, --concurrency and --runs must be >= 1, --warmup >= 0, --duration > 0")
     return args
 
 
@@ -392,19 +399,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             say(f"bench/run.py: {exc}")
             return 2
-    results = Results(placement=_placement_text(placement))
-    say(results.placement)
+    notes: list[str] = []
     install: LiteLLMInstall | None = None
     if args.compare_litellm and args.direct_only:
-        results.notes.append("--compare-litellm ignored with --direct-only")
+        notes.append("--compare-litellm ignored with --direct-only")
     elif args.compare_litellm:
         try:
             install = ensure_litellm(args.litellm_version, say=say)
         except LiteLLMUnavailable as exc:
             say(f"bench/run.py: LiteLLM comparison skipped, its install failed: {exc}")
-            results.notes.append(
-                f"LiteLLM comparison skipped, its install failed: {str(exc).splitlines()[0]}"
-            )
+            notes.append(f"LiteLLM comparison skipped, its install failed: {str(exc).splitlines()[0]}")
+    runs: list[Results] = []
+    for number in range(1, args.runs + 1):
+        if args.runs > 1:
+            print(f"\n# Run {number} of {args.runs}\n", flush=True)
+        results = Results(placement=_placement_text(placement), notes=list(notes))
+        code = one_run(args, placement, install, results)
+        if code != 0:
+            return code
+        runs.append(results)
+    if args.runs > 1 and not args.direct_only:
+        print("\n" + summary(runs, args), flush=True)
+    return 0
+
+
+def one_run(
+    args: argparse.Namespace, placement: Placement | None, install: LiteLLMInstall | None, results: Results
+) -> int:
+    """One whole run (a mock, the gateway, the relay and LiteLLM when asked), its report printed."""
+    say(results.placement)
     workdir = Path(tempfile.mkdtemp(prefix="torouter-bench-"))
     children = Children()
     gateway_cpus = placement.gateway if placement else None
