@@ -106,8 +106,9 @@ class RouterApp:
         if self.usage_writer is not None:
             self.usage_writer.start()
         if self.dispatcher.usage is not None:
-            read = self.dispatcher.usage.prices.load
-            self._prices_read = asyncio.get_running_loop().run_in_executor(None, read)
+            prices = self.dispatcher.usage.prices
+            prices.loading()
+            self._prices_read = asyncio.get_running_loop().run_in_executor(None, prices.load)
 
     async def close(self) -> None:
         if self._prices_read is not None:

@@ -30,7 +30,7 @@ from .prices import LibraryPrices, Rates
 
 log = logging.getLogger("torouter.usage")
 
-TIMEOUT_S = 60.0
+TIMEOUT_S = 10.0  # it answers in ~0.2 s; a loaded machine may take a few
 COMMAND = (sys.executable, "-m", "torouter.router.account.price_reader")
 
 Found = dict[Pair, tuple[Rates | None, bool]]  # (rates or None: no price, volatile)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 FREE = "free"  # a kind's price_provider for upstreams that cost nothing (echo)
 log = logging.getLogger("torouter.usage")
 
+# How long a request that needs a price waits for the start's reading (a child's answer and, should
+# it fail, the data read here) before it reads the data itself.
+LOAD_WAIT_S = 15.0
 _RECOMPILE_S = 3600.0  # library prices may change on a date: compiled again at most hourly
 
 
@@ -169,6 +172,13 @@ class LibraryPrices:
         self._cache = cache
         self._known: dict[tuple[str, str], Rates | None] = {}  # from the file or the child, for its day
         self._renewal: threading.Thread | None = None
+        self._loaded = threading.Event()  # clear while a start's reading is under way (``loading``)
+        self._loaded.set()
+
+    def loading(self) -> None:
+        """Says that :meth:`load` is about to run in another thread: a request that needs a price
+        meanwhile waits for it (rather than read the data itself)."""
+        self._loaded.clear()
 
     def load(self, wanted: Iterable[tuple[str, str]] = (), everything: bool = True) -> None:
         """Gets the rates of ``wanted`` (provider, model) pairs ready now rather than on the first
@@ -176,7 +186,12 @@ class LibraryPrices:
         wildcard upstream) is not asked for, the missing ones from a child process (writing the
         file for the next start); otherwise from the data in this process (a quarter of a second).
         The router does it in a thread as it starts: a request asking meanwhile waits for that."""
-        wanted = set(wanted)
+        try:
+            self._load(set(wanted), everything)
+        finally:
+            self._loaded.set()
+
+    def _load(self, wanted: set[tuple[str, str]], everything: bool) -> None:
         if self._cache is not None and not everything:
             known = self._cache.read()
             missing = wanted - known.keys()
@@ -218,6 +233,9 @@ class LibraryPrices:
 
     def rates(self, provider: str, model: str) -> Rates | None:
         known = self._known
+        if not known and not self._loaded.is_set():  # the start's reading is under way: its answer
+            self._loaded.wait(LOAD_WAIT_S)
+            known = self._known
         if known:
             cache = self._cache
             if cache is not None and cache.day != utc_day():
@@ -326,6 +344,10 @@ class PriceTable:
         self._library = library or LibraryPrices()
         self._served = served or {}
         self._cache: dict[tuple[str, str], Priced] = {}
+
+    def loading(self) -> None:
+        """See :meth:`LibraryPrices.loading`."""
+        self._library.loading()
 
     def load(self) -> None:
         """Gets the library's rates of the served models ready (see :meth:`LibraryPrices.load`)."""

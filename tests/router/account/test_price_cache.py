@@ -148,6 +148,31 @@ def test_a_new_day_is_read_in_the_background_while_the_last_days_rates_answer(
     assert tomorrow._library._cache is not None and tomorrow._library._cache.read() == {}
 
 
+def test_a_price_asked_during_the_starts_reading_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that needs a price while the start's reading is under way (in the router's thread,
+    the child not answered yet) waits for that reading, rather than read the data itself."""
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
+    release = threading.Event()
+    real = price_reader.read_apart
+
+    def held(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        release.wait(10)
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", held)
+    table = _table(tmp_path)
+    table.loading()
+    reading = threading.Thread(target=table.load)
+    reading.start()
+    threading.Timer(0.2, release.set).start()
+    assert table.rates("oai", "gpt-4o-mini") == _reference(("openai", "gpt-4o-mini"))
+    assert release.is_set()  # it waited for the child's answer
+    reading.join(10)
+    assert table._library._snapshot is None
+
+
 def test_a_router_process_never_holds_the_data_when_it_needs_no_more_than_its_models(tmp_path: Path) -> None:
     """In a process of its own (this one may have read the data already): a first start and a
     second one leave ``genai_prices`` unimported, and the rates are the library's."""
