@@ -728,3 +728,33 @@ async def test_records_wait_in_memory_and_never_slow_a_request(usage_stack: Usag
     echo = [r for r in records[:30] if r.upstream == "echo"]
     assert len(echo) == 30 and all(r.cost_usd == 0.0 and r.cost_source == "free" for r in echo)
     assert all(re.fullmatch(r"[0-9a-f]{24}", r.id) for r in echo)
+
+
+async def test_a_wildcard_upstreams_model_met_for_the_first_time_has_the_librarys_price() -> None:
+    """An upstream serving any model (``models: ["*"]``): a model the config does not name is priced
+    when first met (its rates read by a child process, the router never holding the price data), a
+    stream and a whole answer alike, as the library prices it."""
+    async with MockOpenAI(name="usage-wild", models=["gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano"]) as oai:
+        config = {
+            "router": {"retries": 0},
+            "upstreams": {"any": {**upstream_config("openai", oai), "models": ["gpt-4o", "*"]}},
+            "groups": {"any": {"upstreams": ["any"]}},
+            "keys": [{"name": "any-key", "key": KEYS["openai"], "group": "any"}],
+        }
+        async with Gateway(config) as gateway:
+            client = openai.AsyncOpenAI(
+                base_url=f"{gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0
+            )
+            for model, stream in (("gpt-4.1-mini", False), ("gpt-4.1-nano", True), ("gpt-4.1-mini", True)):
+                oai.reset()
+                messages: Any = [{"role": "user", "content": PROMPT}]
+                if stream:
+                    async for _ in await client.chat.completions.create(
+                        model=model, messages=messages, stream=True
+                    ):
+                        pass
+                else:
+                    await client.chat.completions.create(model=model, messages=messages)
+                found = await last_record(gateway)
+                assert (found.model, found.stream, found.cost_source) == (model, stream, "genai-prices")
+                check_record(found, "openai", "openai", reported("openai", oai.requests[-1]))

@@ -24,14 +24,12 @@ from typing import Any
 
 import orjson
 
-from .prices import Rate, Rates, Tiered
+from .prices import Pair, Rate, Rates, Tiered
 
 log = logging.getLogger("torouter.usage")
 
 CACHE_ENV = "TOROUTER_CACHE_DIR"
 _FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "input_image", "output_image")
-
-Pair = tuple[str, str]  # (genai-prices provider, model)
 
 
 def cache_dir() -> Path:

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from .price_cache import Pair, rates_json, rates_of
-from .prices import LibraryPrices, Rates
+from .price_cache import rates_json, rates_of
+from .prices import LibraryPrices, Pair, Rates
 
 log = logging.getLogger("torouter.usage")
 

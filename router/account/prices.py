@@ -18,10 +18,12 @@ rate of the count it is part of; a tier applies to all tokens once the input pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ from ..config import PriceRule
 if TYPE_CHECKING:
     from .price_cache import PriceCache
 
+Pair = tuple[str, str]  # (genai-prices provider, model)
 FREE = "free"  # a kind's price_provider for upstreams that cost nothing (echo)
 log = logging.getLogger("torouter.usage")
 
@@ -163,49 +166,47 @@ class LibraryPrices:
     """The ``genai-prices`` data bundled with the installed package. With a
     :class:`~.price_cache.PriceCache`, the configured models' rates come from today's file when it
     has them all, else from a child process that reads the data and exits with its memory
-    (``price_reader.py``); this process reads the data itself only when any model may come (a
-    wildcard upstream), for a rate that changes with the time of day, or when the child failed."""
+    (``price_reader.py``). Where any model may come (a wildcard upstream), a model met for the first
+    time is read the same way (``pending``, awaited before its price is asked). This process reads
+    the data itself only for a rate that changes with the time of day, or when the child failed."""
 
     def __init__(self, cache: PriceCache | None = None) -> None:
         self._snapshot: Any = None
         self._reading = threading.Lock()
         self._cache = cache
-        self._known: dict[tuple[str, str], Rates | None] = {}  # from the file or the child, for its day
+        self._known: dict[Pair, Rates | None] = {}  # from the file or the child, for its day
+        self._any = False  # any model may come: one not known is read apart (``pending``)
         self._renewal: threading.Thread | None = None
         self._loaded = threading.Event()  # clear while a start's reading is under way (``loading``)
         self._loaded.set()
+        self._asked: set[Pair] = set()  # models met for the first time, for the next child
+        self._learning: dict[Pair, asyncio.Future[None]] = {}
+        self._learner: ThreadPoolExecutor | None = None
 
     def loading(self) -> None:
         """Says that :meth:`load` is about to run in another thread: a request that needs a price
         meanwhile waits for it (rather than read the data itself)."""
         self._loaded.clear()
 
-    def load(self, wanted: Iterable[tuple[str, str]] = (), everything: bool = True) -> None:
+    def load(self, wanted: Iterable[Pair] = (), everything: bool = True) -> None:
         """Gets the rates of ``wanted`` (provider, model) pairs ready now rather than on the first
-        request: from today's file when it has them all and ``everything`` (any model may come: a
-        wildcard upstream) is not asked for, the missing ones from a child process (writing the
-        file for the next start); otherwise from the data in this process (a quarter of a second).
-        The router does it in a thread as it starts: a request asking meanwhile waits for that."""
+        request: from today's file, the missing ones from a child process (writing the file for the
+        next start); with ``everything`` (any model may come: a wildcard upstream), every rate the
+        file has, and a model met later is read apart then (``pending``). Without a file, or when
+        the child fails, from the data in this process (a quarter of a second). The router does it
+        in a thread as it starts: a request asking meanwhile waits for that."""
         try:
             self._load(set(wanted), everything)
         finally:
             self._loaded.set()
 
-    def _load(self, wanted: set[tuple[str, str]], everything: bool) -> None:
-        if self._cache is not None and not everything:
+    def _load(self, wanted: set[Pair], everything: bool) -> None:
+        if self._cache is not None:
             known = self._cache.read()
             missing = wanted - known.keys()
-            if missing:
-                from .price_reader import read_apart  # (it imports this module)
-
-                # The child failed (None), or a rate changes with the time of day: the data is
-                # read here instead, below.
-                found = read_apart(missing)
-                if found is not None and not any(volatile for _, volatile in found.values()):
-                    known.update({pair: rates for pair, (rates, _) in found.items()})
-                    self._cache.write(known)
-            if wanted <= known.keys():
-                self._known = {pair: known[pair] for pair in wanted}
+            if not missing or self._read_apart(missing, known):
+                self._known = known if everything else {pair: known[pair] for pair in wanted}
+                self._any = everything
                 return
         self._data()
         if self._cache is not None and wanted:
@@ -215,6 +216,53 @@ class LibraryPrices:
                 if not volatile:
                     lasting[(provider, model)] = rates
             self._cache.write(lasting)
+
+    def _read_apart(self, pairs: set[Pair], known: dict[Pair, Rates | None]) -> bool:
+        """Adds the rates of ``pairs`` to ``known`` (the day's file) as a child process reads them,
+        and writes the file; False when the child failed, or a rate changes with the time of day
+        (the data is then read here)."""
+        from .price_reader import read_apart  # (it imports this module)
+
+        found = read_apart(pairs)
+        if found is None or any(volatile for _, volatile in found.values()):
+            return False
+        known.update({pair: rates for pair, (rates, _) in found.items()})
+        if self._cache is not None:
+            self._cache.write(known)
+        return True
+
+    def pending(self, pair: Pair) -> Awaitable[None] | None:
+        """What to await before :meth:`rates` answers for ``pair`` without reading the data here:
+        None when it can at once; otherwise the reading of a model met for the first time where
+        any model may come (one child for every model met meanwhile, one child at a time)."""
+        if not self._any or pair in self._known or self._snapshot is not None:
+            return None
+        waiting = self._learning.get(pair)
+        if waiting is None:
+            if self._learner is None:
+                self._learner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torouter-prices")
+            self._asked.add(pair)
+            waiting = asyncio.get_running_loop().run_in_executor(self._learner, self._learn)
+            self._learning[pair] = waiting
+            waiting.add_done_callback(lambda _: self._learning.pop(pair, None))
+        return asyncio.shield(waiting)  # a request abandoned meanwhile leaves it to the others
+
+    def _learn(self) -> None:
+        """In the learner's thread: the rates of the models asked for since the last reading."""
+        try:
+            self._loaded.wait(LOAD_WAIT_S)
+            asked = set(self._asked)
+            self._asked.difference_update(asked)
+            asked -= self._known.keys()
+            if not asked or self._snapshot is not None or self._cache is None:
+                return
+            known = self._cache.read() | self._known
+            if self._read_apart(asked, known):
+                self._known = known
+            else:
+                self._data()
+        except Exception:
+            log.exception("a model's price was not read: it is read here when asked")
 
     def _data(self) -> Any:
         snapshot = self._snapshot
@@ -256,7 +304,7 @@ class LibraryPrices:
         def renew() -> None:
             today = LibraryPrices(cache)
             try:
-                today.load(pairs, everything=False)
+                today.load(pairs, everything=self._any)
             except Exception:
                 log.exception("the new day's prices were not read: the last day's stay")
                 today._known = self._known
@@ -348,6 +396,16 @@ class PriceTable:
     def loading(self) -> None:
         """See :meth:`LibraryPrices.loading`."""
         self._library.loading()
+
+    def pending(self, upstream: str, model: str) -> Awaitable[None] | None:
+        """What to await before :meth:`rates` answers for ``model`` at once (None: nothing; see
+        :meth:`LibraryPrices.pending`)."""
+        if self._find_configured(upstream, model) is not None:
+            return None
+        provider = self._providers.get(upstream)
+        if provider is None or provider == FREE:
+            return None
+        return self._library.pending((provider, model))
 
     def load(self) -> None:
         """Gets the library's rates of the served models ready (see :meth:`LibraryPrices.load`)."""

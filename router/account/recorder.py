@@ -84,6 +84,10 @@ class UsageRecorder:
             error=ctx.error_code,
         )
         if tokens is not None:
+            if tokens.reported_cost is None:  # a model met for the first time may be read first
+                waiting = self.prices.pending(record.upstream, record.model)
+                if waiting is not None:
+                    await waiting
             self._count(record, tokens)
         ctx.cost_usd = record.cost_usd
         if record.cost_usd is not None:

@@ -219,6 +219,9 @@ class ModelsAPI:
                     served = self.catalog.resolve(group, entry.id).routes[0].model
                 except GatewayError:
                     pass
+                waiting = self.prices.pending(entry.upstream, served)
+                if waiting is not None:
+                    await waiting
                 rates = self.prices.rates(entry.upstream, served)
                 data.append(
                     {

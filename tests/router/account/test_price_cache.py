@@ -3,6 +3,7 @@ data; what it reads from the file is what the library answers."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -88,14 +89,48 @@ def test_a_model_not_in_the_file_is_read_apart(tmp_path: Path, monkeypatch: pyte
     assert len(asked) == 1  # the file now has it
 
 
-def test_the_data_is_read_here_for_any_model_a_rate_of_the_time_of_day_or_a_failed_child(
+async def test_any_model_met_for_the_first_time_is_read_apart_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wildcard upstream: the models met are read by a child when first met (one child at a time,
+    for every model met meanwhile), the file keeps them for the next start, and the data never comes here."""
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
+    asked: list[set[tuple[str, str]]] = []
+    real = price_reader.read_apart
+
+    def spied(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        asked.append(set(pairs))
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", spied)
+    wildcard = _table(tmp_path, served={**SERVED, "oai": ("gpt-4o", "*")})
+    wildcard.load()
+    assert wildcard._library._snapshot is None and len(asked) == 1
+    assert wildcard.pending("oai", "gpt-4o") is None  # configured: read at start
+    met = [("oai", "gpt-4.1-mini"), ("oai", "gpt-4.1-nano"), ("oai", "no-such-model-xyz-2")]
+    waits = [wildcard.pending(*pair) for pair in met]
+    assert all(w is not None for w in waits)
+    assert wildcard.pending("oai", "gpt-4.1-mini") is not None  # the same reading, not another
+    await asyncio.gather(*[w for w in waits if w is not None])
+    # one child at a time, each for all met meanwhile: every model read once
+    assert set().union(*asked[1:]) == {("openai", m) for _, m in met}
+    assert sum(len(pairs) for pairs in asked[1:]) == len(met)
+    children = len(asked)
+    for upstream, model in met:
+        assert wildcard.pending(upstream, model) is None
+        assert wildcard.rates(upstream, model) == _reference(("openai", model))
+    assert wildcard._library._snapshot is None
+
+    again = _table(tmp_path, served={**SERVED, "oai": ("gpt-4o", "*")})
+    again.load()
+    assert all(again.pending(*pair) is None for pair in met)  # the file had them
+    assert len(asked) == children
+
+
+def test_the_data_is_read_here_for_a_rate_of_the_time_of_day_or_a_failed_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
-    wildcard = _table(tmp_path / "a", served={**SERVED, "oai": ("*",)})
-    wildcard.load()
-    assert wildcard._library._snapshot is not None  # any model may come: the data is read at start
-
     # deepseek-chat is cheaper at night (UTC)
     off_peak = _table(tmp_path / "b", served={"ds": ("deepseek-chat",)}, providers={"ds": "deepseek"})
     off_peak.load()
@@ -174,17 +209,26 @@ def test_a_price_asked_during_the_starts_reading_waits_for_it(
 
 
 def test_a_router_process_never_holds_the_data_when_it_needs_no_more_than_its_models(tmp_path: Path) -> None:
-    """In a process of its own (this one may have read the data already): a first start and a
-    second one leave ``genai_prices`` unimported, and the rates are the library's."""
+    """In a process of its own (this one may have read the data already): a first start, a second
+    one, and a wildcard upstream meeting a model leave ``genai_prices`` and pydantic unimported."""
     script = f"""
+import asyncio
 import sys
 from pathlib import Path
 from torouter.router.account.price_cache import PriceCache, library_version
 from torouter.router.account.prices import LibraryPrices
-for _ in range(2):
+for everything in (False, False, True):
     library = LibraryPrices(PriceCache(Path({str(tmp_path)!r}), library_version(), "2026-12-06"))
-    library.load({{("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")}}, everything=False)
+    library.load({{("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")}}, everything)
     assert library._known[("openai", "gpt-4o-mini")] is not None
+
+async def meet() -> None:  # a wildcard upstream meets a model
+    waiting = library.pending(("openai", "gpt-4.1-mini"))
+    assert waiting is not None
+    await waiting
+
+asyncio.run(meet())
+assert library.rates("openai", "gpt-4.1-mini") is not None
 print(sorted(m for m in sys.modules if m.startswith(("genai_prices", "pydantic"))))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
