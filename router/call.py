@@ -87,6 +87,14 @@ class Context:
     tokens: Tokens | None = None  # what the upstream reported the request used
     first_byte: float | None = None  # perf_counter when the first byte of a stream went out
     cost_usd: float | None = None  # set by the usage record
+    on_route: Callable[[Route], object] | None = None  # told of each route taken (``routed``)
+
+    def routed(self, route: Route) -> None:
+        """The route an attempt takes: its upstream and its model as served."""
+        self.upstream = route.upstream.name
+        self.route = route
+        if self.on_route is not None:
+            self.on_route(route)
 
     @property
     def usage_tokens(self) -> int | None:

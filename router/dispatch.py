@@ -31,7 +31,7 @@ from .operations.services import Services
 from .operations.token_count import TokenCounter
 from .protocols.base import WireProtocol
 from .routing.caller_keys import KeyRing
-from .routing.catalog import Catalog, ModelEntry
+from .routing.catalog import Catalog, ModelEntry, Route
 from .routing.cooldown import Cooldowns
 from .routing.fallbacks import RetryPolicy
 from .routing.limits import Limiter
@@ -119,6 +119,8 @@ class Dispatcher:
         if call.deadline_unix_ms:
             budget = max(0.0, call.deadline_unix_ms / 1000 - time.time())
         ctx = Context(call, protocol, time.perf_counter(), loop.time() + budget)
+        if self.usage is not None:
+            ctx.on_route = self._price_early
         try:
             if call.protocol not in self.protocols:
                 raise GatewayError(ErrorCode.INVALID_REQUEST, f"unknown protocol {call.protocol!r}")
@@ -236,6 +238,12 @@ class Dispatcher:
             if hasattr(chunks, "aclose"):
                 await chunks.aclose()
             await self._finish(ctx, outcome)
+
+    def _price_early(self, route: Route) -> None:
+        """A model met for the first time (a wildcard upstream) has its price read while its
+        upstream answers, rather than after (``LibraryPrices.pending``)."""
+        assert self.usage is not None
+        self.usage.prices.pending(route.upstream.name, route.model)
 
     async def _finish(self, ctx: Context, outcome: Outcome) -> None:
         """Once a request is over: token limits charged, its usage recorded, its line logged."""

@@ -54,8 +54,7 @@ def target_of(ctx: Context, catalog: Catalog, upstreams: dict[str, Upstream]) ->
     ctx.model = model
     resolution = catalog.resolve(ctx.caller.group, model)
     route = resolution.routes[0]
-    ctx.upstream = route.upstream.name
-    ctx.route = route
+    ctx.routed(route)
     return Target(body, model, resolution, route, upstreams[route.upstream.name])
 
 

@@ -84,8 +84,7 @@ async def with_fallbacks(
                 target = replace(first, route=route, upstream=upstreams[route.upstream.name])
             if last_error is not None:
                 ctx.fallbacks.append(f"{ctx.upstream}:{last_error.code.value}")
-            ctx.upstream = route.upstream.name
-            ctx.route = route
+            ctx.routed(route)
             try:
                 outcome = await attempt(ctx, target)
             except GatewayError as error:
