@@ -731,41 +731,45 @@ async def test_records_wait_in_memory_and_never_slow_a_request(usage_stack: Usag
     assert all(re.fullmatch(r"[0-9a-f]{24}", r.id) for r in echo)
 
 
+def _wildcard_config(oai: MockOpenAI) -> dict[str, Any]:
+    """A gateway whose one upstream (the mock) serves any model, besides gpt-4o named."""
+    return {
+        "router": {"retries": 0},
+        "upstreams": {"any": {**upstream_config("openai", oai), "models": ["gpt-4o", "*"]}},
+        "groups": {"any": {"upstreams": ["any"]}},
+        "keys": [{"name": "any-key", "key": KEYS["openai"], "group": "any"}],
+    }
+
+
 async def test_a_wildcard_upstreams_model_met_for_the_first_time_has_the_librarys_price() -> None:
     """An upstream serving any model (``models: ["*"]``): a model the config does not name is priced
     when first met (its rates read by a child process, the router never holding the price data), a
     stream and a whole answer alike, as the library prices it."""
-    async with MockOpenAI(name="usage-wild", models=["gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano"]) as oai:
-        config = {
-            "router": {"retries": 0},
-            "upstreams": {"any": {**upstream_config("openai", oai), "models": ["gpt-4o", "*"]}},
-            "groups": {"any": {"upstreams": ["any"]}},
-            "keys": [{"name": "any-key", "key": KEYS["openai"], "group": "any"}],
-        }
-        async with Gateway(config) as gateway:
-            client = openai.AsyncOpenAI(
-                base_url=f"{gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0
-            )
-            done = [("gpt-4.1-mini", False), ("gpt-4.1-nano", True), ("gpt-4.1-mini", True)]
-            for count, (model, stream) in enumerate(done, start=1):
-                oai.reset()
-                messages: Any = [{"role": "user", "content": PROMPT}]
-                if stream:
-                    async for _ in await client.chat.completions.create(
-                        model=model, messages=messages, stream=True
-                    ):
-                        pass
-                else:
-                    await client.chat.completions.create(model=model, messages=messages)
-                # The answer went before the accounting, which waits for a first-met model's rates
-                for _ in range(200):
-                    records = await gateway_records(gateway)
-                    if len(records) == count:
-                        break
-                    await asyncio.sleep(0.05)
-                found = records[0]
-                assert (found.model, found.stream, found.cost_source) == (model, stream, "genai-prices")
-                check_record(found, "openai", "openai", reported("openai", oai.requests[-1]))
+    async with (
+        MockOpenAI(name="usage-wild", models=["gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano"]) as oai,
+        Gateway(_wildcard_config(oai)) as gateway,
+    ):
+        client = openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0)
+        done = [("gpt-4.1-mini", False), ("gpt-4.1-nano", True), ("gpt-4.1-mini", True)]
+        for count, (model, stream) in enumerate(done, start=1):
+            oai.reset()
+            messages: Any = [{"role": "user", "content": PROMPT}]
+            if stream:
+                async for _ in await client.chat.completions.create(
+                    model=model, messages=messages, stream=True
+                ):
+                    pass
+            else:
+                await client.chat.completions.create(model=model, messages=messages)
+            # The answer went before the accounting, which waits for a first-met model's rates
+            for _ in range(200):
+                records = await gateway_records(gateway)
+                if len(records) == count:
+                    break
+                await asyncio.sleep(0.05)
+            found = records[0]
+            assert (found.model, found.stream, found.cost_source) == (model, stream, "genai-prices")
+            check_record(found, "openai", "openai", reported("openai", oai.requests[-1]))
 
 
 async def test_a_first_met_models_price_is_read_while_its_upstream_answers() -> None:
@@ -773,32 +777,26 @@ async def test_a_first_met_models_price_is_read_while_its_upstream_answers() -> 
     once the answer is over: a slow upstream's answer finds it known already."""
     model = "gpt-4.1-2025-04-14"  # met by no other test: not in the session's price file
     pair = ("openai", model)
-    async with MockOpenAI(name="usage-wild-early", models=["gpt-4o", model]) as oai:
-        config = {
-            "router": {"retries": 0},
-            "upstreams": {"any": {**upstream_config("openai", oai), "models": ["gpt-4o", "*"]}},
-            "groups": {"any": {"upstreams": ["any"]}},
-            "keys": [{"name": "any-key", "key": KEYS["openai"], "group": "any"}],
-        }
-        async with Gateway(config) as gateway:
-            assert gateway.router is not None and gateway.router.app.dispatcher.usage is not None
-            library = gateway.router.app.dispatcher.usage.prices._library
-            for _ in range(250):  # the start's reading (in a thread) is over
-                if library._any:
-                    break
-                await asyncio.sleep(0.02)
-            assert library._any and pair not in library._known
-            oai.enqueue(Fault.delay(3.0))
-            client = openai.AsyncOpenAI(
-                base_url=f"{gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0
-            )
-            messages: Any = [{"role": "user", "content": PROMPT}]
-            answer = asyncio.create_task(client.chat.completions.create(model=model, messages=messages))
-            for _ in range(125):
-                if pair in library._known:
-                    break
-                await asyncio.sleep(0.02)
-            assert pair in library._known and not answer.done()
-            await answer
-            assert library._known[pair] == LibraryPrices().lookup(*pair)[0] is not None
-            assert library._snapshot is None
+    async with (
+        MockOpenAI(name="usage-wild-early", models=["gpt-4o", model]) as oai,
+        Gateway(_wildcard_config(oai)) as gateway,
+    ):
+        assert gateway.router is not None and gateway.router.app.dispatcher.usage is not None
+        library = gateway.router.app.dispatcher.usage.prices._library
+        for _ in range(250):  # the start's reading (in a thread) is over
+            if library._any:
+                break
+            await asyncio.sleep(0.02)
+        assert library._any and pair not in library._known
+        oai.enqueue(Fault.delay(3.0))
+        client = openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=KEYS["openai"], max_retries=0)
+        messages: Any = [{"role": "user", "content": PROMPT}]
+        answer = asyncio.create_task(client.chat.completions.create(model=model, messages=messages))
+        for _ in range(125):
+            if pair in library._known:
+                break
+            await asyncio.sleep(0.02)
+        assert pair in library._known and not answer.done()
+        await answer
+        assert library._known[pair] == LibraryPrices().lookup(*pair)[0] is not None
+        assert library._snapshot is None

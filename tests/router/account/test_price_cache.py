@@ -34,6 +34,32 @@ def _table(
     return PriceTable(providers=dict(providers), library=library, served=served)
 
 
+def _spy_on_children(monkeypatch: pytest.MonkeyPatch) -> list[set[tuple[str, str]]]:
+    """The pairs each child process is asked for, in order (the children still answer)."""
+    asked: list[set[tuple[str, str]]] = []
+    real = price_reader.read_apart
+
+    def spied(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        asked.append(set(pairs))
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", spied)
+    return asked
+
+
+def _hold_children(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Children answer only once the event returned is set (at most 10 s)."""
+    release = threading.Event()
+    real = price_reader.read_apart
+
+    def held(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
+        release.wait(10)
+        return real(pairs)
+
+    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", held)
+    return release
+
+
 def _reference(pair: tuple[str, str]) -> Rates | None:
     """What the library answers, read in this process."""
     return LibraryPrices().lookup(*pair)[0]
@@ -70,14 +96,7 @@ def test_a_first_start_reads_the_rates_apart_and_a_second_the_file(
 def test_a_model_not_in_the_file_is_read_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
     _table(tmp_path).load()
-    asked: list[set[tuple[str, str]]] = []
-    real = price_reader.read_apart
-
-    def spied(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
-        asked.append(set(pairs))
-        return real(pairs)
-
-    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", spied)
+    asked = _spy_on_children(monkeypatch)
     more = {**SERVED, "oai": (*SERVED["oai"], "gpt-4.1-mini")}
     table = _table(tmp_path, served=more)
     table.load()
@@ -95,14 +114,7 @@ async def test_any_model_met_for_the_first_time_is_read_apart_once(
     """A wildcard upstream: the models met are read by a child when first met (one child at a time,
     for every model met meanwhile), the file keeps them for the next start, and the data never comes here."""
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
-    asked: list[set[tuple[str, str]]] = []
-    real = price_reader.read_apart
-
-    def spied(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
-        asked.append(set(pairs))
-        return real(pairs)
-
-    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", spied)
+    asked = _spy_on_children(monkeypatch)
     wildcard = _table(tmp_path, served={**SERVED, "oai": ("gpt-4o", "*")})
     wildcard.load()
     assert wildcard._library._snapshot is None and len(asked) == 1
@@ -158,14 +170,7 @@ def test_a_new_day_is_read_in_the_background_while_the_last_days_rates_answer(
     yesterdays = library.rates("openai", "gpt-4o-mini")
     assert yesterdays is not None
 
-    release = threading.Event()
-    real = price_reader.read_apart
-
-    def held(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
-        release.wait(10)
-        return real(pairs)
-
-    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", held)
+    release = _hold_children(monkeypatch)
     day[0] = "2026-12-07"  # the router runs past midnight (UTC): the file's day is over
     assert library.rates("openai", "gpt-4o-mini") is yesterdays  # at once, while today's are read
     renewal = library._renewal
@@ -189,14 +194,7 @@ def test_a_price_asked_during_the_starts_reading_waits_for_it(
     """A request that needs a price while the start's reading is under way (in the router's thread,
     the child not answered yet) waits for that reading, rather than read the data itself."""
     monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
-    release = threading.Event()
-    real = price_reader.read_apart
-
-    def held(pairs: set[tuple[str, str]]) -> price_reader.Found | None:
-        release.wait(10)
-        return real(pairs)
-
-    monkeypatch.setattr("torouter.router.account.price_reader.read_apart", held)
+    release = _hold_children(monkeypatch)
     table = _table(tmp_path)
     table.loading()
     reading = threading.Thread(target=table.load)
