@@ -219,16 +219,17 @@ class LibraryPrices:
 
     def _read_apart(self, pairs: set[Pair], known: dict[Pair, Rates | None]) -> bool:
         """Adds the rates of ``pairs`` to ``known`` (the day's file) as a child process reads them,
-        and writes the file; False when the child failed, or a rate changes with the time of day
-        (the data is then read here)."""
+        and writes the file (unless its day is over); False when the child failed, or a rate
+        changes with the time of day (the data is then read here)."""
         from .price_reader import read_apart  # (it imports this module)
 
         found = read_apart(pairs)
         if found is None or any(volatile for _, volatile in found.values()):
             return False
         known.update({pair: rates for pair, (rates, _) in found.items()})
-        if self._cache is not None:
-            self._cache.write(known)
+        cache = self._cache
+        if cache is not None and cache.day == utc_day():
+            cache.write(known)
         return True
 
     def pending(self, pair: Pair) -> Awaitable[None] | None:
@@ -257,10 +258,11 @@ class LibraryPrices:
             if not asked or self._snapshot is not None or self._cache is None:
                 return
             known = self._cache.read() | self._known
-            if self._read_apart(asked, known):
-                self._known = known
-            else:
+            if not self._read_apart(asked, known):
                 self._data()
+                return
+            with self._reading:  # merged into what answers now (a new day's renewal may have begun)
+                self._known = self._known | {pair: known[pair] for pair in asked}
         except Exception:
             log.exception("a model's price was not read: it is read here when asked")
 
