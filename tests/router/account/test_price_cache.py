@@ -243,3 +243,19 @@ def test_an_unwritable_or_damaged_file_changes_nothing(tmp_path: Path) -> None:
     cache = PriceCache(tmp_path, library_version(), "2026-12-06")
     cache.path.write_text("{not json")
     assert cache.read() == {}
+
+
+def test_a_day_that_is_over_has_its_file_no_longer_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model read apart just after midnight (UTC) by a router still on the last day's file: its
+    rates answer, but that file is not written again (writing it removes every other day's file,
+    the new day's among them)."""
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-07")
+    today = PriceCache(tmp_path, library_version(), "2026-12-07")
+    today.write({("openai", "gpt-4o"): None})
+    library = LibraryPrices(PriceCache(tmp_path, library_version(), "2026-12-06"))
+    known: dict[tuple[str, str], Rates | None] = {}
+    assert library._read_apart({("openai", "gpt-4o-mini")}, known)
+    assert known[("openai", "gpt-4o-mini")] == _reference(("openai", "gpt-4o-mini"))
+    assert [f.name for f in tmp_path.glob("prices-*.json")] == [today.path.name]
