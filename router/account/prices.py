@@ -232,10 +232,18 @@ class LibraryPrices:
             cache.write(known)
         return True
 
+    @property
+    def learns(self) -> bool:
+        """Whether a model may still be read apart when met (:meth:`pending` may have work)."""
+        return not self._loaded.is_set() or (self._any and self._snapshot is None)
+
     def pending(self, pair: Pair) -> Awaitable[None] | None:
         """What to await before :meth:`rates` answers for ``pair`` without reading the data here:
         None when it can at once; otherwise the reading of a model met for the first time where
-        any model may come (one child for every model met meanwhile, one child at a time)."""
+        any model may come (one child for every model met meanwhile, one child at a time), after
+        the start's reading when that is still under way."""
+        if not self._loaded.is_set():
+            return asyncio.ensure_future(self._after_load(pair))
         if not self._any or pair in self._known or self._snapshot is not None:
             return None
         waiting = self._learning.get(pair)
@@ -247,6 +255,12 @@ class LibraryPrices:
             self._learning[pair] = waiting
             waiting.add_done_callback(lambda _: self._learning.pop(pair, None))
         return asyncio.shield(waiting)  # a request abandoned meanwhile leaves it to the others
+
+    async def _after_load(self, pair: Pair) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._loaded.wait, LOAD_WAIT_S)
+        waiting = self.pending(pair) if self._loaded.is_set() else None
+        if waiting is not None:
+            await waiting
 
     def _learn(self) -> None:
         """In the learner's thread: the rates of the models asked for since the last reading."""
@@ -402,7 +416,7 @@ class PriceTable:
     def pending(self, upstream: str, model: str) -> Awaitable[None] | None:
         """What to await before :meth:`rates` answers for ``model`` at once (None: nothing; see
         :meth:`LibraryPrices.pending`)."""
-        if self._find_configured(upstream, model) is not None:
+        if not self._library.learns or self._find_configured(upstream, model) is not None:
             return None
         provider = self._providers.get(upstream)
         if provider is None or provider == FREE:

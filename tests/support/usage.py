@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from torouter.router.account.records import UsageRecord
@@ -47,8 +48,14 @@ def record(
 
 
 async def gateway_records(gateway: Gateway) -> list[UsageRecord]:
-    """Every record of a running gateway's router, newest first, once what is queued is written."""
+    """Every record of a running gateway's router, newest first, once the requests answered are
+    accounted for and what is queued is written."""
     assert gateway.router is not None
+    dispatcher = gateway.router.app.dispatcher
+    for _ in range(500):  # the accounting of answers already given (it may follow them) is over
+        if dispatcher._in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
     writer = gateway.router.app.usage_writer
     assert writer is not None, "the gateway keeps no usage records"
     assert await writer.flush(), "the usage store did not take the queued records"

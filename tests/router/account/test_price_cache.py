@@ -139,6 +139,27 @@ async def test_any_model_met_for_the_first_time_is_read_apart_once(
     assert len(asked) == children
 
 
+async def test_a_model_met_during_the_starts_reading_is_read_apart_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wildcard upstream's model met while the start's reading is under way (whether any model
+    may come is not known yet): its price waits for that reading, then is read apart."""
+    monkeypatch.setattr("torouter.router.account.prices.utc_day", lambda: "2026-12-06")
+    release = _hold_children(monkeypatch)
+    wildcard = _table(tmp_path, served={**SERVED, "oai": ("gpt-4o", "*")})
+    wildcard.loading()
+    reading = threading.Thread(target=wildcard.load)
+    reading.start()
+    waiting = wildcard.pending("oai", "gpt-4.1-mini")
+    assert waiting is not None
+    release.set()
+    await waiting
+    reading.join(10)
+    library = wildcard._library
+    assert ("openai", "gpt-4.1-mini") in library._known and library._snapshot is None
+    assert wildcard.rates("oai", "gpt-4.1-mini") == _reference(("openai", "gpt-4.1-mini"))
+
+
 def test_the_data_is_read_here_for_a_rate_of_the_time_of_day_or_a_failed_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
